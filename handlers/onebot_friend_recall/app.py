@@ -1,0 +1,11 @@
+"""notice.friend_recall: a friend recalled a private message; logged and counted."""
+
+from qqbus.events.onebot import FriendRecall
+from qqbus.observability import logger
+from qqbus.routing import Delivered, handler
+
+
+@handler(FriendRecall)
+def lambda_handler(ev: Delivered[FriendRecall], context: object) -> None:
+    e = ev.payload
+    logger.info("friend message recalled", extra={"user_id": e.user_id, "message_id": e.message_id})

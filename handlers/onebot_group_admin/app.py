@@ -1,0 +1,12 @@
+"""notice.group_admin: the bot became (set) or stopped being (unset) a group admin."""
+
+from qqbus.events.onebot import GroupAdmin
+from qqbus.routing import Delivered, handler
+from qqbus.state import groups
+
+
+@handler(GroupAdmin)
+def lambda_handler(ev: Delivered[GroupAdmin], context: object) -> None:
+    e = ev.payload
+    if e.user_id == e.self_id:
+        groups().set_admin(ev.bot_id, str(e.group_id), protocol="onebot", admin=e.sub_type == "set", at=e.time)

@@ -1,0 +1,14 @@
+"""notice.group_decrease: when the bot itself leaves or is kicked (kick_me), it is no member."""
+
+from qqbus.events.onebot import GroupDecrease
+from qqbus.routing import Delivered, handler
+from qqbus.state import groups
+
+
+@handler(GroupDecrease)
+def lambda_handler(ev: Delivered[GroupDecrease], context: object) -> None:
+    e = ev.payload
+    if e.sub_type == "kick_me" or e.user_id == e.self_id:
+        groups().mark_member(
+            ev.bot_id, str(e.group_id), protocol="onebot", member=False, at=e.time, by=str(e.operator_id)
+        )

@@ -1,0 +1,14 @@
+"""notice.group_recall: a group message was recalled; logged and counted."""
+
+from qqbus.events.onebot import GroupRecall
+from qqbus.observability import logger
+from qqbus.routing import Delivered, handler
+
+
+@handler(GroupRecall)
+def lambda_handler(ev: Delivered[GroupRecall], context: object) -> None:
+    e = ev.payload
+    logger.info(
+        "group message recalled",
+        extra={"group_id": e.group_id, "user_id": e.user_id, "operator_id": e.operator_id, "message_id": e.message_id},
+    )

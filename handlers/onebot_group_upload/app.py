@@ -1,0 +1,14 @@
+"""notice.group_upload: a member uploaded a file to a group; logged and counted."""
+
+from qqbus.events.onebot import GroupUpload
+from qqbus.observability import logger
+from qqbus.routing import Delivered, handler
+
+
+@handler(GroupUpload)
+def lambda_handler(ev: Delivered[GroupUpload], context: object) -> None:
+    e = ev.payload
+    logger.info(
+        "group file uploaded",
+        extra={"group_id": e.group_id, "user_id": e.user_id, "file": e.file.model_dump(exclude_none=True)},
+    )

@@ -1,0 +1,11 @@
+"""GROUP_DEL_ROBOT: the bot left a QQ group; the row is kept with member = false."""
+
+from qqbus.events.qq import GroupDelRobot
+from qqbus.routing import Delivered, handler
+from qqbus.state import groups
+
+
+@handler(GroupDelRobot)
+def lambda_handler(ev: Delivered[GroupDelRobot], context: object) -> None:
+    d = ev.payload.d
+    groups().mark_member(ev.bot_id, d.group_openid, protocol="qq", member=False, at=d.timestamp, by=d.op_member_openid)

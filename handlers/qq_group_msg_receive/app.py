@@ -1,0 +1,13 @@
+"""GROUP_MSG_RECEIVE: the group accepts proactive messages; this event id is the one to cite."""
+
+from qqbus.events.qq import GroupMsgReceive
+from qqbus.routing import Delivered, handler
+from qqbus.state import groups
+
+
+@handler(GroupMsgReceive)
+def lambda_handler(ev: Delivered[GroupMsgReceive], context: object) -> None:
+    d = ev.payload.d
+    store = groups()
+    store.set_proactive(ev.bot_id, d.group_openid, accepts=True, at=d.timestamp, by=d.op_member_openid)
+    store.set_reply_event(ev.bot_id, d.group_openid, event_id=ev.payload.id, at=d.timestamp)

@@ -1,0 +1,13 @@
+"""GROUP_MSG_REJECT: the group refuses proactive messages; forget the event id to cite."""
+
+from qqbus.events.qq import GroupMsgReject
+from qqbus.routing import Delivered, handler
+from qqbus.state import groups
+
+
+@handler(GroupMsgReject)
+def lambda_handler(ev: Delivered[GroupMsgReject], context: object) -> None:
+    d = ev.payload.d
+    store = groups()
+    store.set_proactive(ev.bot_id, d.group_openid, accepts=False, at=d.timestamp, by=d.op_member_openid)
+    store.set_reply_event(ev.bot_id, d.group_openid, event_id=None, at=d.timestamp)

@@ -1,0 +1,16 @@
+"""qqbus: QQ bot events (QQ official platform and OneBot v11) on Amazon EventBridge.
+
+Modules, each named for what it holds:
+
+- ``qqbus.events.qq`` / ``qqbus.events.onebot``: pydantic models of the wire payloads.
+- ``qqbus.events.message``: OneBot message segments and CQ codes.
+- ``qqbus.events.parse``: raw payload -> (source, detail-type, model).
+- ``qqbus.detail``: the EventBridge detail contract and the PutEvents entry builder.
+- ``qqbus.routing``: the ``@handler`` decorator every event Lambda uses.
+- ``qqbus.state``: the groups-state store (DynamoDB and in-memory).
+- ``qqbus.publish``: publishers to the bus (EventBridge and in-memory).
+
+Nothing is imported here so that a Lambda pays only for the modules it uses.
+"""
+
+__version__ = "0.1.0"

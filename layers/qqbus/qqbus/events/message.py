@@ -1,0 +1,131 @@
+"""OneBot v11 messages: typed segments, parsed from a CQ-code string or a segment array.
+
+OneBot implementations post ``message`` either as a CQ-code string (go-cqhttp's default,
+OneBot-YaYa) or as an array of ``{"type", "data"}`` segments (NapCat, Lagrange). Both become
+the same ``list[Segment]`` here; ``to_cq`` prints it back. Escaping follows the OneBot v11
+spec: ``&`` ``[`` ``]`` everywhere, and ``,`` too inside a CQ code's parameter values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+__all__ = [
+    "Message",
+    "Segment",
+    "escape",
+    "parse_cq",
+    "plain_text",
+    "to_cq",
+    "to_segments",
+    "unescape",
+]
+
+# One CQ code: ``[CQ:type,key=value,...]``. Values cannot hold a raw ``,`` or ``]``.
+_CQ_CODE = re.compile(r"\[CQ:([^,\[\]]+)((?:,[^,\[\]]*)*)\]")
+
+
+def escape(text: str, *, in_param: bool = False) -> str:
+    """Escape ``text`` for a CQ-code string (``&`` first, so nothing is escaped twice)."""
+    text = text.replace("&", "&amp;").replace("[", "&#91;").replace("]", "&#93;")
+    return text.replace(",", "&#44;") if in_param else text
+
+
+def unescape(text: str) -> str:
+    """Undo ``escape`` (``&amp;`` last, so ``&amp;#91;`` stays the literal ``&#91;``)."""
+    return (
+        text.replace("&#44;", ",").replace("&#91;", "[").replace("&#93;", "]").replace("&amp;", "&")
+    )
+
+
+class Segment(BaseModel):
+    """One message segment: ``text``, ``at``, ``face``, ``image``, ``reply``, ... with its data."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="Segment type", examples=["text", "at", "image"])
+    data: dict[str, Any] = Field(default_factory=dict, description="Segment parameters")
+
+    @classmethod
+    def text(cls, text: str) -> Segment:
+        return cls(type="text", data={"text": text})
+
+    @classmethod
+    def at(cls, qq: int | str) -> Segment:
+        """Mention a member; ``"all"`` mentions everyone."""
+        return cls(type="at", data={"qq": str(qq)})
+
+    @classmethod
+    def reply(cls, message_id: int) -> Segment:
+        return cls(type="reply", data={"id": str(message_id)})
+
+    @classmethod
+    def face(cls, face_id: int) -> Segment:
+        return cls(type="face", data={"id": str(face_id)})
+
+    @classmethod
+    def image(cls, file: str) -> Segment:
+        return cls(type="image", data={"file": file})
+
+
+def parse_cq(message: str) -> list[Segment]:
+    """Split a CQ-code string into segments, unescaping text and parameter values."""
+    segments: list[Segment] = []
+    pos = 0
+    for match in _CQ_CODE.finditer(message):
+        if match.start() > pos:
+            segments.append(Segment.text(unescape(message[pos : match.start()])))
+        data: dict[str, Any] = {}
+        for param in match.group(2).split(",")[1:]:
+            key, sep, value = param.partition("=")
+            if key:
+                data[key.strip()] = unescape(value) if sep else ""
+        segments.append(Segment(type=match.group(1).strip(), data=data))
+        pos = match.end()
+    if pos < len(message):
+        segments.append(Segment.text(unescape(message[pos:])))
+    return segments
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, bool):  # before int: bool is an int
+        return "true" if value else "false"
+    return escape(str(value), in_param=True)
+
+
+def to_cq(segments: Iterable[Segment]) -> str:
+    """Print segments as a CQ-code string (the inverse of ``parse_cq``)."""
+    out: list[str] = []
+    for seg in segments:
+        if seg.type == "text":
+            out.append(escape(str(seg.data.get("text", ""))))
+        else:
+            params = "".join(f",{k}={_param(v)}" for k, v in seg.data.items() if v is not None)
+            out.append(f"[CQ:{seg.type}{params}]")
+    return "".join(out)
+
+
+def to_segments(value: Any) -> list[Segment]:
+    """Normalise a wire ``message`` (CQ string, segment array or one segment) to segments."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return parse_cq(value)
+    if isinstance(value, dict):
+        return [Segment.model_validate(value)]
+    if isinstance(value, list):
+        return [s if isinstance(s, Segment) else Segment.model_validate(s) for s in value]
+    raise ValueError(f"message must be a CQ-code string or a segment array, got {type(value).__name__}")
+
+
+def plain_text(segments: Iterable[Segment]) -> str:
+    """The text segments joined, with every other segment left out."""
+    return "".join(str(s.data.get("text", "")) for s in segments if s.type == "text")
+
+
+#: A message field: accepts a CQ-code string or a segment array, holds ``list[Segment]``.
+Message = Annotated[list[Segment], BeforeValidator(to_segments)]

@@ -1,0 +1,315 @@
+"""OneBot v11 events, one pydantic class per event.
+
+Field names are the wire names. Following the OneBot v11 spec (and OneBot-YaYa, where
+"先驱暂时不实现" marks fields an implementation may leave out), such fields are optional, every
+``sender`` field is best effort, and fields an implementation adds (``message_seq``,
+``real_id``, ``group_name``, ...) are kept, never rejected. Ids are signed 64-bit.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qqbus.events.message import Message, plain_text
+from qqbus.events.registry import ModelRegistry, error_summary
+from qqbus.events.types import Int64
+
+SOURCE = "onebot.v11"
+
+#: The field that names an event's type, by post_type.
+TYPE_FIELDS = ("message_type", "notice_type", "request_type", "meta_event_type")
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class OneBotEvent(_Wire):
+    """Any OneBot v11 event; unknown types parse to this base and still reach the bus."""
+
+    time: Int64 = Field(description="When the event happened (Unix seconds)")
+    self_id: Int64 = Field(description="QQ number of the bot that received the event")
+    post_type: str = Field(examples=["message", "notice", "request", "meta_event"])
+
+    @property
+    def detail_type(self) -> str:
+        """``<post_type>.<type>``: the EventBridge detail-type of this event."""
+        return detail_type_of(self.model_dump(include={"post_type", *TYPE_FIELDS}))
+
+
+onebot_models: ModelRegistry[OneBotEvent] = ModelRegistry(
+    OneBotEvent,
+    (("post_type",), TYPE_FIELDS, ("sub_type",)),
+)
+register = onebot_models.register
+
+
+def detail_type_of(payload: dict[str, Any]) -> str:
+    """The detail-type of a raw OneBot payload: ``post_type`` then its type field, dotted."""
+    post_type = payload.get("post_type")
+    if not isinstance(post_type, str) or not post_type:
+        raise ValueError("not a OneBot event: 'post_type' is missing or not a string")
+    for name in TYPE_FIELDS:
+        value = payload.get(name)
+        if isinstance(value, str) and value:
+            return f"{post_type}.{value}"
+    return post_type
+
+
+# --- messages ---------------------------------------------------------------------------
+
+
+class Sender(_Wire):
+    """Who sent a message; every field is best effort and may be stale or absent."""
+
+    user_id: Int64 | None = None
+    nickname: str | None = None
+    sex: str | None = Field(default=None, examples=["male", "female", "unknown"])
+    age: int | None = None
+
+
+class GroupSender(Sender):
+    """A group message's sender, with the member's card, role and title when known."""
+
+    card: str | None = None
+    area: str | None = None
+    level: str | None = None
+    role: str | None = Field(default=None, examples=["owner", "admin", "member"])
+    title: str | None = None
+
+
+class Anonymous(_Wire):
+    """The anonymous identity of a group message sent anonymously."""
+
+    id: Int64 | None = None
+    name: str | None = None
+    flag: str | None = None
+
+
+@register
+class MessageEvent(OneBotEvent):
+    """A message the bot received."""
+
+    post_type: Literal["message"]
+    message_type: str
+    sub_type: str
+    message_id: Int64 | None = None
+    user_id: Int64
+    message: Message = Field(description="Segments, from a CQ-code string or a segment array")
+    raw_message: str = ""
+    font: int | None = None
+
+    @property
+    def plain_text(self) -> str:
+        return plain_text(self.message)
+
+
+@register
+class PrivateMessage(MessageEvent):
+    """A private message: from a friend (``friend``), a group member (``group``) or other."""
+
+    message_type: Literal["private"]
+    sender: Sender = Field(default_factory=Sender)
+
+
+@register
+class GroupMessage(MessageEvent):
+    """A group message: ``normal``, ``anonymous`` or a system ``notice``."""
+
+    message_type: Literal["group"]
+    group_id: Int64
+    anonymous: Anonymous | None = None
+    sender: GroupSender = Field(default_factory=GroupSender)
+
+
+# --- notices ----------------------------------------------------------------------------
+
+
+@register
+class NoticeEvent(OneBotEvent):
+    """A notice: something happened in a group or to a friend."""
+
+    post_type: Literal["notice"]
+    notice_type: str
+
+
+class GroupFile(_Wire):
+    """A file uploaded to a group."""
+
+    id: str | None = None
+    name: str
+    size: Int64 | None = None
+    busid: Int64 | None = None
+
+
+@register
+class GroupUpload(NoticeEvent):
+    """A member uploaded a file to a group."""
+
+    notice_type: Literal["group_upload"]
+    group_id: Int64
+    user_id: Int64
+    file: GroupFile
+
+
+@register
+class GroupAdmin(NoticeEvent):
+    """A member became (``set``) or stopped being (``unset``) a group admin."""
+
+    notice_type: Literal["group_admin"]
+    sub_type: str = Field(examples=["set", "unset"])
+    group_id: Int64
+    user_id: Int64
+
+
+@register
+class GroupDecrease(NoticeEvent):
+    """A member left (``leave``), was kicked (``kick``), or the bot itself was (``kick_me``)."""
+
+    notice_type: Literal["group_decrease"]
+    sub_type: str = Field(examples=["leave", "kick", "kick_me"])
+    group_id: Int64
+    operator_id: Int64
+    user_id: Int64
+
+
+@register
+class GroupIncrease(NoticeEvent):
+    """A member joined a group, approved (``approve``) or invited (``invite``)."""
+
+    notice_type: Literal["group_increase"]
+    sub_type: str = Field(examples=["approve", "invite"])
+    group_id: Int64
+    operator_id: Int64
+    user_id: Int64
+
+
+@register
+class GroupBan(NoticeEvent):
+    """A member, or the whole group when ``user_id`` is 0, was muted or unmuted."""
+
+    notice_type: Literal["group_ban"]
+    sub_type: str = Field(examples=["ban", "lift_ban"])
+    group_id: Int64
+    operator_id: Int64
+    user_id: Int64
+    duration: Int64 = Field(default=0, description="Seconds; 0 or absent for a whole-group mute")
+
+
+@register
+class FriendAdd(NoticeEvent):
+    """Someone became the bot's friend."""
+
+    notice_type: Literal["friend_add"]
+    user_id: Int64
+
+
+@register
+class GroupRecall(NoticeEvent):
+    """A group message was recalled, by its sender or an admin."""
+
+    notice_type: Literal["group_recall"]
+    group_id: Int64
+    user_id: Int64
+    operator_id: Int64
+    message_id: Int64 | None = None
+
+
+@register
+class FriendRecall(NoticeEvent):
+    """A friend recalled a private message."""
+
+    notice_type: Literal["friend_recall"]
+    user_id: Int64
+    message_id: Int64 | None = None
+
+
+# --- requests ---------------------------------------------------------------------------
+
+
+@register
+class RequestEvent(OneBotEvent):
+    """A request the bot can approve or refuse with its ``flag``."""
+
+    post_type: Literal["request"]
+    request_type: str
+
+
+@register
+class FriendRequest(RequestEvent):
+    """Someone asked to become the bot's friend."""
+
+    request_type: Literal["friend"]
+    user_id: Int64
+    comment: str = ""
+    flag: str
+
+
+@register
+class GroupRequest(RequestEvent):
+    """Someone asked to join a group (``add``), or the bot was invited into one (``invite``)."""
+
+    request_type: Literal["group"]
+    sub_type: str = Field(examples=["add", "invite"])
+    group_id: Int64
+    user_id: Int64
+    comment: str = ""
+    flag: str
+
+
+# --- meta events ------------------------------------------------------------------------
+
+
+@register
+class MetaEvent(OneBotEvent):
+    """A meta event about the connection, not about QQ."""
+
+    post_type: Literal["meta_event"]
+    meta_event_type: str
+
+
+@register
+class Lifecycle(MetaEvent):
+    """The implementation was enabled, disabled, or (websockets) connected."""
+
+    meta_event_type: Literal["lifecycle"]
+    sub_type: str = Field(examples=["enable", "disable", "connect"])
+
+
+@register
+class Heartbeat(MetaEvent):
+    """A periodic heartbeat with the implementation's status."""
+
+    meta_event_type: Literal["heartbeat"]
+    status: dict[str, Any] = Field(default_factory=dict)
+    interval: Int64 | None = Field(default=None, description="Milliseconds to the next heartbeat")
+
+
+def parse_onebot(payload: dict[str, Any]) -> OneBotEvent:
+    """The most specific registered model ``payload`` validates against.
+
+    Raises
+    ------
+    pydantic.ValidationError
+        When even the base ``OneBotEvent`` does not fit (no ``time``/``self_id``/``post_type``).
+    """
+    model, _ = parse_onebot_verbose(payload)
+    return model
+
+
+def parse_onebot_verbose(payload: dict[str, Any]) -> tuple[OneBotEvent, str | None]:
+    """Like ``parse_onebot``; also says why a more specific model did not fit, if one did not."""
+    post_type = payload.get("post_type")
+    type_name = next((payload[f] for f in TYPE_FIELDS if isinstance(payload.get(f), str)), None)
+    key = tuple(v for v in (post_type, type_name, payload.get("sub_type")) if isinstance(v, str))
+    problem: str | None = None
+    candidates = onebot_models.candidates(key)
+    for model in candidates[:-1]:
+        try:
+            return model.model_validate(payload), problem
+        except ValueError as exc:  # pydantic.ValidationError is a ValueError
+            problem = problem or f"{model.__name__}: {error_summary(exc)}"
+    return candidates[-1].model_validate(payload), problem
+

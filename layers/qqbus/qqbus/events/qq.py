@@ -1,0 +1,184 @@
+"""QQ official bot platform payloads: the ``{op, s, t, id, d}`` envelope and its events.
+
+Dispatches (op 0) carry the event type in ``t`` and its data in ``d``; over the webhook they
+carry no ``s``. Notice events give ``d.timestamp`` as integer seconds, message events as an
+RFC 3339 string; both are read as Unix seconds here (``timestamp``), the raw text is kept.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from qqbus.events.registry import ModelRegistry, error_summary
+
+SOURCE = "qq.official"
+
+#: Intent bit for group and C2C events (GROUP_ADD_ROBOT ... C2C_MSG_RECEIVE).
+INTENT_GROUP_AND_C2C_EVENT = 1 << 25
+
+
+def _to_unix_seconds(value: Any) -> Any:
+    """Integer seconds from an int, a numeric string or an RFC 3339 timestamp."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("-").isdigit():
+            return int(text)
+        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+    return value
+
+
+#: Unix seconds, from the integer of notice events or the RFC 3339 string of message events.
+UnixSeconds = Annotated[int, BeforeValidator(_to_unix_seconds)]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class QQPayload(_Wire):
+    """Any QQ platform payload: ``op`` code, sequence ``s``, type ``t``, event ``id``, data ``d``."""
+
+    op: int = Field(description="0 dispatch, 10 hello, 11 heartbeat ACK, 13 URL validation, ...")
+    s: int | None = Field(default=None, description="Sequence number (websocket only)")
+    t: str | None = Field(default=None, examples=["GROUP_ADD_ROBOT"])
+    id: str | None = Field(default=None, description="Event id, cited when replying")
+    d: Any = None
+
+
+class QQDispatch(QQPayload):
+    """An op 0 dispatch: an event of type ``t``."""
+
+    op: Literal[0]
+    t: str
+
+
+qq_models: ModelRegistry[QQDispatch] = ModelRegistry(QQDispatch, (("t",),))
+register = qq_models.register
+
+
+class GroupRobotData(_Wire):
+    """What the four group-robot events carry: the group, who acted, and when."""
+
+    group_openid: str = Field(description="The group's openid for this bot")
+    op_member_openid: str = Field(description="openid of the member who acted")
+    timestamp: UnixSeconds = Field(description="When it happened (Unix seconds)")
+
+
+@register
+class GroupAddRobot(QQDispatch):
+    """The bot was added to a group; its id may be cited to post into the group."""
+
+    t: Literal["GROUP_ADD_ROBOT"]
+    id: str
+    d: GroupRobotData
+
+
+@register
+class GroupDelRobot(QQDispatch):
+    """The bot was removed from a group."""
+
+    t: Literal["GROUP_DEL_ROBOT"]
+    id: str
+    d: GroupRobotData
+
+
+@register
+class GroupMsgReject(QQDispatch):
+    """A group admin turned off the bot's proactive messages."""
+
+    t: Literal["GROUP_MSG_REJECT"]
+    id: str
+    d: GroupRobotData
+
+
+@register
+class GroupMsgReceive(QQDispatch):
+    """A group admin turned on the bot's proactive messages; its id may be cited to post."""
+
+    t: Literal["GROUP_MSG_RECEIVE"]
+    id: str
+    d: GroupRobotData
+
+
+class GroupAuthor(_Wire):
+    member_openid: str
+    union_openid: str | None = None
+
+
+class C2CAuthor(_Wire):
+    user_openid: str
+    union_openid: str | None = None
+
+
+class MessageData(_Wire):
+    id: str = Field(description="Message id, cited as msg_id in a passive reply")
+    content: str = ""
+    timestamp: UnixSeconds
+    attachments: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class GroupMessageData(MessageData):
+    group_openid: str
+    author: GroupAuthor
+
+
+class C2CMessageData(MessageData):
+    author: C2CAuthor
+
+
+@register
+class GroupAtMessageCreate(QQDispatch):
+    """A group member mentioned the bot."""
+
+    t: Literal["GROUP_AT_MESSAGE_CREATE"]
+    d: GroupMessageData
+
+
+@register
+class C2CMessageCreate(QQDispatch):
+    """A user sent the bot a private (C2C) message."""
+
+    t: Literal["C2C_MESSAGE_CREATE"]
+    d: C2CMessageData
+
+
+class ValidationData(_Wire):
+    plain_token: str
+    event_ts: str
+
+
+class UrlValidation(QQPayload):
+    """op 13: the platform checks a webhook URL by asking it to sign ``event_ts + plain_token``."""
+
+    op: Literal[13]
+    d: ValidationData
+
+
+def parse_qq(payload: dict[str, Any]) -> QQPayload:
+    """The most specific model ``payload`` validates against (see ``parse_qq_verbose``)."""
+    return parse_qq_verbose(payload)[0]
+
+
+def parse_qq_verbose(payload: dict[str, Any]) -> tuple[QQPayload, str | None]:
+    """The most specific model, and why a more specific one did not fit, if one did not.
+
+    Raises
+    ------
+    pydantic.ValidationError
+        When the payload is not even a QQ envelope (no integer ``op``).
+    """
+    if payload.get("op") == 13:
+        return UrlValidation.model_validate(payload), None
+    if payload.get("op") != 0:
+        return QQPayload.model_validate(payload), None
+    t = payload.get("t")
+    problem: str | None = None
+    for model in qq_models.candidates((t,) if isinstance(t, str) else ()):
+        try:
+            return model.model_validate(payload), problem
+        except ValueError as exc:
+            problem = problem or f"{model.__name__}: {error_summary(exc)}"
+    return QQPayload.model_validate(payload), problem

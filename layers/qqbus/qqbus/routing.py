@@ -1,0 +1,125 @@
+"""``@handler``: the one way to write a qqbus event Lambda.
+
+It turns ``fn(delivered, context)`` into ``lambda_handler(event, context)`` that takes the
+EventBridge event, parses ``detail`` into ``Delivered[Model]``, sets the log keys (correlation
+id = the event id), counts, and runs ``fn`` at most once per (bot_id, event_id) through
+Powertools idempotency (innermost, keyed on the event id, in ``IDEMPOTENCY_TABLE_NAME``).
+
+A payload that does not fit the handler's model is reported (an ERROR log naming each bad
+field, and the ``InvalidEvents`` metric) and not retried: retrying cannot fix it, and the bus
+archive keeps the event for a replay once the model or the sender is fixed.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from qqbus.aws import cached, client
+from qqbus.detail import BusEvent, Delivered
+from qqbus.events.registry import error_summary
+from qqbus.observability import count, logger, metrics
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+
+__all__ = ["Delivered", "handler"]
+
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
+
+IDEMPOTENCY_TABLE_ENV = "IDEMPOTENCY_TABLE_NAME"
+#: How long a handled event id is remembered; beyond the bus's retry window (MaximumEventAge).
+IDEMPOTENCY_SECONDS = 24 * 3600
+
+
+@cached
+def _persistence() -> BasePersistenceLayer | None:
+    table = os.environ.get(IDEMPOTENCY_TABLE_ENV, "").strip()
+    if not table:
+        logger.warning(f"{IDEMPOTENCY_TABLE_ENV} is not set: handlers run without idempotency")
+        return None
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    return DynamoDBPersistenceLayer(table_name=table, boto3_client=client("dynamodb"))
+
+
+def handler(
+    model: type[M], *, idempotent: bool = True
+) -> Callable[[Callable[[Delivered[M], Any], R]], Callable[[dict[str, Any], Any], R | dict[str, str]]]:
+    """Make ``fn(delivered: Delivered[model], context)`` an EventBridge Lambda handler.
+
+    Parameters
+    ----------
+    model:
+        The payload model, e.g. ``qqbus.events.qq.GroupAddRobot``.
+    idempotent:
+        Run ``fn`` at most once per (bot_id, event_id). Keep it on for anything that writes or
+        sends; EventBridge delivers at least once.
+    """
+    delivered_model = Delivered[model]  # type: ignore[valid-type]
+
+    def decorate(fn: Callable[[Delivered[M], Any], R]) -> Callable[[dict[str, Any], Any], R | dict[str, str]]:
+        key_prefix = f"{os.environ.get('AWS_LAMBDA_FUNCTION_NAME') or model.__name__}.{fn.__name__}"
+
+        @functools.wraps(fn)
+        def lambda_handler(event: dict[str, Any], context: Any) -> R | dict[str, str]:
+            try:
+                bus_event = BusEvent.model_validate(event)
+            except ValidationError as exc:
+                # A wiring error (not an EventBridge event at all): fail loudly, into the DLQ.
+                raise ValueError(f"not an EventBridge event: {error_summary(exc)}") from exc
+            detail = bus_event.detail
+            logger.append_keys(
+                detail_type=bus_event.detail_type,
+                source=bus_event.source,
+                bot_id=detail.get("bot_id"),
+                transport=detail.get("transport"),
+                replay_name=bus_event.replay_name,
+            )
+            try:
+                delivered = delivered_model.model_validate(detail)
+            except ValidationError as exc:
+                problem = error_summary(exc)
+                logger.error(
+                    f"invalid {bus_event.detail_type} event for {model.__name__}: {problem}",
+                    extra={"errors": exc.errors(include_url=False, include_input=False)},
+                )
+                count("InvalidEvents")
+                return {"status": "invalid", "error": problem}
+
+            def run_once(key: dict[str, str]) -> R:
+                result = fn(delivered, context)
+                count("EventsHandled")
+                return result
+
+            store = _persistence() if idempotent else None
+            if store is None:
+                return run_once(key={})
+            from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
+            config = IdempotencyConfig(
+                event_key_jmespath="[bot_id, event_id]",
+                raise_on_no_idempotency_key=True,
+                expires_after_seconds=IDEMPOTENCY_SECONDS,
+            )
+            config.register_lambda_context(context)
+            once = idempotent_function(
+                run_once,
+                data_keyword_argument="key",
+                persistence_store=store,
+                config=config,
+                key_prefix=key_prefix,
+            )
+            return once(key={"bot_id": delivered.bot_id, "event_id": delivered.event_id})
+
+        traced = logger.inject_lambda_context(correlation_id_path="detail.event_id", clear_state=True)(
+            lambda_handler
+        )
+        return metrics.log_metrics(capture_cold_start_metric=True)(traced)  # type: ignore[no-any-return]
+
+    return decorate

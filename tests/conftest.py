@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import os
+
+# Before anything imports boto3 or Powertools: a fake account, a region, no real endpoint.
+for _var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+    os.environ.pop(_var, None)
+os.environ.update(
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    POWERTOOLS_SERVICE_NAME="qqbus",
+    POWERTOOLS_METRICS_NAMESPACE="qqbus",
+    POWERTOOLS_DEV="false",
+    QQBUS_TESTING="1",
+)
+
+from collections.abc import Iterator  # noqa: E402
+from typing import Any  # noqa: E402
+
+import boto3  # noqa: E402
+import pytest  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from qqbus import aws  # noqa: E402
+from qqbus.lambda_context import LocalContext  # noqa: E402
+from qqbus.local.provision import create_tables, local_refs  # noqa: E402
+from qqbus.local.template import Template  # noqa: E402
+from qqbus.state import DynamoGroupStore  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> Iterator[None]:
+    """No client, store or secret survives from one test to the next."""
+    aws.reset()
+    yield
+    aws.reset()
+
+
+@pytest.fixture(scope="session")
+def template() -> Template:
+    return Template.read()
+
+
+@pytest.fixture
+def context() -> LocalContext:
+    return LocalContext(function_name="qqbus-test")
+
+
+@pytest.fixture
+def refs(template: Template) -> dict[str, Any]:
+    return local_refs(template, region="us-east-1", stage="test")
+
+
+@pytest.fixture
+def aws_tables(template: Template, refs: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """moto with the template's tables, and the env vars that name them."""
+    with mock_aws():
+        tables = create_tables(template, boto3.client("dynamodb"), refs)
+        monkeypatch.setenv("GROUPS_TABLE_NAME", tables["GroupsTable"])
+        monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", tables["IdempotencyTable"])
+        yield tables
+
+
+@pytest.fixture
+def group_store(aws_tables: dict[str, str]) -> DynamoGroupStore:
+    return DynamoGroupStore(aws_tables["GroupsTable"])
