@@ -21,7 +21,6 @@ from typing import Any  # noqa: E402
 import boto3  # noqa: E402
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
-
 from qqbus import aws  # noqa: E402
 from qqbus.lambda_context import LocalContext  # noqa: E402
 from qqbus.local.provision import create_tables, local_refs  # noqa: E402
@@ -53,7 +52,9 @@ def refs(template: Template) -> dict[str, Any]:
 
 
 @pytest.fixture
-def aws_tables(template: Template, refs: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+def aws_tables(
+    template: Template, refs: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, str]]:
     """moto with the template's tables, and the env vars that name them."""
     with mock_aws():
         tables = create_tables(template, boto3.client("dynamodb"), refs)

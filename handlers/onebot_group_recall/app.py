@@ -10,5 +10,10 @@ def lambda_handler(ev: Delivered[GroupRecall], context: object) -> None:
     e = ev.payload
     logger.info(
         "group message recalled",
-        extra={"group_id": e.group_id, "user_id": e.user_id, "operator_id": e.operator_id, "message_id": e.message_id},
+        extra={
+            "group_id": e.group_id,
+            "user_id": e.user_id,
+            "operator_id": e.operator_id,
+            "message_id": e.message_id,
+        },
     )

@@ -9,5 +9,7 @@ from qqbus.state import groups
 def lambda_handler(ev: Delivered[GroupAddRobot], context: object) -> None:
     d = ev.payload.d
     store = groups()
-    store.mark_member(ev.bot_id, d.group_openid, protocol="qq", member=True, at=d.timestamp, by=d.op_member_openid)
+    store.mark_member(
+        ev.bot_id, d.group_openid, protocol="qq", member=True, at=d.timestamp, by=d.op_member_openid
+    )
     store.set_reply_event(ev.bot_id, d.group_openid, event_id=ev.payload.id, at=d.timestamp)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from qqbus.events.message import Segment, escape, parse_cq, plain_text, to_cq, to_segments, unescape
 from qqbus.events.onebot import GroupMessage
 
@@ -32,8 +31,16 @@ def test_unescape_restores_ampersand_last() -> None:
 
 
 def test_array_and_string_forms_normalise_to_the_same_segments() -> None:
-    base = {"time": 1, "self_id": 10, "post_type": "message", "message_type": "group", "sub_type": "normal",
-            "user_id": 2, "group_id": 3, "raw_message": ""}
+    base = {
+        "time": 1,
+        "self_id": 10,
+        "post_type": "message",
+        "message_type": "group",
+        "sub_type": "normal",
+        "user_id": 2,
+        "group_id": 3,
+        "raw_message": "",
+    }
     as_string = GroupMessage.model_validate(base | {"message": "[CQ:at,qq=10] hi"})
     as_array = GroupMessage.model_validate(
         base | {"message": [{"type": "at", "data": {"qq": "10"}}, {"type": "text", "data": {"text": " hi"}}]}
@@ -62,7 +69,9 @@ def test_message_of_wrong_type_is_a_clear_error() -> None:
 
 _texts = st.text(min_size=1, max_size=20)
 _params = st.dictionaries(st.from_regex(r"[a-z_]{1,8}", fullmatch=True), st.text(max_size=20), max_size=3)
-_code = st.builds(lambda t, d: Segment(type=t, data=d), st.sampled_from(["at", "image", "face", "reply"]), _params)
+_code = st.builds(
+    lambda t, d: Segment(type=t, data=d), st.sampled_from(["at", "image", "face", "reply"]), _params
+)
 
 
 @given(st.lists(st.one_of(_texts.map(Segment.text), _code), max_size=8))

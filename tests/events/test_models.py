@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
+from qqbus.events import UnknownPayload, onebot, parse_event, qq
 
-from qqbus.events import UnknownPayload, parse_event
-from qqbus.events import onebot, qq
-
-BAN = {"time": 1718000035, "self_id": 10, "post_type": "notice", "notice_type": "group_ban", "sub_type": "ban",
-       "group_id": 3, "operator_id": 4, "user_id": 0}
+BAN = {
+    "time": 1718000035,
+    "self_id": 10,
+    "post_type": "notice",
+    "notice_type": "group_ban",
+    "sub_type": "ban",
+    "group_id": 3,
+    "operator_id": 4,
+    "user_id": 0,
+}
 
 
 def test_ids_are_64_bit_negative_or_above_int32() -> None:
     recall = parse_event(
-        {"time": 1, "self_id": 10, "post_type": "notice", "notice_type": "group_recall", "group_id": 2**40,
-         "user_id": 1, "operator_id": 1, "message_id": -2147483649}
+        {
+            "time": 1,
+            "self_id": 10,
+            "post_type": "notice",
+            "notice_type": "group_recall",
+            "group_id": 2**40,
+            "user_id": 1,
+            "operator_id": 1,
+            "message_id": -2147483649,
+        }
     ).model
     assert isinstance(recall, onebot.GroupRecall)
     assert recall.message_id == -2147483649 and recall.group_id == 2**40
@@ -45,18 +59,40 @@ def test_duration_defaults_to_zero_when_left_out() -> None:
 
 
 def test_sender_fields_are_best_effort() -> None:
-    msg = {"time": 1, "self_id": 1, "post_type": "message", "message_type": "group", "sub_type": "normal",
-           "user_id": 2, "group_id": 3, "message": "x", "raw_message": "x", "sender": {"role": "owner", "x": 1}}
+    msg = {
+        "time": 1,
+        "self_id": 1,
+        "post_type": "message",
+        "message_type": "group",
+        "sub_type": "normal",
+        "user_id": 2,
+        "group_id": 3,
+        "message": "x",
+        "raw_message": "x",
+        "sender": {"role": "owner", "x": 1},
+    }
     model = parse_event(msg).model
     assert isinstance(model, onebot.GroupMessage)
-    assert model.sender.role == "owner" and model.sender.nickname is None and model.sender.model_extra == {"x": 1}
+    assert (
+        model.sender.role == "owner"
+        and model.sender.nickname is None
+        and model.sender.model_extra == {"x": 1}
+    )
     no_sender = parse_event({k: v for k, v in msg.items() if k != "sender"}).model
     assert isinstance(no_sender, onebot.GroupMessage) and no_sender.sender.user_id is None
 
 
 def test_unknown_types_parse_to_the_base_and_keep_a_detail_type() -> None:
-    poke = {"time": 1, "self_id": 1, "post_type": "notice", "notice_type": "notify", "sub_type": "poke",
-            "target_id": 1, "user_id": 2, "group_id": 3}
+    poke = {
+        "time": 1,
+        "self_id": 1,
+        "post_type": "notice",
+        "notice_type": "notify",
+        "sub_type": "poke",
+        "target_id": 1,
+        "user_id": 2,
+        "group_id": 3,
+    }
     parsed = parse_event(poke)
     assert type(parsed.model) is onebot.NoticeEvent and parsed.detail_type == "notice.notify"
     sent = parse_event({"time": 1, "self_id": 1, "post_type": "message_sent", "message_type": "group"})
@@ -65,14 +101,40 @@ def test_unknown_types_parse_to_the_base_and_keep_a_detail_type() -> None:
 
 
 def test_requests_and_meta_events_have_models() -> None:
-    req = parse_event({"time": 1, "self_id": 1, "post_type": "request", "request_type": "group", "sub_type": "invite",
-                       "group_id": 3, "user_id": 2, "comment": "", "flag": "f"})
+    req = parse_event(
+        {
+            "time": 1,
+            "self_id": 1,
+            "post_type": "request",
+            "request_type": "group",
+            "sub_type": "invite",
+            "group_id": 3,
+            "user_id": 2,
+            "comment": "",
+            "flag": "f",
+        }
+    )
     assert isinstance(req.model, onebot.GroupRequest) and req.detail_type == "request.group"
-    life = parse_event({"time": 1, "self_id": 1, "post_type": "meta_event", "meta_event_type": "lifecycle",
-                        "sub_type": "connect"})
+    life = parse_event(
+        {
+            "time": 1,
+            "self_id": 1,
+            "post_type": "meta_event",
+            "meta_event_type": "lifecycle",
+            "sub_type": "connect",
+        }
+    )
     assert isinstance(life.model, onebot.Lifecycle) and life.detail_type == "meta_event.lifecycle"
-    beat = parse_event({"time": 1, "self_id": 1, "post_type": "meta_event", "meta_event_type": "heartbeat",
-                        "status": {"online": True, "good": True}, "interval": 5000})
+    beat = parse_event(
+        {
+            "time": 1,
+            "self_id": 1,
+            "post_type": "meta_event",
+            "meta_event_type": "heartbeat",
+            "status": {"online": True, "good": True},
+            "interval": 5000,
+        }
+    )
     assert isinstance(beat.model, onebot.Heartbeat) and beat.model.interval == 5000
 
 
@@ -100,8 +162,12 @@ def test_payloads_that_are_not_events_are_refused_clearly(payload: object, messa
 
 
 def test_qq_timestamps_int_string_and_rfc3339() -> None:
-    base = {"op": 0, "t": "GROUP_ADD_ROBOT", "id": "GROUP_ADD_ROBOT:1",
-            "d": {"group_openid": "G", "op_member_openid": "M", "timestamp": 1699240248}}
+    base = {
+        "op": 0,
+        "t": "GROUP_ADD_ROBOT",
+        "id": "GROUP_ADD_ROBOT:1",
+        "d": {"group_openid": "G", "op_member_openid": "M", "timestamp": 1699240248},
+    }
     assert qq.parse_qq(base).d.timestamp == 1699240248  # type: ignore[attr-defined]
     as_text = {**base, "d": {**base["d"], "timestamp": "1699240248"}}
     assert qq.parse_qq(as_text).d.timestamp == 1699240248  # type: ignore[attr-defined]
@@ -110,7 +176,9 @@ def test_qq_timestamps_int_string_and_rfc3339() -> None:
 
 
 def test_qq_dispatch_with_unknown_type_parses_to_the_dispatch_base() -> None:
-    parsed = parse_event({"op": 0, "t": "FRIEND_ADD", "id": "FRIEND_ADD:1", "d": {"openid": "x", "timestamp": 1}})
+    parsed = parse_event(
+        {"op": 0, "t": "FRIEND_ADD", "id": "FRIEND_ADD:1", "d": {"openid": "x", "timestamp": 1}}
+    )
     assert type(parsed.model) is qq.QQDispatch and parsed.detail_type == "FRIEND_ADD"
 
 

@@ -7,9 +7,8 @@ import re
 from typing import Any
 
 import pytest
+from qqbus.events import UnknownPayload, onebot, parse_event, qq
 
-from qqbus.events import UnknownPayload, parse_event
-from qqbus.events import onebot, qq
 from tests.support import CONTRACT, EVENTS, SAMPLES, SEEDS, load_json
 
 QQ_SEED = SEEDS / "000_41712bb99d3bd596.txt"
@@ -61,17 +60,26 @@ def _qq_seed_examples() -> list[dict[str, Any]]:
 
 def test_qq_seed_examples_parse_to_their_models() -> None:
     examples = _qq_seed_examples()
-    assert [e["t"] for e in examples] == ["GROUP_ADD_ROBOT", "GROUP_DEL_ROBOT", "GROUP_MSG_REJECT", "GROUP_MSG_RECEIVE"]
+    assert [e["t"] for e in examples] == [
+        "GROUP_ADD_ROBOT",
+        "GROUP_DEL_ROBOT",
+        "GROUP_MSG_REJECT",
+        "GROUP_MSG_RECEIVE",
+    ]
     for example in examples:
         parsed = parse_event(example)
         assert parsed.detail_type == example["t"]
         model = parsed.model
-        assert isinstance(model, qq.QQDispatch) and type(model).__name__ == {
-            "GROUP_ADD_ROBOT": "GroupAddRobot",
-            "GROUP_DEL_ROBOT": "GroupDelRobot",
-            "GROUP_MSG_REJECT": "GroupMsgReject",
-            "GROUP_MSG_RECEIVE": "GroupMsgReceive",
-        }[example["t"]]
+        assert (
+            isinstance(model, qq.QQDispatch)
+            and type(model).__name__
+            == {
+                "GROUP_ADD_ROBOT": "GroupAddRobot",
+                "GROUP_DEL_ROBOT": "GroupDelRobot",
+                "GROUP_MSG_REJECT": "GroupMsgReject",
+                "GROUP_MSG_RECEIVE": "GroupMsgReceive",
+            }[example["t"]]
+        )
         d = model.d  # type: ignore[attr-defined]
         assert (d.group_openid, d.op_member_openid, d.timestamp) == (
             example["d"]["group_openid"],
@@ -176,5 +184,15 @@ def test_events_payload_parses_to_its_handlers_type(name: str) -> None:
     assert (event["source"], event["detail-type"]) == (source, detail_type)
     parsed = parse_event(event["detail"]["payload"])
     assert (parsed.source, parsed.detail_type, parsed.problem) == (source, detail_type, None)
-    assert set(event) >= {"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
+    assert set(event) >= {
+        "version",
+        "id",
+        "detail-type",
+        "source",
+        "account",
+        "time",
+        "region",
+        "resources",
+        "detail",
+    }
     assert set(event["detail"]) == {"bot_id", "event_id", "transport", "received_at", "payload"}

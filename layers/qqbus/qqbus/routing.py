@@ -74,6 +74,7 @@ def handler(
                 # A wiring error (not an EventBridge event at all): fail loudly, into the DLQ.
                 raise ValueError(f"not an EventBridge event: {error_summary(exc)}") from exc
             detail = bus_event.detail
+            count("EventsReceived")
             logger.append_keys(
                 detail_type=bus_event.detail_type,
                 source=bus_event.source,

@@ -54,7 +54,7 @@ class GroupState:
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> GroupState:
         known = {f.name for f in fields(cls)}
-        values = {k: (int(v) if _is_number(v) else v) for k, v in item.items() if k in known}
+        values: dict[str, Any] = {k: (int(v) if _is_number(v) else v) for k, v in item.items() if k in known}
         return cls(**values)
 
     def is_muted(self, now: int | None = None) -> bool:

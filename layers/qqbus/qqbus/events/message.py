@@ -37,9 +37,7 @@ def escape(text: str, *, in_param: bool = False) -> str:
 
 def unescape(text: str) -> str:
     """Undo ``escape`` (``&amp;`` last, so ``&amp;#91;`` stays the literal ``&#91;``)."""
-    return (
-        text.replace("&#44;", ",").replace("&#91;", "[").replace("&#93;", "]").replace("&amp;", "&")
-    )
+    return text.replace("&#44;", ",").replace("&#91;", "[").replace("&#93;", "]").replace("&amp;", "&")
 
 
 class Segment(BaseModel):

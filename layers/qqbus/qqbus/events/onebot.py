@@ -312,4 +312,3 @@ def parse_onebot_verbose(payload: dict[str, Any]) -> tuple[OneBotEvent, str | No
         except ValueError as exc:  # pydantic.ValidationError is a ValueError
             problem = problem or f"{model.__name__}: {error_summary(exc)}"
     return candidates[-1].model_validate(payload), problem
-

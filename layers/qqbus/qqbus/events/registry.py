@@ -54,9 +54,7 @@ class ModelRegistry(Generic[M]):
 
     def candidates(self, values: tuple[object, ...]) -> list[type[M]]:
         """Registered models for ``values``, most specific first, ending with the base."""
-        found = [
-            self._models[values[:n]] for n in range(len(values), 0, -1) if values[:n] in self._models
-        ]
+        found = [self._models[values[:n]] for n in range(len(values), 0, -1) if values[:n] in self._models]
         return [*found, self.base]
 
     def models(self) -> list[type[M]]:
@@ -67,7 +65,5 @@ def error_summary(exc: ValueError) -> str:
     """A one-line account of a pydantic validation error: ``field.path: message; ...``."""
     errors = getattr(exc, "errors", None)
     if callable(errors):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in errors()
-        )
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in errors())
     return str(exc)

@@ -44,7 +44,9 @@ def local_refs(template: Template, region: str, stage: str | None = None) -> dic
             continue
         name = resolve(res["Properties"][prop], refs)
         refs[logical_id] = name
-        refs[f"{logical_id}.Arn"] = ARN_FORMATS[res["Type"]].format(region=region, account=ACCOUNT_ID, name=name)
+        refs[f"{logical_id}.Arn"] = ARN_FORMATS[res["Type"]].format(
+            region=region, account=ACCOUNT_ID, name=name
+        )
         refs[f"{logical_id}.QueueName"] = name
     return refs
 
@@ -97,5 +99,7 @@ def create_bus_and_routes(
         assert fn.pattern is not None
         routes.function_queues[fn.logical_id] = route(fn.logical_id, resolve(fn.pattern, refs))
     for logical_id, rule in template.bus_rules().items():
-        routes.catch_all_queues[logical_id] = route(logical_id, resolve(rule["Properties"]["EventPattern"], refs))
+        routes.catch_all_queues[logical_id] = route(
+            logical_id, resolve(rule["Properties"]["EventPattern"], refs)
+        )
     return routes

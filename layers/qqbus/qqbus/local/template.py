@@ -42,7 +42,7 @@ _CfnLoader.add_multi_constructor("!", _short_tag)
 def load(path: Path | str = TEMPLATE_PATH) -> dict[str, Any]:
     """The template as plain data."""
     with open(path, encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(fh, Loader=_CfnLoader)
 
 
 @dataclass
@@ -85,7 +85,9 @@ class Template:
 
     def functions(self) -> list[FunctionSpec]:
         specs = []
-        default_handler = self.data.get("Globals", {}).get("Function", {}).get("Handler", "app.lambda_handler")
+        default_handler = (
+            self.data.get("Globals", {}).get("Function", {}).get("Handler", "app.lambda_handler")
+        )
         for logical_id, res in self.of_type("AWS::Serverless::Function").items():
             props = res.get("Properties", {})
             env = {**self.globals_environment, **props.get("Environment", {}).get("Variables", {})}
@@ -121,7 +123,7 @@ _SUB_VAR = re.compile(r"\$\{([^}!]+)\}")
 def resolve(value: Any, refs: dict[str, Any]) -> Any:
     """Substitute intrinsics with ``refs``: ``Ref X`` -> refs[X], ``GetAtt X.Y`` -> refs["X.Y"]."""
     if isinstance(value, dict) and len(value) == 1:
-        (key, arg), = value.items()
+        ((key, arg),) = value.items()
         if key == "Ref":
             return refs[arg]
         if key == "Fn::GetAtt":

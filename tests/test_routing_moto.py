@@ -1,0 +1,95 @@
+"""The template's own rules on moto: every event lands in exactly its function's queue."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from qqbus.local.provision import Routes, create_bus_and_routes
+from qqbus.local.template import Template
+
+from tests.support import CONTRACT, event_file
+
+
+@pytest.fixture
+def routes(template: Template, refs: dict[str, Any]) -> Iterator[tuple[Routes, Any, Any]]:
+    with mock_aws():
+        events, sqs = boto3.client("events"), boto3.client("sqs")
+        yield create_bus_and_routes(template, events, sqs, refs), events, sqs
+
+
+def _drain(sqs: Any, url: str) -> list[dict[str, Any]]:
+    got = []
+    while True:
+        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not msgs:
+            return got
+        for m in msgs:
+            got.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def _put(events: Any, bus: str, source: str, detail_type: str, detail: dict[str, Any]) -> None:
+    resp = events.put_events(
+        Entries=[
+            {"Source": source, "DetailType": detail_type, "Detail": json.dumps(detail), "EventBusName": bus}
+        ]
+    )
+    assert resp["FailedEntryCount"] == 0
+
+
+def test_every_events_payload_lands_in_exactly_its_own_queue(
+    template: Template, routes: tuple[Routes, Any, Any]
+) -> None:
+    r, events, sqs = routes
+    folder_of = {fn.logical_id: fn.folder for fn in template.event_functions()}
+    for name in CONTRACT:
+        e = event_file(name)
+        _put(events, r.bus_name, e["source"], e["detail-type"], e["detail"])
+    delivered: dict[str, list[str]] = {}
+    for logical_id, url in r.function_queues.items():
+        for body in _drain(sqs, url):
+            delivered.setdefault(folder_of[logical_id], []).append(body["detail"]["event_id"])
+            assert body["detail-type"] == CONTRACT[folder_of[logical_id]][1]
+    assert {k: len(v) for k, v in delivered.items()} == dict.fromkeys(CONTRACT, 1)
+    for name, ids in delivered.items():
+        assert ids == [event_file(name)["detail"]["event_id"]]
+    for url in r.catch_all_queues.values():
+        assert _drain(sqs, url) == []
+
+
+@pytest.mark.parametrize(
+    "source, detail_type",
+    [
+        ("qq.official", "GROUP_AT_MESSAGE_CREATE"),
+        ("qq.official", "C2C_MESSAGE_CREATE"),
+        ("onebot.v11", "meta_event.lifecycle"),
+        ("onebot.v11", "request.friend"),
+        ("onebot.v11", "notice.notify"),
+        ("onebot.v11", "message_sent.group"),
+        # A handled type under the other source is not that handler's event.
+        ("onebot.v11", "GROUP_ADD_ROBOT"),
+        ("qq.official", "message.group"),
+    ],
+)
+def test_unknown_types_land_only_in_the_catch_all(
+    routes: tuple[Routes, Any, Any], source: str, detail_type: str
+) -> None:
+    r, events, sqs = routes
+    _put(events, r.bus_name, source, detail_type, {"bot_id": "1", "event_id": "e", "payload": {}})
+    for url in r.function_queues.values():
+        assert _drain(sqs, url) == []
+    (catch_all,) = r.catch_all_queues.values()
+    (got,) = _drain(sqs, catch_all)
+    assert (got["source"], got["detail-type"]) == (source, detail_type)
+
+
+def test_other_sources_match_nothing(routes: tuple[Routes, Any, Any]) -> None:
+    r, events, sqs = routes
+    _put(events, r.bus_name, "someone.else", "GROUP_ADD_ROBOT", {})
+    for url in [*r.function_queues.values(), *r.catch_all_queues.values()]:
+        assert _drain(sqs, url) == []

@@ -1,0 +1,146 @@
+"""template.yaml, offline: SAM transforms it, cfn-lint passes it, and it keeps the contract."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from qqbus.local.template import TEMPLATE_PATH, Template
+
+from tests.support import CONTRACT, HANDLERS, STATE_WRITERS
+
+
+class _OfflinePolicies:
+    """SAM asks IAM for managed policy ARNs; offline we name the ones it may ask for."""
+
+    def load(self) -> dict[str, str]:
+        return {
+            "AWSLambdaBasicExecutionRole": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+            "AWSXrayWriteOnlyAccess": "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+            "AWSXRayDaemonWriteAccess": "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess",
+        }
+
+
+@pytest.fixture(scope="module")
+def transformed(template: Template) -> dict[str, Any]:
+    from samtranslator.translator.transform import transform
+
+    data = copy.deepcopy(template.data)
+    for res in data["Resources"].values():
+        props = res.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if key in props:
+                props[key] = f"s3://qqbus-artifacts/{props[key].strip('/').replace('/', '-')}.zip"
+    return transform(data, {}, _OfflinePolicies())  # type: ignore[no-any-return]
+
+
+def test_sam_transforms_the_template(transformed: dict[str, Any]) -> None:
+    types = {r["Type"] for r in transformed["Resources"].values()}
+    assert "AWS::Lambda::Function" in types and "AWS::Events::Rule" in types
+    assert not any(t.startswith("AWS::Serverless::") for t in types)
+
+
+def test_cfn_lint_reports_no_errors() -> None:
+    from cfnlint.api import lint_file
+
+    matches = lint_file(TEMPLATE_PATH)
+    errors = [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in matches if m.rule.id.startswith("E")]
+    assert errors == []
+
+
+def test_each_handler_folder_has_exactly_one_function_and_rule(template: Template) -> None:
+    functions = template.event_functions()
+    by_folder: dict[str, list[Any]] = {}
+    for fn in functions:
+        by_folder.setdefault(fn.folder, []).append(fn)
+    assert set(by_folder) == set(CONTRACT)
+    assert {p.name for p in HANDLERS.iterdir() if (p / "app.py").exists()} >= set(CONTRACT)
+    for folder, fns in by_folder.items():
+        assert len(fns) == 1, folder
+        (fn,) = fns
+        source, detail_type = CONTRACT[folder]
+        assert fn.pattern == {"source": [source], "detail-type": [detail_type]}, folder
+        assert fn.code_uri.rstrip("/") == f"handlers/{folder}"
+        assert fn.rule["EventBusName"] == {"Ref": "EventBus"}
+
+
+def test_catch_all_excludes_exactly_the_handled_types(template: Template) -> None:
+    (rule,) = template.bus_rules().values()
+    pattern = rule["Properties"]["EventPattern"]
+    handled: dict[str, set[str]] = {}
+    for source, detail_type in CONTRACT.values():
+        handled.setdefault(source, set()).add(detail_type)
+    branches = {b["source"][0]: b for b in pattern["$or"]}
+    assert set(branches) == set(handled)
+    for source, branch in branches.items():
+        (anything_but,) = branch["detail-type"]
+        assert set(anything_but["anything-but"]) == handled[source]
+        assert len(anything_but["anything-but"]) == len(handled[source])
+    assert rule["Properties"]["EventBusName"] == {"Ref": "EventBus"}
+
+
+def test_every_function_has_retry_policy_dlq_and_failure_destination(template: Template) -> None:
+    for fn in template.event_functions():
+        assert fn.rule["RetryPolicy"]["MaximumRetryAttempts"] >= 1, fn.logical_id
+        assert fn.rule["RetryPolicy"]["MaximumEventAgeInSeconds"] > 0
+        assert fn.rule["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DeliveryDeadLetterQueue", "Arn"]}}
+        invoke = fn.properties["EventInvokeConfig"]
+        assert invoke["MaximumRetryAttempts"] == 2
+        assert invoke["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
+
+
+def test_rules_in_the_transformed_template_have_dlq_and_retry(transformed: dict[str, Any]) -> None:
+    rules = {k: r for k, r in transformed["Resources"].items() if r["Type"] == "AWS::Events::Rule"}
+    lambda_targets = [t for r in rules.values() for t in r["Properties"]["Targets"] if "RetryPolicy" in t]
+    assert len(lambda_targets) == len(CONTRACT)
+    for target in lambda_targets:
+        assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["DeliveryDeadLetterQueue", "Arn"]}
+
+
+def _statements(fn_props: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for policy in fn_props.get("Policies", []) for s in policy.get("Statement", [])]
+
+
+def test_only_state_writers_get_the_groups_table(template: Template) -> None:
+    for fn in template.event_functions():
+        resources = {json.dumps(s["Resource"]) for s in _statements(fn.properties)}
+        touches_groups = any("GroupsTable" in r for r in resources)
+        assert touches_groups == (fn.folder in STATE_WRITERS), fn.folder
+        assert ("GROUPS_TABLE_NAME" in fn.environment) == (fn.folder in STATE_WRITERS), fn.folder
+        for statement in _statements(fn.properties):
+            assert "*" not in json.dumps(statement["Resource"]), fn.folder
+            assert not any(a.endswith("*") for a in statement["Action"]), fn.folder
+
+
+def test_globals_pin_a_current_python_runtime_and_powertools_env(template: Template) -> None:
+    glob = template.data["Globals"]["Function"]
+    assert glob["Runtime"] == "python3.13"
+    assert glob["Tracing"] == "Active"
+    env = template.globals_environment
+    assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "IDEMPOTENCY_TABLE_NAME"} <= set(env)
+    layer = template.resources["QqbusLayer"]
+    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    assert layer["Properties"]["ContentUri"].rstrip("/") == "layers/qqbus"
+
+
+def test_tables_keys_and_ttl(template: Template) -> None:
+    groups = template.resources["GroupsTable"]["Properties"]
+    assert groups["KeySchema"] == [
+        {"AttributeName": "bot_id", "KeyType": "HASH"},
+        {"AttributeName": "group_id", "KeyType": "RANGE"},
+    ]
+    assert {a["AttributeName"]: a["AttributeType"] for a in groups["AttributeDefinitions"]} == {
+        "bot_id": "S",
+        "group_id": "S",
+    }
+    idem = template.resources["IdempotencyTable"]["Properties"]
+    assert idem["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+
+
+def test_archive_and_outputs(template: Template) -> None:
+    archive = template.resources["EventArchive"]["Properties"]
+    assert archive["SourceArn"] == {"Fn::GetAtt": ["EventBus", "Arn"]}
+    assert set(archive["EventPattern"]["source"]) == {s for s, _ in CONTRACT.values()}
+    assert {"EventBusName", "GroupsTableName", "IdempotencyTableName"} <= set(template.data["Outputs"])
