@@ -1,0 +1,162 @@
+"""Function URL events (payload format 2.0) to ``Request``, and ``Response`` back.
+
+Everything Lambda-specific about the ingress functions lives here: base64 bodies, lowercased
+header names, the ``{"statusCode", "headers", "body"}`` answer. An unexpected error becomes a
+500 with a generic body; the stack trace goes to the log, never into the response.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from qqbus.observability import count, logger, metrics
+
+#: Bodies above this are refused with 413 (a PutEvents entry holds at most 256 KiB).
+DEFAULT_MAX_BODY_BYTES = 240 * 1024
+
+
+def max_body_bytes() -> int:
+    return int(os.environ.get("QQBUS_MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)
+
+
+class BadRequest(ValueError):
+    """The request cannot be read (a body that is not valid base64)."""
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]  # names lowercased
+    body: bytes
+    query: dict[str, str] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, status: int, data: Any) -> Response:
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        return cls(status, body, {"content-type": "application/json"})
+
+    @classmethod
+    def error(cls, status: int, reason: str, log_message: str | None = None) -> Response:
+        """A refusal: logged with its reason, counted, and explained in a JSON body."""
+        logger.warning(log_message or reason, extra={"status": status, "reason": reason})
+        count(f"Rejected{status}")
+        return cls.json(status, {"error": reason})
+
+
+def from_function_url(event: dict[str, Any]) -> Request:
+    """The request in a Function URL (or API Gateway HTTP API) event."""
+    http = event.get("requestContext", {}).get("http", {})
+    raw = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise BadRequest("body is marked base64 but is not valid base64") from exc
+    else:
+        body = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    return Request(
+        method=str(http.get("method") or event.get("httpMethod") or "POST").upper(),
+        path=str(event.get("rawPath") or http.get("path") or "/"),
+        headers=headers,
+        body=body,
+        query={str(k): str(v) for k, v in (event.get("queryStringParameters") or {}).items()},
+    )
+
+
+def to_function_url(response: Response) -> dict[str, Any]:
+    return {
+        "statusCode": response.status,
+        "headers": response.headers,
+        "body": response.body.decode("utf-8", "replace"),
+    }
+
+
+def function_url_handler(
+    handle: Callable[[Request], Response],
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """``lambda_handler`` for a Function URL: translate, ``handle``, translate back."""
+
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        count("Requests")
+        try:
+            request = from_function_url(event)
+            response = handle(request)
+        except BadRequest as exc:
+            response = Response.error(400, str(exc))
+        except Exception:
+            logger.exception("unexpected error handling the request")
+            count("Errors")
+            response = Response.json(500, {"error": "internal error"})
+        return to_function_url(response)
+
+    traced = logger.inject_lambda_context(clear_state=True)(lambda_handler)
+    return metrics.log_metrics(traced)  # type: ignore[no-any-return]
+
+
+def read_json_object(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """The body as a JSON object, or None and why it is not one."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"body is not UTF-8 (byte {exc.start})"
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        return None, f"body is not JSON: {exc}"
+    if not isinstance(data, dict):
+        return None, f"body is JSON {type(data).__name__}, not an object"
+    return data, None
+
+
+def function_url_event(
+    body: bytes,
+    headers: dict[str, str] | None = None,
+    *,
+    method: str = "POST",
+    path: str = "/",
+    base64_body: bool | None = None,
+    query: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The Function URL event (payload format 2.0) Lambda would pass for this HTTP request.
+
+    The body is base64-encoded when asked, or when it is not UTF-8 (as Lambda does for binary).
+    """
+    if base64_body is None:
+        try:
+            body.decode("utf-8")
+            base64_body = False
+        except UnicodeDecodeError:
+            base64_body = True
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "&".join(f"{k}={v}" for k, v in (query or {}).items()),
+        "headers": {k.lower(): v for k, v in (headers or {}).items()},
+        "queryStringParameters": query or None,
+        "requestContext": {
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
+            "requestId": "local",
+            "timeEpoch": 0,
+        },
+        "body": base64.b64encode(body).decode() if base64_body else body.decode("utf-8"),
+        "isBase64Encoded": base64_body,
+    }

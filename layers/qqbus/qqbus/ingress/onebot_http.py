@@ -1,0 +1,71 @@
+"""OneBot v11 HTTP POST: checked, then onto the bus, answered 204 at once.
+
+``X-Self-ID`` is required (400). With a secret configured, ``X-Signature: sha1=<HMAC-SHA1>``
+over the raw body is required: missing 401, wrong 403 (a constant-time comparison). Message,
+notice, request and lifecycle events go on the bus; heartbeats are counted and, unless
+``QQBUS_PUBLISH_HEARTBEATS`` is true, not published. The answer is 204 (no quick operation),
+or 503 when the bus refused the event so that the implementation posts it again.
+"""
+
+from __future__ import annotations
+
+import os
+
+from qqbus.detail import onebot_event_id
+from qqbus.events.parse import UnknownPayload, parse_event
+from qqbus.ingress.bus import publish
+from qqbus.ingress.http import Request, Response, max_body_bytes, read_json_object
+from qqbus.observability import count, logger
+from qqbus.secrets import SecretUnavailable, onebot_secret
+from qqbus.signatures import onebot_verify
+
+
+def publish_heartbeats() -> bool:
+    return os.environ.get("QQBUS_PUBLISH_HEARTBEATS", "").strip().lower() in ("1", "true", "yes")
+
+
+def handle(request: Request) -> Response:
+    if request.method != "POST":
+        return Response.error(405, f"method {request.method} not allowed; OneBot POSTs events")
+    if len(request.body) > max_body_bytes():
+        return Response.error(413, f"body of {len(request.body)} bytes is over the {max_body_bytes()} limit")
+    self_id = (request.header("x-self-id") or "").strip()
+    if not self_id:
+        return Response.error(400, "X-Self-ID is required")
+    if not self_id.isdigit():
+        return Response.error(400, "X-Self-ID must be a QQ number")
+    logger.append_keys(bot_id=self_id, transport="http_post")
+    try:
+        secret = onebot_secret()
+    except SecretUnavailable as exc:
+        logger.error(str(exc))
+        return Response.json(503, {"error": "secret unavailable; retry later"})
+    if secret:
+        signature = request.header("x-signature")
+        if not signature:
+            return Response.error(401, "X-Signature is required (a secret is configured)")
+        if not onebot_verify(secret, request.body, signature):
+            return Response.error(403, "X-Signature does not match the body")
+
+    payload, problem = read_json_object(request.body)
+    if payload is None:
+        return Response.error(400, problem or "bad body")
+    try:
+        parsed = parse_event(payload)
+    except UnknownPayload as exc:
+        return Response.error(400, str(exc))
+    if parsed.source != "onebot.v11":
+        return Response.error(400, "not a OneBot event (no post_type)")
+    body_self_id = str(payload.get("self_id"))
+    if body_self_id != self_id:
+        return Response.error(400, f"X-Self-ID {self_id} does not match self_id {body_self_id}")
+    if parsed.detail_type == "meta_event.heartbeat":
+        count("Heartbeats")
+        if not publish_heartbeats():
+            return Response(204)
+    failed = publish(
+        parsed, payload, bot_id=self_id, event_id=onebot_event_id(request.body), transport="http_post"
+    )
+    if failed:
+        return Response.json(503, {"error": f"event not accepted by the bus ({failed.code}); retry"})
+    return Response(204)

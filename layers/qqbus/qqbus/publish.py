@@ -1,0 +1,149 @@
+"""Putting events on the bus: the ``Publisher`` port, its EventBridge adapter and a fake.
+
+``EventBridgePublisher.put`` sends entries in PutEvents calls of at most 10 entries and
+``max_request_bytes``, and retries only the entries that failed with a retryable error code
+(``InternalFailure``, ``ThrottlingException``), with exponential backoff and jitter. What
+still failed is returned, never dropped silently: the caller decides (the webhooks answer 5xx
+so the platform retries; the relay keeps the entries queued or spools them).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from qqbus.detail import entry_size
+
+MAX_ENTRIES_PER_CALL = 10
+#: PutEvents request limit (entries summed); an entry larger than this can never be put.
+MAX_REQUEST_BYTES = 256 * 1024
+RETRYABLE_CODES = frozenset({"InternalFailure", "ThrottlingException", "InternalException"})
+
+
+@dataclass
+class Failed:
+    """An entry the bus did not accept, with the error it gave."""
+
+    entry: dict[str, Any]
+    code: str
+    message: str = ""
+
+    @property
+    def retryable(self) -> bool:
+        return self.code in RETRYABLE_CODES
+
+
+class Publisher(ABC):
+    """Puts entries on the bus; returns those that failed for good, in their original order."""
+
+    @abstractmethod
+    def put(self, entries: Sequence[dict[str, Any]]) -> list[Failed]: ...
+
+
+def batches(
+    entries: Sequence[dict[str, Any]],
+    max_entries: int = MAX_ENTRIES_PER_CALL,
+    max_bytes: int = MAX_REQUEST_BYTES,
+) -> Iterator[list[dict[str, Any]]]:
+    """Consecutive runs of entries that fit one PutEvents call (order kept)."""
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for entry in entries:
+        n = entry_size(entry)
+        if batch and (len(batch) == max_entries or size + n > max_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append(entry)
+        size += n
+    if batch:
+        yield batch
+
+
+@dataclass
+class EventBridgePublisher(Publisher):
+    """PutEvents through an injected (or the cached) boto3 ``events`` client."""
+
+    events: Any = None
+    attempts: int = 4
+    base_delay: float = 0.05
+    max_delay: float = 2.0
+    max_request_bytes: int = MAX_REQUEST_BYTES
+    sleep: Callable[[float], None] = time.sleep
+
+    def __post_init__(self) -> None:
+        if self.events is None:
+            from qqbus.aws import client
+
+            self.events = client("events")
+
+    def put(self, entries: Sequence[dict[str, Any]]) -> list[Failed]:
+        failed: list[Failed] = []
+        for batch in batches(entries, max_bytes=self.max_request_bytes):
+            failed.extend(self._put_batch(batch))
+        return failed
+
+    def _put_batch(self, batch: list[dict[str, Any]]) -> list[Failed]:
+        final: list[Failed] = []
+        pending: list[dict[str, Any]] = []
+        for entry in batch:
+            size = entry_size(entry)
+            if size > self.max_request_bytes:
+                final.append(Failed(entry, "EntryTooLarge", f"{size} bytes > {self.max_request_bytes}"))
+            else:
+                pending.append(entry)
+        retrying: list[Failed] = []
+        for attempt in range(self.attempts):
+            if not pending:
+                break
+            if attempt:
+                delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+                self.sleep(delay * (0.5 + random.random() / 2))
+            retrying = []
+            for entry, result in zip(pending, self._call(pending), strict=True):
+                if not result.get("EventId"):
+                    failure = Failed(
+                        entry, result.get("ErrorCode", "Unknown"), result.get("ErrorMessage", "")
+                    )
+                    (retrying if failure.retryable else final).append(failure)
+            pending = [f.entry for f in retrying]
+        final.extend(retrying)  # still failing after the last attempt
+        position = {id(e): i for i, e in enumerate(batch)}
+        return sorted(final, key=lambda f: position[id(f.entry)])
+
+    def _call(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One PutEvents call; a whole-call error becomes a failure of each entry.
+
+        Network errors, throttling and 5xx are retryable; a client error such as
+        ``ResourceNotFoundException`` (no such bus) or ``AccessDeniedException`` is not.
+        """
+        try:
+            response = self.events.put_events(Entries=entries)
+        except Exception as exc:
+            error = getattr(exc, "response", None) or {}
+            code = error.get("Error", {}).get("Code") or type(exc).__name__
+            status = int(error.get("ResponseMetadata", {}).get("HTTPStatusCode") or 500)
+            if code not in RETRYABLE_CODES and (status >= 500 or not error):
+                code = "InternalFailure"
+            return [{"ErrorCode": code, "ErrorMessage": str(exc)} for _ in entries]
+        return list(response["Entries"])
+
+
+@dataclass
+class InMemoryPublisher(Publisher):
+    """Keeps what is put; ``fail_with`` makes the next puts fail (for tests)."""
+
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    fail_with: str | None = None
+
+    def put(self, entries: Sequence[dict[str, Any]]) -> list[Failed]:
+        if self.fail_with:
+            return [Failed(dict(e), self.fail_with) for e in entries]
+        self.entries.extend(dict(e) for e in entries)
+        return []
+
+    def of_type(self, detail_type: str) -> list[dict[str, Any]]:
+        return [e for e in self.entries if e["DetailType"] == detail_type]

@@ -1,0 +1,75 @@
+"""The bot secrets, from the environment (local use) or SSM / Secrets Manager (in AWS).
+
+QQ: ``QQ_BOT_SECRET`` is one secret, or a JSON object ``{"<AppID>": "<secret>", ...}`` for
+several bots in one deployment; otherwise ``QQ_BOT_SECRET_PARAMETER`` names where the same
+value is stored. OneBot: ``ONEBOT_SECRET`` or ``ONEBOT_SECRET_PARAMETER``; with neither set,
+OneBot requests are not signed (the OneBot default). A parameter name is an SSM parameter
+(a SecureString, decrypted), or ``secretsmanager:<id>`` for a Secrets Manager secret. Values
+are cached by Powertools Parameters for ``SECRETS_MAX_AGE`` seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from qqbus.aws import cached, client
+
+SECRETS_MAX_AGE = 300
+
+
+class SecretUnavailable(RuntimeError):
+    """The secret store could not be read (the request should be retried, not refused)."""
+
+
+@cached
+def _ssm() -> Any:
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+    return SSMProvider(boto3_client=client("ssm"))
+
+
+@cached
+def _secrets_manager() -> Any:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    return SecretsProvider(boto3_client=client("secretsmanager"))
+
+
+def _read(env_value: str, env_parameter: str) -> str | None:
+    value = os.environ.get(env_value)
+    if value is not None and value != "":
+        return value
+    name = os.environ.get(env_parameter, "").strip()
+    if not name:
+        return None
+    try:
+        if name.startswith("secretsmanager:"):
+            return str(_secrets_manager().get(name.removeprefix("secretsmanager:"), max_age=SECRETS_MAX_AGE))
+        return str(_ssm().get(name, decrypt=True, max_age=SECRETS_MAX_AGE))
+    except Exception as exc:  # any failure of the store: the caller answers 5xx, the sender retries
+        raise SecretUnavailable(f"cannot read secret {name!r}: {exc}") from exc
+
+
+def qq_secret(app_id: str | None) -> str | None:
+    """The secret of QQ bot ``app_id``, or None when no secret is configured for it."""
+    value = _read("QQ_BOT_SECRET", "QQ_BOT_SECRET_PARAMETER")
+    if value is None:
+        return None
+    stripped = value.strip()
+    if stripped.startswith("{"):
+        try:
+            secrets = json.loads(stripped)
+        except ValueError as exc:
+            raise SecretUnavailable("the QQ bot secret map is not valid JSON") from exc
+        if not isinstance(secrets, dict):
+            raise SecretUnavailable("the QQ bot secret map is not a JSON object")
+        found = secrets.get(str(app_id)) if app_id else None
+        return str(found) if found else None
+    return value
+
+
+def onebot_secret() -> str | None:
+    """The OneBot HTTP POST secret, or None when OneBot requests are not signed."""
+    return _read("ONEBOT_SECRET", "ONEBOT_SECRET_PARAMETER")
