@@ -1,4 +1,4 @@
-"""Whatever arrives, ingress answers 2xx or 4xx, never a 5xx or a stack trace, and refusals publish nothing."""
+"""Whatever arrives, ingress answers 2xx or 4xx (never 5xx or a stack trace); refusals publish nothing."""
 
 from __future__ import annotations
 

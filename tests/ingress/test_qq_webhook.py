@@ -105,7 +105,14 @@ def test_unreadable_secret_store_is_503_not_401(
     assert bus.published() == []
 
 
-BODY = b'{"op":0,"t":"GROUP_MSG_REJECT","id":"r:1","d":{"group_openid":"G","op_member_openid":"M","timestamp":1}}'
+BODY = json.dumps(
+    {
+        "op": 0,
+        "t": "GROUP_MSG_REJECT",
+        "id": "r:1",
+        "d": {"group_openid": "G", "op_member_openid": "M", "timestamp": 1},
+    }
+).encode()
 
 
 def _without(event: dict[str, Any], header: str) -> dict[str, Any]:
