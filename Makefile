@@ -33,6 +33,10 @@ invoke: venv
 	@test -n "$(FN)" || (echo "usage: make invoke FN=<handler folder> EVENT=<events/file.json>"; exit 2)
 	$(BIN)/qqbus invoke $(FN) $(or $(EVENT),events/$(FN).json)
 
+# The whole pipeline on 127.0.0.1 (HTTP :3000, embedded AWS :4566); Ctrl-C stops.
+dev: venv
+	$(BIN)/qqbus dev $(DEV_ARGS)
+
 validate: venv
 	$(BIN)/cfn-lint template.yaml
 

@@ -144,3 +144,36 @@ def test_archive_and_outputs(template: Template) -> None:
     assert archive["SourceArn"] == {"Fn::GetAtt": ["EventBus", "Arn"]}
     assert set(archive["EventPattern"]["source"]) == {s for s, _ in CONTRACT.values()}
     assert {"EventBusName", "GroupsTableName", "IdempotencyTableName"} <= set(template.data["Outputs"])
+
+
+INGRESS = {"qq_webhook": "QqBotSecretParameterName", "onebot_http": "OnebotSecretParameterName"}
+
+
+def test_ingress_functions_have_urls_put_events_and_read_only_their_secret(template: Template) -> None:
+    functions = {f.folder: f for f in template.functions()}
+    for folder, parameter in INGRESS.items():
+        fn = functions[folder]
+        assert fn.pattern is None
+        assert fn.properties["FunctionUrlConfig"] == {"AuthType": "NONE"}
+        assert fn.environment["EVENT_BUS_NAME"] == {"Ref": "EventBus"}
+        policies = json.dumps(fn.properties["Policies"])
+        statements = [
+            st
+            for policy in fn.properties["Policies"]
+            for st in (
+                policy.get("Statement") or policy.get("Fn::If", [None, {}, {}])[1].get("Statement", [])
+            )
+        ]
+        actions = sorted(a for st in statements for a in st["Action"])
+        assert actions == ["events:PutEvents", "ssm:GetParameter"], folder
+        assert "GroupsTable" not in policies and "IdempotencyTable" not in policies
+        put = next(st for st in statements if st["Action"] == ["events:PutEvents"])
+        assert put["Resource"] == {"Fn::GetAtt": ["EventBus", "Arn"]}
+        ssm = next(st for st in statements if st["Action"] == ["ssm:GetParameter"])
+        assert "${" + parameter + "}" in ssm["Resource"]["Fn::Sub"]
+
+
+def test_transformed_template_has_function_urls(transformed: dict[str, Any]) -> None:
+    urls = [r for r in transformed["Resources"].values() if r["Type"] == "AWS::Lambda::Url"]
+    assert len(urls) == 2
+    assert {"QqWebhookUrl", "OnebotHttpUrl"} <= set(transformed["Outputs"])

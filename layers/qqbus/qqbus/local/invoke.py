@@ -1,80 +1,66 @@
-"""``qqbus invoke``: run one handler in-process on an embedded moto, as ``make invoke`` does.
+"""``qqbus invoke``: run one function in-process on an embedded moto, as ``make invoke`` does.
 
-No Docker and no AWS account: the template's tables are created on moto, the function's
-Environment comes from template.yaml, and the handler gets a Lambda context.
+No Docker and no AWS account: the template's tables, queues, bus and rules are created on
+moto, the function's Environment comes from template.yaml (dev secrets instead of SSM), and
+the handler gets a Lambda context. Afterwards it prints the result, what reached the bus,
+and the groups table.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from dataclasses import asdict
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from qqbus.local.template import REPO_ROOT, FunctionSpec, Template, resolve
+from qqbus.local.template import TEMPLATE_PATH, Template
 
 LOCAL_REGION = "us-east-1"
 
 
-def fake_credentials() -> None:
-    """Credentials and a region for moto, unless the caller set their own."""
+def _drain(sqs: Any, url: str) -> list[dict[str, Any]]:
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def run(folder: str, event_path: str, template_path: Path = TEMPLATE_PATH) -> int:
+    """Invoke function ``folder`` (or logical id) with the event at ``event_path``."""
     os.environ.setdefault("AWS_DEFAULT_REGION", LOCAL_REGION)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-
-
-def find_function(template: Template, folder: str) -> FunctionSpec:
-    for fn in template.functions():
-        if fn.folder == folder or fn.logical_id == folder:
-            return fn
-    known = ", ".join(sorted(f.folder for f in template.functions()))
-    raise SystemExit(f"no function for {folder!r} in template.yaml (known: {known})")
-
-
-def load_app(fn: FunctionSpec, root: Path = REPO_ROOT) -> ModuleType:
-    """Import the function's handler module from its CodeUri, under a unique name."""
-    module_name, _, _ = fn.handler.rpartition(".")
-    path = root / fn.code_uri / f"{module_name}.py"
-    spec = importlib.util.spec_from_file_location(f"qqbus_fn_{fn.logical_id}", path)
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def handler_of(fn: FunctionSpec, module: ModuleType) -> Any:
-    return getattr(module, fn.handler.rpartition(".")[2])
-
-
-def run(folder: str, event_path: str, template_path: Path | None = None) -> int:
-    """Invoke handler ``folder`` with the event at ``event_path``; print the result and the table."""
-    fake_credentials()
+    os.environ.pop("AWS_ENDPOINT_URL", None)
     import boto3
     from moto import mock_aws
 
     from qqbus import aws
-    from qqbus.lambda_context import LocalContext
-    from qqbus.local.provision import create_tables, local_refs
+    from qqbus.local.functions import load_functions
+    from qqbus.local.provision import create_bus_and_routes, create_queues, create_tables, local_refs
     from qqbus.state import DynamoGroupStore
 
-    template = Template.read(template_path) if template_path else Template.read()
-    fn = find_function(template, folder)
+    template = Template.read(template_path)
     event = json.loads(Path(event_path).read_text(encoding="utf-8"))
     with mock_aws():
         aws.reset()
         refs = local_refs(template, region=os.environ["AWS_DEFAULT_REGION"])
-        create_tables(template, boto3.client("dynamodb"), refs)
-        env = {k: str(v) for k, v in resolve(fn.environment, refs).items()}
-        os.environ.update(env | {"AWS_LAMBDA_FUNCTION_NAME": fn.logical_id})
-        handler = handler_of(fn, load_app(fn))
-        result = handler(event, LocalContext(function_name=fn.logical_id))
-        print(json.dumps({"function": fn.logical_id, "result": result}, ensure_ascii=False, default=str))
-        if "GROUPS_TABLE_NAME" in env:
-            for state in DynamoGroupStore(env["GROUPS_TABLE_NAME"]).scan():
-                row = {k: v for k, v in asdict(state).items() if v is not None}
-                print(json.dumps({"groups_row": row}, ensure_ascii=False))
+        sqs = boto3.client("sqs")
+        tables = create_tables(template, boto3.client("dynamodb"), refs)
+        create_queues(template, sqs, refs)
+        routes = create_bus_and_routes(template, boto3.client("events"), sqs, refs)
+        functions = load_functions(template, refs, template_path.resolve().parent)
+        matches = [f for f in functions.values() if folder in (f.spec.folder, f.name)]
+        if not matches:
+            known = ", ".join(sorted(f.spec.folder for f in functions.values()))
+            raise SystemExit(f"no function {folder!r} in {template_path} (known: {known})")
+        fn = matches[0]
+        result = fn.invoke(event)
+        print(json.dumps({"function": fn.name, "result": result}, ensure_ascii=False, default=str))
+        for logical_id, url in {**routes.function_queues, **routes.catch_all_queues}.items():
+            for bus_event in _drain(sqs, url):
+                print(
+                    json.dumps({"on_the_bus": {"rule": logical_id, "event": bus_event}}, ensure_ascii=False)
+                )
+        for state in DynamoGroupStore(tables["GroupsTable"]).scan():
+            row = {k: v for k, v in asdict(state).items() if v is not None}
+            print(json.dumps({"groups_row": row}, ensure_ascii=False))
     return 0

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from qqbus.local.template import Template, resolve
+from qqbus.local.template import CONDITIONS_KEY, Template, evaluate_conditions, resolve
 
 ACCOUNT_ID = "123456789012"
 NAME_PROPERTIES = {
@@ -48,6 +48,7 @@ def local_refs(template: Template, region: str, stage: str | None = None) -> dic
             region=region, account=ACCOUNT_ID, name=name
         )
         refs[f"{logical_id}.QueueName"] = name
+    refs[CONDITIONS_KEY] = evaluate_conditions(template, refs)
     return refs
 
 
@@ -103,3 +104,11 @@ def create_bus_and_routes(
             logical_id, resolve(rule["Properties"]["EventPattern"], refs)
         )
     return routes
+
+
+def create_queues(template: Template, sqs: Any, refs: dict[str, Any]) -> dict[str, str]:
+    """Create every ``AWS::SQS::Queue`` of the template; returns logical id -> queue URL."""
+    return {
+        logical_id: sqs.create_queue(QueueName=refs[logical_id])["QueueUrl"]
+        for logical_id in template.of_type("AWS::SQS::Queue")
+    }

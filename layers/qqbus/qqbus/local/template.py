@@ -118,21 +118,52 @@ class Template:
 
 
 _SUB_VAR = re.compile(r"\$\{([^}!]+)\}")
+#: What ``!Ref AWS::NoValue`` resolves to; ``resolve`` drops it from mappings and lists.
+NO_VALUE = object()
+CONDITIONS_KEY = "__conditions__"
 
 
 def resolve(value: Any, refs: dict[str, Any]) -> Any:
-    """Substitute intrinsics with ``refs``: ``Ref X`` -> refs[X], ``GetAtt X.Y`` -> refs["X.Y"]."""
+    """Substitute intrinsics with ``refs``: ``Ref X`` -> refs[X], ``GetAtt X.Y`` -> refs["X.Y"].
+
+    ``Fn::If`` reads the evaluated conditions in ``refs["__conditions__"]``; ``AWS::NoValue``
+    removes the key or item it stands for.
+    """
     if isinstance(value, dict) and len(value) == 1:
         ((key, arg),) = value.items()
         if key == "Ref":
-            return refs[arg]
+            return NO_VALUE if arg == "AWS::NoValue" else refs[arg]
         if key == "Fn::GetAtt":
             return refs[".".join(arg)]
         if key == "Fn::Sub":
             text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], resolve(arg[1], refs))
             return _SUB_VAR.sub(lambda m: str({**refs, **extra}[m.group(1)]), text)
+        if key == "Fn::If":
+            condition, if_true, if_false = arg
+            return resolve(if_true if refs[CONDITIONS_KEY][condition] else if_false, refs)
+        if key == "Fn::Equals":
+            left, right = resolve(arg, refs)
+            return left == right
+        if key == "Fn::Not":
+            return not resolve(arg[0], refs)
+        if key == "Fn::And":
+            return all(resolve(arg, refs))
+        if key == "Fn::Or":
+            return any(resolve(arg, refs))
+        if key == "Condition":
+            return refs[CONDITIONS_KEY][arg]
     if isinstance(value, dict):
-        return {k: resolve(v, refs) for k, v in value.items()}
+        resolved = {k: resolve(v, refs) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
     if isinstance(value, list):
-        return [resolve(v, refs) for v in value]
+        return [v for v in (resolve(v, refs) for v in value) if v is not NO_VALUE]
     return value
+
+
+def evaluate_conditions(template: Template, refs: dict[str, Any]) -> dict[str, bool]:
+    """The template's Conditions, evaluated in order (a condition may name an earlier one)."""
+    conditions: dict[str, bool] = {}
+    scope = {**refs, CONDITIONS_KEY: conditions}
+    for name, expression in template.data.get("Conditions", {}).items():
+        conditions[name] = bool(resolve(expression, scope))
+    return conditions

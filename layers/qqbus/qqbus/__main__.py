@@ -1,0 +1,5 @@
+import sys
+
+from qqbus.cli import main
+
+sys.exit(main())

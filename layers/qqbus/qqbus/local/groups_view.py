@@ -1,0 +1,45 @@
+"""``qqbus groups``: the groups table, as a text table or JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from typing import Any
+
+from qqbus.state import GroupState
+
+COLUMNS = (
+    "bot_id",
+    "group_id",
+    "protocol",
+    "member",
+    "proactive",
+    "muted_until",
+    "bot_admin",
+    "reply_event_id",
+)
+
+
+def _cell(name: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if name == "muted_until":
+        return (
+            "until lifted" if value >= 253402300799 else time.strftime("%Y-%m-%d %H:%M", time.gmtime(value))
+        )
+    if name == "reply_event_id" and len(str(value)) > 28:
+        return str(value)[:25] + "..."
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def render(states: list[GroupState], as_json: bool = False) -> str:
+    if as_json:
+        return json.dumps([{k: v for k, v in asdict(s).items() if v is not None} for s in states], indent=2)
+    if not states:
+        return "(no groups yet)"
+    rows = [list(COLUMNS)] + [[_cell(c, getattr(s, c)) for c in COLUMNS] for s in states]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    )

@@ -1,0 +1,400 @@
+"""``qqbus dev``: the whole pipeline on 127.0.0.1, on an embedded AWS (moto), no Docker.
+
+- moto runs as a server (``ThreadedMotoServer``), so ``qqbus groups`` and other processes
+  can look at the same tables and queues; every boto3 client here goes to it.
+- The tables, queues and bus are the template's; each function's rule is the template's
+  pattern with an SQS queue as its target (moto delivers bus events to SQS, not to Lambda).
+- A worker per function takes its queue and invokes its ``lambda_handler`` with its
+  Environment; a failed invocation is retried twice, then its event is parked in the
+  template's failure queue in Lambda's destination-record shape, as async Lambda does.
+- An HTTP server routes ``POST /qq/webhook`` and ``POST /onebot`` through the real ingress
+  functions (request -> Function URL event -> response).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TextIO
+
+from qqbus.local.functions import DEV_QQ_APPID, DevSecrets, LocalFunction, load_functions
+from qqbus.local.state_file import STATE_FILE, read_state
+from qqbus.local.template import TEMPLATE_PATH, Template, resolve
+
+#: URL paths of the ingress functions, by handler folder.
+INGRESS_PATHS = {"qq_webhook": "/qq/webhook", "onebot_http": "/onebot"}
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class StackOptions:
+    host: str = "127.0.0.1"
+    port: int = 3000
+    aws_port: int = 4566  # 0: any free port
+    template: Path = TEMPLATE_PATH
+    stage: str = "local"
+    secrets: DevSecrets = field(default_factory=DevSecrets)
+    verbose: bool = False
+    retries: int = 2
+    retry_delay: float = 1.0
+    state_file: Path | None = STATE_FILE
+    out: TextIO = sys.stdout
+
+
+@dataclass
+class FunctionStats:
+    invocations: int = 0
+    ok: int = 0
+    invalid: int = 0
+    errors: int = 0
+    dead_lettered: int = 0
+
+
+class LocalStack:
+    """Start with ``start()``, stop with ``stop()``; ``run()`` does both around Ctrl-C."""
+
+    def __init__(self, options: StackOptions | None = None) -> None:
+        self.options = options or StackOptions()
+        self.stats: dict[str, FunctionStats] = {}
+        self.unhandled: list[str] = []
+        self.requests = 0
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._saved_env: dict[str, str] | None = None
+        self._print_lock = threading.Lock()
+        self.functions: dict[str, LocalFunction] = {}
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        opts = self.options
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
+        self._saved_env = dict(os.environ)
+        self._moto = ThreadedMotoServer(ip_address=opts.host, port=opts.aws_port, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.aws_endpoint = f"http://{host}:{port}"
+        os.environ.update(
+            AWS_ENDPOINT_URL=self.aws_endpoint,
+            AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            AWS_ACCESS_KEY_ID="local",
+            AWS_SECRET_ACCESS_KEY="local",
+        )
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            os.environ.pop(name, None)
+        if not opts.verbose:
+            os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+            os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+        from qqbus import aws
+
+        aws.reset()
+        self._provision()
+        self._serve_http()
+        for fn in self.functions.values():
+            if fn.spec.pattern is not None:
+                self._spawn(self._worker, fn)
+        for rule_id, url in self.routes.catch_all_queues.items():
+            self._spawn(self._catch_all, rule_id, url)
+        self._write_state()
+        self._banner()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if getattr(self, "_http", None):
+            self._http.shutdown()
+            self._http.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        if getattr(self, "_moto", None):
+            self._moto.stop()
+        if self.options.state_file and read_state(self.options.state_file).get("pid") == os.getpid():
+            self.options.state_file.unlink()  # only our own: another stack may have started since
+        if self._saved_env is not None:
+            os.environ.clear()
+            os.environ.update(self._saved_env)
+        from qqbus import aws
+
+        aws.reset()
+        self._say("stopped")
+
+    def run(self) -> int:
+        """Start, serve until Ctrl-C (or SIGTERM), stop cleanly."""
+        done = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: done.set())
+        self.start()
+        try:
+            while not done.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        self.stop()
+        return 0
+
+    # --- setup ----------------------------------------------------------------------------
+
+    def _provision(self) -> None:
+        import boto3
+
+        from qqbus.local.provision import create_bus_and_routes, create_queues, create_tables, local_refs
+
+        opts = self.options
+        self.template = Template.read(opts.template)
+        self.refs = local_refs(self.template, os.environ["AWS_DEFAULT_REGION"], stage=opts.stage)
+        self.sqs = boto3.client("sqs")
+        self.tables = create_tables(self.template, boto3.client("dynamodb"), self.refs)
+        self.queues = create_queues(self.template, self.sqs, self.refs)
+        self.routes = create_bus_and_routes(self.template, boto3.client("events"), self.sqs, self.refs)
+        self.functions = load_functions(
+            self.template,
+            self.refs,
+            opts.template.resolve().parent,
+            opts.secrets,
+            log_level="INFO" if opts.verbose else "WARNING",
+        )
+        self.stats = {name: FunctionStats() for name in self.functions}
+
+    def _spawn(self, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True, name=f"qqbus-{target.__name__}")
+        thread.start()
+        self._threads.append(thread)
+
+    def _serve_http(self) -> None:
+        stack = self
+
+        class Handler(_HttpHandler):
+            pass
+
+        Handler.stack = stack
+        self._http = ThreadingHTTPServer((self.options.host, self.options.port), Handler)
+        self._http.daemon_threads = True
+        self.http_url = f"http://{self.options.host}:{self._http.server_address[1]}"
+        self._spawn(self._http.serve_forever)
+
+    def _write_state(self) -> None:
+        state = {
+            "pid": os.getpid(),
+            "http": self.http_url,
+            "aws_endpoint": self.aws_endpoint,
+            "region": os.environ["AWS_DEFAULT_REGION"],
+            "bus": self.routes.bus_name,
+            "groups_table": self.tables.get("GroupsTable"),
+            "qq_appid": DEV_QQ_APPID,
+            "qq_secret": self.options.secrets.qq,
+            "onebot_secret": self.options.secrets.onebot or "",
+        }
+        if self.options.state_file:
+            self.options.state_file.parent.mkdir(parents=True, exist_ok=True)
+            self.options.state_file.write_text(json.dumps(state, indent=2))
+        self.state = state
+
+    def _banner(self) -> None:
+        s = self.options.secrets
+        on_bus = sum(1 for f in self.functions.values() if f.spec.pattern is not None)
+        lines = [
+            "qqbus local stack (no Docker, no AWS account)",
+            f"  HTTP         {self.http_url}   POST /qq/webhook   POST /onebot   GET /_stats",
+            f"  AWS (moto)   {self.aws_endpoint}   bus {self.routes.bus_name}",
+            f"  groups       table {self.tables.get('GroupsTable')}   (`qqbus groups` prints it)",
+            f"  QQ secret    {s.qq!r} (any X-Bot-Appid; `qqbus send` uses {DEV_QQ_APPID})",
+            f"  OneBot       secret {s.onebot!r}"
+            if s.onebot
+            else "  OneBot       no secret: requests are not signed",
+            f"  functions    {on_bus} on the bus, {len(self.functions) - on_bus} ingress; Ctrl-C stops",
+        ]
+        self._say("\n".join(lines), stamp=False)
+
+    # --- the bus side -----------------------------------------------------------------------
+
+    def _worker(self, fn: LocalFunction) -> None:
+        import boto3
+
+        sqs = boto3.client("sqs")
+        url = self.routes.function_queues[fn.name]
+        while not self._stopping.is_set():
+            try:
+                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            except Exception as exc:  # the server is stopping, or a passing error
+                if not self._stopping.is_set():
+                    self._say(f"!  {fn.name}: cannot read its queue: {exc}")
+                    time.sleep(0.5)
+                continue
+            for message in messages.get("Messages", []):
+                self._deliver(fn, json.loads(message["Body"]), sqs)
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _deliver(self, fn: LocalFunction, event: dict[str, Any], sqs: Any) -> None:
+        stats = self.stats[fn.name]
+        attempts = 1 + self.options.retries
+        label = f"{event.get('detail-type')} {str(event.get('detail', {}).get('event_id', ''))[:24]}"
+        error: Exception | None = None
+        for attempt in range(1, attempts + 1):
+            stats.invocations += 1
+            started = time.monotonic()
+            try:
+                result = fn.invoke(event)
+            except Exception as exc:
+                error = exc
+                stats.errors += 1
+                self._say(
+                    f"x  {fn.name} {label} failed (attempt {attempt}/{attempts}): {type(exc).__name__}: {exc}"
+                )
+                if attempt < attempts and not self._stopping.wait(self.options.retry_delay * attempt):
+                    continue
+                break
+            ms = (time.monotonic() - started) * 1000
+            if isinstance(result, dict) and result.get("status") == "invalid":
+                stats.invalid += 1
+                self._say(f"!  {fn.name} {label} invalid payload: {result.get('error')} ({ms:.0f} ms)")
+            else:
+                stats.ok += 1
+                self._say(f"-> {fn.name} {label} ok ({ms:.0f} ms)")
+            return
+        self._dead_letter(fn, event, error, attempts, sqs)
+
+    def _dead_letter(
+        self, fn: LocalFunction, event: dict[str, Any], error: Exception | None, n: int, sqs: Any
+    ) -> None:
+        """Park the event as Lambda's OnFailure destination would: a destination record."""
+        destination = resolve(
+            fn.spec.properties.get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure", {}),
+            self.refs,
+        ).get("Destination")
+        queue_name = str(destination).rsplit(":", 1)[-1] if destination else None
+        record = {
+            "version": "1.0",
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
+            "requestContext": {
+                "functionArn": fn.name,
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": n,
+            },
+            "requestPayload": event,
+            "responsePayload": {"errorType": type(error).__name__, "errorMessage": str(error)},
+        }
+        if queue_name:
+            url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
+        self.stats[fn.name].dead_lettered += 1
+        self._say(f"x  {fn.name} gave up after {n} attempts; event parked in {queue_name or 'nowhere'}")
+
+    def _catch_all(self, rule_id: str, url: str) -> None:
+        import boto3
+
+        sqs = boto3.client("sqs")
+        while not self._stopping.is_set():
+            try:
+                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            except Exception:
+                time.sleep(0.5)
+                continue
+            for message in messages.get("Messages", []):
+                event = json.loads(message["Body"])
+                self.unhandled.append(str(event.get("detail-type")))
+                self._say(
+                    f"-- {event.get('source')} {event.get('detail-type')}: no function handles it ({rule_id})"
+                )
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    # --- the HTTP side ----------------------------------------------------------------------
+
+    def ingress_function(self, path: str) -> LocalFunction | None:
+        for fn in self.functions.values():
+            if INGRESS_PATHS.get(fn.spec.folder) == path.rstrip("/"):
+                return fn
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "functions": {name: vars(s) for name, s in self.stats.items()},
+            "unhandled": list(self.unhandled),
+        }
+
+    def _say(self, text: str, *, stamp: bool = True) -> None:
+        with self._print_lock:
+            prefix = time.strftime("%H:%M:%S ") if stamp else ""
+            print(prefix + text, file=self.options.out, flush=True)
+
+
+def _detail_type_of(body: bytes) -> str:
+    """Best effort, for the log line only."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return "?"
+    if not isinstance(data, dict):
+        return "?"
+    if "post_type" in data:
+        from qqbus.events.parse import UnknownPayload, parse_event
+
+        try:
+            return parse_event(data).detail_type
+        except UnknownPayload:
+            return str(data.get("post_type"))
+    return str(data.get("t") or f"op {data.get('op')}")
+
+
+class _HttpHandler(BaseHTTPRequestHandler):
+    stack: LocalStack
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # the stack prints its own line
+        pass
+
+    def do_GET(self) -> None:
+        if self.path.split("?")[0] == "/_stats":
+            self._send(200, json.dumps(self.stack.snapshot()).encode(), {"content-type": "application/json"})
+        elif self.path.split("?")[0] in ("/", "/health"):
+            state = json.dumps({"status": "ok", **getattr(self.stack, "state", {})}).encode()
+            self._send(200, state, {"content-type": "application/json"})
+        else:
+            self._send(404, b'{"error":"not found"}', {"content-type": "application/json"})
+
+    def do_POST(self) -> None:
+        from urllib.parse import parse_qsl, urlsplit
+
+        from qqbus.ingress.http import function_url_event
+
+        started = time.monotonic()
+        url = urlsplit(self.path)
+        fn = self.stack.ingress_function(url.path)
+        length = int(self.headers.get("content-length") or 0)
+        if fn is None:
+            self._send(404, b'{"error":"no function serves this path"}', {"content-type": "application/json"})
+            return
+        if length > MAX_REQUEST_BYTES:
+            self._send(413, b'{"error":"body too large"}', {"content-type": "application/json"}, close=True)
+            return
+        body = self.rfile.read(length) if length else b""
+        event = function_url_event(
+            body, dict(self.headers.items()), method="POST", path=url.path, query=dict(parse_qsl(url.query))
+        )
+        self.stack.requests += 1
+        result = fn.invoke(event)
+        raw = result.get("body") or ""
+        self._send(int(result["statusCode"]), raw.encode(), result.get("headers") or {})
+        ms = (time.monotonic() - started) * 1000
+        self.stack._say(f"<- POST {url.path} {_detail_type_of(body)} {result['statusCode']} ({ms:.0f} ms)")
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str], *, close: bool = False) -> None:
+        self.send_response(status)
+        for key, value in headers.items():
+            if key.lower() not in ("content-length", "connection"):
+                self.send_header(key, value)
+        self.send_header("content-length", str(len(body)))
+        if close:
+            self.send_header("connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if body and status != 204:
+            self.wfile.write(body)

@@ -1,0 +1,90 @@
+"""`qqbus send` signing, `qqbus groups` rendering, `qqbus invoke` on moto."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from qqbus.cli import main
+from qqbus.local.functions import DEV_ONEBOT_SECRET, DEV_QQ_APPID, DEV_QQ_SECRET
+from qqbus.local.groups_view import render
+from qqbus.local.send import prepare
+from qqbus.signatures import onebot_verify, qq_verify
+from qqbus.state import MUTED_UNTIL_LIFTED, GroupState
+
+from tests.support import EVENTS, SAMPLES
+
+
+def test_send_signs_a_raw_qq_payload_over_its_exact_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = (SAMPLES / "qq/official_group_add_robot.json").read_bytes()  # tabs and newlines kept
+    p = prepare(raw)
+    assert p.path == "/qq/webhook" and p.body == raw
+    assert p.headers["X-Bot-Appid"] == DEV_QQ_APPID
+    assert qq_verify(DEV_QQ_SECRET, p.headers["X-Signature-Timestamp"], raw, p.headers["X-Signature-Ed25519"])
+
+
+def test_send_takes_the_payload_of_an_events_file() -> None:
+    p = prepare((EVENTS / "onebot_group_ban.json").read_bytes())
+    assert p.path == "/onebot" and p.headers["X-Self-ID"] == "123456789"
+    assert json.loads(p.body)["notice_type"] == "group_ban"
+    assert onebot_verify(DEV_ONEBOT_SECRET, p.body, p.headers["X-Signature"])
+
+
+def test_send_passes_a_function_url_event_through() -> None:
+    event = json.loads((EVENTS / "qq_webhook.json").read_text())
+    p = prepare((EVENTS / "qq_webhook.json").read_bytes())
+    assert p.path == "/qq/webhook" and p.body == event["body"].encode()
+
+
+def test_send_refuses_what_is_no_event() -> None:
+    with pytest.raises(ValueError, match="neither"):
+        prepare(b'{"hello": 1}')
+
+
+def test_groups_table_rendering() -> None:
+    states = [
+        GroupState(bot_id="1", group_id="2", protocol="onebot", member=True, muted_until=MUTED_UNTIL_LIFTED),
+        GroupState(
+            bot_id="1",
+            group_id="3",
+            protocol="qq",
+            proactive=False,
+            reply_event_id="GROUP_ADD_ROBOT:" + "x" * 40,
+        ),
+    ]
+    text = render(states)
+    assert text.splitlines()[0].split() == [
+        "bot_id",
+        "group_id",
+        "protocol",
+        "member",
+        "proactive",
+        "muted_until",
+        "bot_admin",
+        "reply_event_id",
+    ]
+    assert "until lifted" in text and "true" in text and "..." in text
+    assert json.loads(render(states, as_json=True))[0] == {
+        "bot_id": "1",
+        "group_id": "2",
+        "protocol": "onebot",
+        "member": True,
+        "muted_until": MUTED_UNTIL_LIFTED,
+    }
+    assert render([]) == "(no groups yet)"
+
+
+def test_invoke_runs_a_handler_on_moto(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["invoke", "onebot_group_ban", str(EVENTS / "onebot_group_ban.json")]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"')]
+    rows = [line["groups_row"] for line in lines if "groups_row" in line]
+    assert rows and rows[0]["muted_until"] == 1718000035 + 600
+
+
+def test_invoke_an_ingress_function_shows_what_reached_the_bus(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["invoke", "onebot_http", str(EVENTS / "onebot_http.json")]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"')]
+    result = next(line for line in lines if "result" in line)["result"]
+    assert result["statusCode"] == 204
+    (bus,) = [line["on_the_bus"] for line in lines if "on_the_bus" in line]
+    assert bus["rule"] == "OnebotGroupMessageFunction"

@@ -1,0 +1,239 @@
+"""End to end on loopback: `qqbus dev` in a subprocess, signed posts over HTTP, state in moto."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from qqbus.local.send import post, prepare
+from qqbus.local.template import load
+
+from tests.support import CONTRACT, EVENTS, REPO
+
+BOOM = '''"""A handler that always fails: its events must end in the failure queue."""
+
+
+def lambda_handler(event, context):
+    raise RuntimeError("boom")
+'''
+
+
+def _template_with_a_failing_function(tmp: Path) -> Path:
+    """The repository's template, plus BoomFunction for `notice.boom` (kept out of the catch-all)."""
+    data = load()
+    for res in data["Resources"].values():
+        props = res.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if key in props:
+                props[key] = str(REPO / props[key])
+    boom = json.loads(json.dumps(data["Resources"]["OnebotFriendAddFunction"]))
+    (tmp / "boom").mkdir()
+    (tmp / "boom" / "app.py").write_text(BOOM)
+    boom["Properties"]["CodeUri"] = str(tmp / "boom")
+    boom["Properties"]["Events"]["Bus"]["Properties"]["Pattern"]["detail-type"] = ["notice.boom"]
+    data["Resources"]["BoomFunction"] = boom
+    onebot_branch = data["Resources"]["UnhandledEventsRule"]["Properties"]["EventPattern"]["$or"][1]
+    onebot_branch["detail-type"][0]["anything-but"].append("notice.boom")
+    path = tmp / "template.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+class Stack:
+    def __init__(self, proc: subprocess.Popen[str], state: dict[str, Any], state_file: Path) -> None:
+        self.proc = proc
+        self.state_file = state_file
+        self.state = state
+        self.http = state["http"]
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service, endpoint_url=self.state["aws_endpoint"], region_name=self.state["region"]
+        )
+
+    def stats(self) -> dict[str, Any]:
+        with urllib.request.urlopen(self.http + "/_stats", timeout=5) as resp:
+            return json.loads(resp.read())
+
+    def wait_for(self, check: Any, timeout: float = 45) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            stats = self.stats()
+            if check(stats):
+                return stats
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out; stats: {json.dumps(stats)}")
+            time.sleep(0.2)
+
+    def send(self, path: Path | bytes) -> tuple[int, bytes]:
+        raw = path.read_bytes() if isinstance(path, Path) else path
+        return post(self.http, prepare(raw))
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("stack")
+    state_file = tmp / "dev.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GROUPS_", "IDEMPOTENCY_"))}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "qqbus",
+            "dev",
+            "--port",
+            "0",
+            "--aws-port",
+            "0",
+            "--retry-delay",
+            "0.05",
+            "--template",
+            str(_template_with_a_failing_function(tmp)),
+            "--state-file",
+            str(state_file),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=tmp,
+    )
+    deadline = time.monotonic() + 60
+    while not state_file.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"the stack did not start:\n{proc.stdout.read() if proc.stdout else ''}")
+        time.sleep(0.1)
+    yield Stack(proc, json.loads(state_file.read_text()), state_file)
+    if proc.poll() is None:
+        proc.kill()
+
+
+def _send_all(stack: Stack) -> None:
+    for name in CONTRACT:
+        status, body = stack.send(EVENTS / f"{name}.json")
+        assert status in (200, 204), (name, status, body)
+
+
+def _groups(stack: Stack) -> list[dict[str, Any]]:
+    items = stack.client("dynamodb").scan(TableName=stack.state["groups_table"])["Items"]
+    return sorted(items, key=lambda i: (i["bot_id"]["S"], i["group_id"]["S"]))
+
+
+def test_every_handler_runs_once_and_state_changes(stack: Stack) -> None:
+    _send_all(stack)
+    stats = stack.wait_for(lambda s: all(s["functions"][fn]["ok"] >= 1 for fn in _event_functions(s)))
+    for name in _event_functions(stats):
+        assert stats["functions"][name]["ok"] == 1, name
+        assert stats["functions"][name]["errors"] == 0, name
+    rows = {(r["bot_id"]["S"], r["group_id"]["S"]): r for r in _groups(stack)}
+    qq = rows[("102000001", "C9F778FE6ADF9D1D1DBE395BF744A33A")]
+    assert qq["member"] == {"BOOL": False} and qq["proactive"] == {"BOOL": True}  # del and receive are newest
+    assert qq["reply_event_id"]["S"] == "GROUP_MSG_RECEIVE:db4a10f1-0599-4345-bbbb-a2ed194b9c9c"
+    onebot = rows[("123456789", "987654321")]
+    assert onebot["member"] == {"BOOL": False} and onebot["bot_admin"] == {"BOOL": True}
+    assert onebot["muted_until"] == {"N": str(1718000035 + 600)}
+
+
+def test_a_duplicate_post_changes_nothing(stack: Stack) -> None:
+    before = _groups(stack)
+    ok_before = {k: v["ok"] for k, v in stack.stats()["functions"].items()}
+    _send_all(stack)
+    stats = stack.wait_for(
+        lambda s: all(s["functions"][fn]["ok"] >= ok_before[fn] + 1 for fn in _event_functions(s))
+    )
+    assert _groups(stack) == before  # updated_at included: no handler wrote again
+    records = stack.client("dynamodb").scan(TableName="qqbus-local-idempotency")["Items"]
+    assert len(records) == len(CONTRACT)  # each event ran its handler's body once
+    assert all(r["status"]["S"] == "COMPLETED" for r in records)
+    assert all(stats["functions"][fn]["errors"] == 0 for fn in _event_functions(stats))
+
+
+def test_a_failing_handler_parks_its_event_after_the_retries(stack: Stack) -> None:
+    boom = {"time": 1, "self_id": 123456789, "post_type": "notice", "notice_type": "boom", "user_id": 1}
+    status, _ = stack.send(json.dumps(boom).encode())
+    assert status == 204
+    stats = stack.wait_for(lambda s: s["functions"]["BoomFunction"]["dead_lettered"] == 1)
+    assert stats["functions"]["BoomFunction"]["invocations"] == 3
+    sqs = stack.client("sqs")
+    url = sqs.get_queue_url(QueueName="qqbus-local-handler-failures")["QueueUrl"]
+    (message,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=2)["Messages"]
+    record = json.loads(message["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["requestPayload"]["detail"]["payload"] == boom
+    assert record["responsePayload"]["errorMessage"] == "boom"
+
+
+@pytest.mark.parametrize(
+    "path, body, headers",
+    [
+        ("/onebot", b'{"post_type": "notice", "notice_type"', {"X-Self-ID": "1"}),
+        ("/onebot", b"\xff\xfe\xfd", {"X-Self-ID": "1"}),
+        ("/onebot", b'{"post_type": 1}', {"X-Self-ID": "1"}),
+        ("/onebot", b"{}", {}),
+        ("/onebot", b'{"a":"' + b"x" * 400_000 + b'"}', {"X-Self-ID": "1"}),
+        ("/qq/webhook", b'{"op": 0, "t": "GROUP_ADD_ROBOT"}', {"X-Bot-Appid": "1"}),
+        (
+            "/qq/webhook",
+            b"not json",
+            {"X-Bot-Appid": "1", "X-Signature-Ed25519": "00", "X-Signature-Timestamp": "1"},
+        ),
+        ("/qq/webhook", b'{"op": 13, "d": {"plain_token": "../etc", "event_ts": "1"}}', {"X-Bot-Appid": "1"}),
+        ("/nowhere", b"{}", {}),
+    ],
+)
+def test_malformed_posts_are_4xx_and_reach_no_function(
+    stack: Stack, path: str, body: bytes, headers: dict[str, str]
+) -> None:
+    from qqbus.local.send import Prepared
+
+    before = stack.stats()
+    status, answer = post(stack.http, Prepared(path, body, headers))
+    assert 400 <= status < 500, (status, answer)
+    assert b"Traceback" not in answer
+    time.sleep(0.3)
+    after = stack.stats()
+    assert after["functions"] == before["functions"] and after["unhandled"] == before["unhandled"]
+
+
+def test_unhandled_types_reach_only_the_catch_all(stack: Stack) -> None:
+    life = {
+        "time": 2,
+        "self_id": 123456789,
+        "post_type": "meta_event",
+        "meta_event_type": "lifecycle",
+        "sub_type": "connect",
+    }
+    assert stack.send(json.dumps(life).encode())[0] == 204
+    stack.wait_for(lambda s: "meta_event.lifecycle" in s["unhandled"])
+
+
+def test_ctrl_c_stops_cleanly(stack: Stack) -> None:
+    stack.proc.send_signal(signal.SIGINT)
+    out, _ = stack.proc.communicate(timeout=30)
+    assert stack.proc.returncode == 0, out
+    assert "stopped" in out and "Traceback" not in out
+    assert "<- POST /onebot notice.group_ban 204" in out
+    assert "-> OnebotGroupBanFunction notice.group_ban" in out
+    assert "qqbus-dev-onebot" in out  # the dev secrets are printed at start
+    assert not stack.state_file.exists()
+
+
+def _event_functions(stats: dict[str, Any]) -> list[str]:
+    return [
+        name
+        for name in stats["functions"]
+        if name not in ("QqWebhookFunction", "OnebotHttpFunction", "BoomFunction")
+    ]
