@@ -114,6 +114,14 @@ class EventBridgePublisher(Publisher):
         position = {id(e): i for i, e in enumerate(batch)}
         return sorted(final, key=lambda f: position[id(f.entry)])
 
+    def put_once(self, entries: list[dict[str, Any]]) -> list[Failed | None]:
+        """One PutEvents call, no retries: per entry, None (accepted) or its failure."""
+        out: list[Failed | None] = []
+        for entry, result in zip(entries, self._call(entries), strict=True):
+            ok = result.get("EventId")
+            out.append(None if ok else Failed(entry, result.get("ErrorCode", "Unknown"), result.get("ErrorMessage", "")))
+        return out
+
     def _call(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One PutEvents call; a whole-call error becomes a failure of each entry.
 

@@ -1,0 +1,162 @@
+"""RelayPublisher under injected PutEvents faults: nothing lost, nothing reordered between calls."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from qqbus.detail import build_entry
+from qqbus.publish import EventBridgePublisher
+from qqbus.relay.publisher import RelayPublisher
+from tests.relay.conftest import BusTap
+from tests.relay.faults import PutEventsFaults
+
+
+def entry(conn: int, n: int, pad: int = 0) -> dict[str, Any]:
+    detail = {"conn": conn, "n": n, "pad": "x" * pad}
+    return build_entry(source="test.relay", detail_type="t", detail=detail, bus_name="qqbus-test")
+
+
+def publisher(tmp_path: Path, plan: Any, **kw: Any) -> tuple[RelayPublisher, PutEventsFaults]:
+    client = boto3.client("events")
+    faults = PutEventsFaults(client, plan)
+    bus = EventBridgePublisher(events=client)
+    defaults: dict[str, Any] = {"flush_delay": 0.005, "attempts": 3, "retry_base": 0.001, "retry_max": 0.01}
+    return RelayPublisher(bus, tmp_path / "spool", **(defaults | kw)), faults
+
+
+async def pump(
+    pub: RelayPublisher, entries: list[dict[str, Any]], accepted: list[int], *, outage: bool = False
+) -> None:
+    """Submit everything, wait until it is on the bus (or, in an outage, all in the spool), close."""
+    runner = asyncio.create_task(pub.run())
+    for i, e in enumerate(entries):
+        await pub.submit(e, on_accepted=lambda i=i: accepted.append(i))
+    for _ in range(2000):
+        if outage and pub.spool.pending == len(entries):
+            break
+        if pub.stats.published + pub.stats.rejected >= len(entries) and not pub.spool.pending:
+            break
+        await asyncio.sleep(0.01)
+    await pub.close(timeout=5)
+    await runner
+
+
+def received(tap: BusTap) -> list[tuple[int, int]]:
+    return [(e["detail"]["conn"], e["detail"]["n"]) for e in tap.drain()]
+
+
+def test_whole_call_failures_and_an_outage_lose_nothing_and_keep_order(tap: BusTap, tmp_path: Path) -> None:
+    def plan(call: int, n: int) -> str | None:
+        if 20 <= call < 45:
+            return "ServiceUnavailable"  # an outage: more failures in a row than attempts
+        return "ThrottlingException" if call % 5 == 0 else None
+
+    pub, faults = publisher(tmp_path, plan)
+    entries = [entry(c, n) for n in range(150) for c in range(3)]
+    accepted: list[int] = []
+    asyncio.run(pump(pub, entries, accepted))
+    got = received(tap)
+    assert got == [(e_conn, e_n) for e_conn, e_n in ((json.loads(e["Detail"])["conn"], json.loads(e["Detail"])["n"])
+                                                       for e in entries)]
+    assert pub.stats.spooled_total > 0 and pub.spool.pending == 0
+    assert sorted(accepted) == list(range(len(entries)))
+    assert faults.injected > 0
+
+
+def test_per_entry_faults_lose_nothing_and_reorder_only_within_a_call(tap: BusTap, tmp_path: Path) -> None:
+    rng = random.Random(7)
+
+    def plan(call: int, n: int) -> list[str | None]:
+        return [rng.choice(["InternalFailure", "ThrottlingException"]) if rng.random() < 0.15 else None
+                for _ in range(n)]
+
+    pub, faults = publisher(tmp_path, plan, attempts=6)
+    entries = [entry(c, n) for n in range(200) for c in range(2)]
+    accepted: list[int] = []
+    asyncio.run(pump(pub, entries, accepted))
+    got = received(tap)
+    first_seen: dict[tuple[int, int], int] = {}
+    for position, key in enumerate(got):
+        first_seen.setdefault(key, position)
+    assert set(first_seen) == {(c, n) for n in range(200) for c in range(2)}
+    assert faults.injected > 20
+    for conn in range(2):
+        positions = [first_seen[(conn, n)] for n in range(200)]
+        # An entry that failed lands after its call's successes, never later than that call.
+        for n, position in enumerate(positions):
+            assert all(position > positions[m] - 20 for m in range(n)), (conn, n)
+    assert sorted(set(accepted)) == list(range(len(entries)))
+
+
+def test_entries_refused_for_good_are_kept_not_retried(tap: BusTap, tmp_path: Path) -> None:
+    def plan(call: int, n: int) -> list[str | None]:
+        return ["ValidationException" if call == 1 and i == 0 else None for i in range(n)]
+
+    pub, _ = publisher(tmp_path, plan)
+    accepted: list[int] = []
+    asyncio.run(pump(pub, [entry(0, n) for n in range(5)], accepted))
+    assert [n for _, n in received(tap)] == [1, 2, 3, 4]
+    rejected = [json.loads(line) for line in (tmp_path / "spool" / "rejected.jsonl").read_text().splitlines()]
+    assert len(rejected) == 1 and rejected[0]["error"] == "ValidationException"
+    assert json.loads(rejected[0]["entry"]["Detail"])["n"] == 0
+    assert sorted(accepted) == [1, 2, 3, 4]
+
+
+def test_batches_respect_ten_entries_and_the_size_limit(tap: BusTap, tmp_path: Path) -> None:
+    sizes: list[int] = []
+
+    def plan(call: int, n: int) -> None:
+        sizes.append(n)
+        return None
+
+    pub, _ = publisher(tmp_path, plan, max_request_bytes=3000, flush_delay=0.2)
+    asyncio.run(pump(pub, [entry(0, n, pad=900) for n in range(12)] + [entry(1, n) for n in range(25)], []))
+    assert max(sizes) <= 10
+    assert len(received(tap)) == 37
+    assert sizes[0] <= 3  # three padded entries fill 3000 bytes
+
+
+def test_a_restart_drains_what_an_earlier_process_spooled(tap: BusTap, tmp_path: Path) -> None:
+    down, _ = publisher(tmp_path, lambda call, n: "ServiceUnavailable")
+    asyncio.run(pump(down, [entry(0, n) for n in range(30)], [], outage=True))
+    assert down.spool.pending == 30 and received(tap) == []
+    up, _ = publisher(tmp_path, lambda call, n: None)
+    assert up.spool.pending == 30
+
+    async def drain() -> None:
+        runner = asyncio.create_task(up.run())
+        for _ in range(500):
+            if not up.spool.pending:
+                break
+            await asyncio.sleep(0.01)
+        await up.close()
+        await runner
+
+    asyncio.run(drain())
+    assert [n for _, n in received(tap)] == list(range(30))
+
+
+def test_backpressure_when_the_queue_is_full(tap: BusTap, tmp_path: Path) -> None:
+    pub, _ = publisher(tmp_path, lambda call, n: None, max_queue=5)
+
+    async def scenario() -> bool:
+        for n in range(5):
+            await pub.submit(entry(0, n))
+        blocked = asyncio.create_task(pub.submit(entry(0, 5)))
+        await asyncio.sleep(0.05)
+        was_blocked = not blocked.done()
+        runner = asyncio.create_task(pub.run())
+        await asyncio.wait_for(blocked, 5)
+        await asyncio.sleep(0.1)
+        await pub.close()
+        await runner
+        return was_blocked
+
+    assert asyncio.run(scenario()) is True
+    assert [n for _, n in received(tap)] == list(range(6))
