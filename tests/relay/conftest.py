@@ -52,6 +52,12 @@ class BusTap:
             got, self._got = self._got, []
         return got
 
+    def take(self) -> list[dict[str, Any]]:
+        """What the background thread received so far, then forgotten (no SQS call here)."""
+        with self._lock:
+            got, self._got = self._got, []
+        return got
+
     def count(self) -> int:
         with self._lock:
             return len(self._got)

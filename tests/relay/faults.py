@@ -30,30 +30,44 @@ class PutEventsFaults:
         decision = self.plan(self.calls, len(params["Entries"]))
         context["fault"] = decision
         if isinstance(decision, list) and any(code is None for code in decision):
-            params["Entries"] = [e for e, code in zip(params["Entries"], decision, strict=True) if code is None]
+            params["Entries"] = [
+                e for e, code in zip(params["Entries"], decision, strict=True) if code is None
+            ]
 
     def _before(self, context: dict[str, Any], **_: Any) -> Any:
         decision = context.get("fault")
         if isinstance(decision, str):
             self.injected += 1
-            error = {"Error": {"Code": decision, "Message": "injected"}, "ResponseMetadata": {"HTTPStatusCode": 500}}
+            error = {
+                "Error": {"Code": decision, "Message": "injected"},
+                "ResponseMetadata": {"HTTPStatusCode": 500},
+            }
             return AWSResponse("https://events.invalid/", 500, {}, None), error
         if isinstance(decision, list) and all(code is not None for code in decision):
             self.injected += len(decision)
             entries = [{"ErrorCode": code, "ErrorMessage": "injected"} for code in decision]
-            parsed = {"FailedEntryCount": len(entries), "Entries": entries, "ResponseMetadata": {"HTTPStatusCode": 200}}
+            parsed = {
+                "FailedEntryCount": len(entries),
+                "Entries": entries,
+                "ResponseMetadata": {"HTTPStatusCode": 200},
+            }
             return AWSResponse("https://events.invalid/", 200, {}, None), parsed
         return None
 
     def _after(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         decision = context.get("fault")
-        if not isinstance(decision, list) or all(code is None for code in decision) or "Entries" not in parsed:
+        if (
+            not isinstance(decision, list)
+            or all(code is None for code in decision)
+            or "Entries" not in parsed
+        ):
             return
         if all(code is not None for code in decision):
             return
         real = iter(parsed["Entries"])
         parsed["Entries"] = [
-            next(real) if code is None else {"ErrorCode": code, "ErrorMessage": "injected"} for code in decision
+            next(real) if code is None else {"ErrorCode": code, "ErrorMessage": "injected"}
+            for code in decision
         ]
         self.injected += sum(code is not None for code in decision)
         parsed["FailedEntryCount"] = sum("ErrorCode" in e for e in parsed["Entries"])

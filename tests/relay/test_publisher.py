@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-
 from qqbus.detail import build_entry
 from qqbus.publish import EventBridgePublisher
 from qqbus.relay.publisher import RelayPublisher
+
 from tests.relay.conftest import BusTap
 from tests.relay.faults import PutEventsFaults
 
@@ -62,8 +62,10 @@ def test_whole_call_failures_and_an_outage_lose_nothing_and_keep_order(tap: BusT
     accepted: list[int] = []
     asyncio.run(pump(pub, entries, accepted))
     got = received(tap)
-    assert got == [(e_conn, e_n) for e_conn, e_n in ((json.loads(e["Detail"])["conn"], json.loads(e["Detail"])["n"])
-                                                       for e in entries)]
+    assert got == [
+        (e_conn, e_n)
+        for e_conn, e_n in ((json.loads(e["Detail"])["conn"], json.loads(e["Detail"])["n"]) for e in entries)
+    ]
     assert pub.stats.spooled_total > 0 and pub.spool.pending == 0
     assert sorted(accepted) == list(range(len(entries)))
     assert faults.injected > 0
@@ -73,8 +75,10 @@ def test_per_entry_faults_lose_nothing_and_reorder_only_within_a_call(tap: BusTa
     rng = random.Random(7)
 
     def plan(call: int, n: int) -> list[str | None]:
-        return [rng.choice(["InternalFailure", "ThrottlingException"]) if rng.random() < 0.15 else None
-                for _ in range(n)]
+        return [
+            rng.choice(["InternalFailure", "ThrottlingException"]) if rng.random() < 0.15 else None
+            for _ in range(n)
+        ]
 
     pub, faults = publisher(tmp_path, plan, attempts=6)
     entries = [entry(c, n) for n in range(200) for c in range(2)]

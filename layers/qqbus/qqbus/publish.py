@@ -119,7 +119,11 @@ class EventBridgePublisher(Publisher):
         out: list[Failed | None] = []
         for entry, result in zip(entries, self._call(entries), strict=True):
             ok = result.get("EventId")
-            out.append(None if ok else Failed(entry, result.get("ErrorCode", "Unknown"), result.get("ErrorMessage", "")))
+            out.append(
+                None
+                if ok
+                else Failed(entry, result.get("ErrorCode", "Unknown"), result.get("ErrorMessage", ""))
+            )
         return out
 
     def _call(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:

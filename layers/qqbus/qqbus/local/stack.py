@@ -77,6 +77,9 @@ class LocalStack:
     def start(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        from qqbus.local.moto_speedups import cache_jsonpath_parsing
+
+        cache_jsonpath_parsing()
         opts = self.options
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
         self._saved_env = dict(os.environ)

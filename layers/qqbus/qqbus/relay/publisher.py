@@ -193,8 +193,12 @@ class RelayPublisher:
                 refused.append((item, failure))
         for item, failure in refused:
             self.stats.rejected += 1
-            log.error("the bus refused an entry for good (%s %s); kept in %s", failure.code, failure.message,
-                      self.spool.rejected_path)
+            log.error(
+                "the bus refused an entry for good (%s %s); kept in %s",
+                failure.code,
+                failure.message,
+                self.spool.rejected_path,
+            )
             self.spool.reject(item.entry, failure.code, failure.message)
         return retry, refused
 

@@ -1,0 +1,141 @@
+"""The QQ gateway relay against a fake gateway that misbehaves, onto moto's EventBridge."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+from qqbus.publish import EventBridgePublisher
+from qqbus.relay.publisher import RelayPublisher
+from qqbus.relay.qq_gateway import (
+    GatewayConfig,
+    GatewayStopped,
+    QQGatewayRelay,
+    SeqTracker,
+    close_action,
+)
+
+from tests.relay.conftest import BusTap
+from tests.relay.fake_qq import FakeQQ
+
+FAULTS = ["drop", "op7", "op9", "4009", "4006", "zombie"]
+RESUMABLE = {"drop", "op7", "4009", "zombie"}
+
+
+def config(fake: FakeQQ, bus: str, **kw: object) -> GatewayConfig:
+    base = GatewayConfig(
+        app_id="1024",
+        secret="s3cret",
+        bus_name=bus,
+        api_base=fake.http_url,
+        token_url=fake.http_url + "/app/getAppAccessToken",
+        identify_window=0.01,
+        backoff_initial=0.01,
+        backoff_min=0.01,
+        backoff_max=0.2,
+        proxy=None,
+    )
+    for key, value in kw.items():
+        setattr(base, key, value)
+    return base
+
+
+@pytest.mark.parametrize(
+    "code, action",
+    [
+        (None, "resume"),
+        (1006, "resume"),
+        (1000, "resume"),
+        (4008, "resume"),
+        (4009, "resume"),
+        (4006, "identify"),
+        (4007, "identify"),
+        (4004, "identify"),
+        (4900, "identify"),
+        (4914, "stop"),
+        (4915, "stop"),
+        (4001, "stop"),
+        (4002, "stop"),
+        (4010, "stop"),
+        (4014, "stop"),
+    ],
+)
+def test_close_code_policy(code: int | None, action: str) -> None:
+    assert close_action(code) == action
+
+
+def test_seq_tracker_resumes_from_the_last_seq_everything_before_which_is_on_the_bus() -> None:
+    t = SeqTracker()
+    for s in (1, 2, 3, 4):
+        t.received(s)
+    t.accepted(1)
+    t.accepted(3)
+    assert t.resume_seq == 1 and t.last_received == 4
+    t.accepted(2)
+    assert t.resume_seq == 3
+    t.accepted(4)
+    assert t.resume_seq == 4 and t.in_flight == 0
+
+
+def test_thousands_of_dispatches_with_faults_all_reach_the_bus(tap: BusTap, tmp_path: Path) -> None:
+    total = 2000
+    schedule = dict(zip(range(150, total, 110), itertools.cycle(FAULTS), strict=False))
+    expected_resumes = sum(f in RESUMABLE for f in schedule.values())
+    expected_identifies = 1 + sum(f not in RESUMABLE for f in schedule.values())
+    seen: set[str] = set()
+    copies = 0
+
+    async def scenario() -> None:
+        nonlocal copies
+        fake = FakeQQ(total, schedule, heartbeat_ms=250)
+        await fake.start()
+        publisher = RelayPublisher(
+            EventBridgePublisher(events=boto3.client("events")), tmp_path / "spool", flush_delay=0.01
+        )
+        relay = QQGatewayRelay(config(fake, tap.name), publisher)
+        pub_task = asyncio.create_task(publisher.run())
+        relay_task = asyncio.create_task(relay.run())
+        deadline = time.monotonic() + 240
+        while len(seen) < total:
+            assert time.monotonic() < deadline, f"only {len(seen)} of {total}; log {fake.log[-10:]}"
+            assert not relay_task.done(), relay_task
+            for event in tap.take():
+                copies += 1
+                seen.add(event["detail"]["event_id"])
+                assert event["detail"]["transport"] == "websocket" and event["detail"]["bot_id"] == "1024"
+                assert event["source"] == "qq.official" and event["detail-type"] == "GROUP_AT_MESSAGE_CREATE"
+            await asyncio.sleep(0.2)
+        fake.finish.set()
+        with pytest.raises(GatewayStopped, match="4914"):
+            await asyncio.wait_for(relay_task, 30)
+        await publisher.close()
+        await pub_task
+        await fake.stop()
+        assert not fake.faults, f"faults not reached: {fake.faults}"
+        assert fake.identifies == expected_identifies, fake.log
+        # Every fault the protocol lets a client resume from was resumed, none re-identified.
+        # (A busy test machine can delay an ACK past a heartbeat: that is one more resume.)
+        assert len(fake.resumes) >= expected_resumes, "\n".join(fake.log)
+        health = relay.health()["shards"][0]
+        assert health["resumes"] == len(fake.resumes) and health["identifies"] == expected_identifies
+
+    asyncio.run(scenario())
+    assert seen == {f"EVT:{k}" for k in range(total)}
+    assert copies >= total
+
+
+def test_wrong_secret_stops_with_a_clear_error(tap: BusTap, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        fake = FakeQQ(1, {})
+        await fake.start()
+        publisher = RelayPublisher(EventBridgePublisher(events=boto3.client("events")), tmp_path / "spool")
+        relay = QQGatewayRelay(config(fake, tap.name, secret="wrong"), publisher)
+        with pytest.raises(GatewayStopped, match="getAppAccessToken"):
+            await relay.run()
+        await fake.stop()
+
+    asyncio.run(scenario())
