@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 
-Plan = Callable[[int, int], "None | str | list[str | None]"]
+Plan = Callable[[int, int], "str | list[str | None] | None"]
 
 
 class PutEventsFaults:

@@ -20,6 +20,7 @@ calls, and within a call only as far as the bus itself keeps it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -142,10 +143,8 @@ class RelayPublisher:
 
     async def _sleep(self, seconds: float) -> None:
         self._wake.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
 
     async def _next_batch(self) -> list[_Item]:
         """The next batch: up to 10 entries within the size limit, or what came in ``flush_delay``."""
@@ -238,7 +237,8 @@ class RelayPublisher:
     async def _drain_spool(self) -> bool:
         """Send the oldest spooled entries once; True if the bus took them."""
         lines = self.spool.peek(MAX_ENTRIES_PER_CALL)
-        items, size = [], 0
+        items: list[_Item] = []
+        size = 0
         for _, entry in lines:
             n = entry_size(entry)
             if items and size + n > self.max_request_bytes:

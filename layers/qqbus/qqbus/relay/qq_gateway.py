@@ -95,7 +95,7 @@ class GatewayConfig:
     backoff_max: float = 60.0
     open_timeout: float = 10.0
     close_timeout: float = 2.0
-    proxy: str | bool | None = True  # websockets' default: honour HTTPS_PROXY
+    proxy: str | Literal[True] | None = True  # websockets' default: honour HTTPS_PROXY
 
 
 def _http_json(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
