@@ -380,9 +380,8 @@ class ShardSession:
                 self.tracker.accepted(seq)
             return
         self.stats.dispatches += 1
-        event_id = (
-            message.get("id") if isinstance(message.get("id"), str) else hashlib.sha256(raw).hexdigest()
-        )
+        given = message.get("id")
+        event_id = given if isinstance(given, str) and given else hashlib.sha256(raw).hexdigest()
         detail = build_detail(
             bot_id=self.config.app_id, event_id=event_id, transport="websocket", payload=message
         )
