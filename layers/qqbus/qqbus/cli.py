@@ -55,6 +55,97 @@ def _groups(args: argparse.Namespace) -> int:
     return 0
 
 
+def _relay(args: argparse.Namespace) -> int:
+    import logging
+
+    from qqbus.local.state_file import read_state
+    from qqbus.relay.qq_gateway import PRODUCTION_API, SANDBOX_API, GatewayConfig
+    from qqbus.relay.runner import RelayOptions, run_blocking
+
+    _configure_logging(args.log_format, logging.DEBUG if args.verbose else logging.INFO)
+    state = read_state()
+    endpoint = (
+        args.endpoint_url
+        or os.environ.get("AWS_ENDPOINT_URL")
+        or (state.get("aws_endpoint") if args.local else None)
+    )
+    bus = args.bus or os.environ.get("EVENT_BUS_NAME") or (state.get("bus") if args.local else None)
+    if not bus:
+        print(
+            "the bus is required: --bus or EVENT_BUS_NAME (or --local with `make dev` running)",
+            file=sys.stderr,
+        )
+        return 2
+    import boto3
+
+    events = boto3.client(
+        "events", endpoint_url=endpoint, region_name=state.get("region") if args.local else None
+    )
+    options = RelayOptions(
+        bus_name=bus,
+        spool_dir=Path(args.spool_dir),
+        publish_heartbeats=args.publish_heartbeats,
+        health=_host_port(args.health) if args.health else None,
+        events_client=events,
+    )
+    if args.platform == "qq":
+        app_id = args.app_id or os.environ.get("QQ_BOT_APPID")
+        secret = args.secret or os.environ.get("QQ_BOT_SECRET")
+        if not app_id or not secret:
+            print("--app-id and --secret (or QQ_BOT_APPID and QQ_BOT_SECRET) are required", file=sys.stderr)
+            return 2
+        options.qq = GatewayConfig(
+            app_id=app_id,
+            secret=secret,
+            bus_name=bus,
+            api_base=args.api_base or (SANDBOX_API if args.sandbox else PRODUCTION_API),
+            shards=args.shards,
+            intents=args.intents,
+        )
+        if args.token_url:
+            options.qq.token_url = args.token_url
+    else:
+        options.onebot_listen = _host_port(args.listen) if args.listen else None
+        options.onebot_connect = list(args.connect or [])
+        options.onebot_token = args.access_token or os.environ.get("ONEBOT_ACCESS_TOKEN") or None
+        if not options.onebot_listen and not options.onebot_connect:
+            print("--listen HOST:PORT and/or --connect ws://... is required", file=sys.stderr)
+            return 2
+    return run_blocking(options)
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+def _configure_logging(fmt: str, level: int) -> None:
+    import json
+    import logging
+
+    class JsonFormatter(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            entry = {
+                "time": self.formatTime(record),
+                "level": record.levelname,
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+            if record.exc_info:
+                entry["exception"] = self.formatException(record.exc_info)
+            return json.dumps(entry, ensure_ascii=False)
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        JsonFormatter()
+        if fmt == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    )
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    logging.getLogger("websockets").setLevel(logging.WARNING)
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from qqbus.local.functions import DEV_ONEBOT_SECRET, DEV_QQ_SECRET
 
@@ -92,6 +183,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--endpoint-url", help="AWS endpoint (default: the running `qqbus dev`, else AWS)")
     p.add_argument("--table", help="table name (default: GROUPS_TABLE_NAME, else the running `qqbus dev`)")
 
+    relay = sub.add_parser(
+        "relay", help="hold QQ gateway / OneBot websockets and put their events on the bus"
+    )
+    relay_sub = relay.add_subparsers(dest="platform", required=True)
+    for name, text in (
+        ("qq", "the QQ official websocket gateway"),
+        ("onebot", "OneBot v11 reverse/forward WebSocket"),
+    ):
+        p = relay_sub.add_parser(name, help=text)
+        p.add_argument("--bus", help="event bus name (default: EVENT_BUS_NAME)")
+        p.add_argument("--endpoint-url", help="EventBridge endpoint (default: AWS)")
+        p.add_argument("--local", action="store_true", help="use the bus of the running `make dev`")
+        p.add_argument(
+            "--spool-dir",
+            default=os.environ.get("QQBUS_SPOOL_DIR", ".qqbus/spool"),
+            help="where entries wait while the bus is unreachable",
+        )
+        p.add_argument(
+            "--health",
+            default=os.environ.get("QQBUS_HEALTH", "127.0.0.1:8081"),
+            help="HOST:PORT of GET /health ('' to turn it off)",
+        )
+        p.add_argument(
+            "--publish-heartbeats", action="store_true", help="put OneBot heartbeats on the bus too"
+        )
+        p.add_argument(
+            "--log-format", choices=["text", "json"], default=os.environ.get("QQBUS_LOG_FORMAT", "text")
+        )
+        p.add_argument("--verbose", action="store_true")
+        if name == "qq":
+            p.add_argument("--app-id", help="the bot's AppID (default: QQ_BOT_APPID)")
+            p.add_argument("--secret", help="the bot's secret (default: QQ_BOT_SECRET)")
+            p.add_argument("--sandbox", action="store_true", help="use the sandbox API")
+            p.add_argument("--api-base", help="OpenAPI base URL (overrides --sandbox)")
+            p.add_argument("--token-url", help="getAppAccessToken URL")
+            p.add_argument("--shards", type=int, help="shard count (default: what /gateway/bot recommends)")
+            p.add_argument("--intents", type=int, default=1 << 25, help="intents bitmask (default 1<<25)")
+        else:
+            p.add_argument("--listen", help="HOST:PORT for the reverse WebSocket (e.g. 0.0.0.0:8080)")
+            p.add_argument("--connect", action="append", help="forward WebSocket URL of an implementation")
+            p.add_argument("--access-token", help="OneBot access token (default: ONEBOT_ACCESS_TOKEN)")
+
     p = sub.add_parser("invoke", help="run one handler in-process on an embedded moto (no Docker)")
     p.add_argument("function", help="handler folder (e.g. qq_group_add_robot) or logical id")
     p.add_argument("event", help="event JSON file (e.g. events/qq_group_add_robot.json)")
@@ -105,6 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return send(args.payload, args.url, qq_appid=args.appid)
     if args.command == "groups":
         return _groups(args)
+    if args.command == "relay":
+        return _relay(args)
     from qqbus.local.invoke import run as invoke
 
     return invoke(args.function, args.event)

@@ -94,3 +94,18 @@ def build_entry(
 def entry_size(entry: dict[str, Any]) -> int:
     """The size EventBridge counts for an entry: UTF-8 Source, DetailType, Detail, 14 for Time."""
     return 14 + sum(len(str(entry.get(k, "")).encode()) for k in ("Source", "DetailType", "Detail"))
+
+
+def event_entry(
+    *,
+    source: str,
+    detail_type: str,
+    bot_id: str,
+    event_id: str,
+    transport: Transport,
+    payload: Any,
+    bus_name: str,
+) -> dict[str, Any]:
+    """The PutEvents entry of one platform event: ``build_detail`` inside ``build_entry``."""
+    detail = build_detail(bot_id=bot_id, event_id=event_id, transport=transport, payload=payload)
+    return build_entry(source=source, detail_type=detail_type, detail=detail, bus_name=bus_name)

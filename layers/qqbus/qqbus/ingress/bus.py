@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from qqbus.aws import cached, require_env
-from qqbus.detail import Transport, build_detail, build_entry
+from qqbus.detail import Transport, event_entry
 from qqbus.events.parse import ParsedEvent
 from qqbus.observability import count, logger
 from qqbus.publish import EventBridgePublisher, Failed, Publisher
@@ -33,11 +33,13 @@ def publish(
         # Still published: the payload may be a real implementation's variant, and its
         # handler reports it; dropping it here would lose it.
         logger.warning(f"{parsed.detail_type} does not fit its model: {parsed.problem}")
-    detail = build_detail(bot_id=bot_id, event_id=event_id, transport=transport, payload=payload)
-    entry = build_entry(
+    entry = event_entry(
         source=parsed.source,
         detail_type=parsed.detail_type,
-        detail=detail,
+        bot_id=bot_id,
+        event_id=event_id,
+        transport=transport,
+        payload=payload,
         bus_name=require_env(EVENT_BUS_ENV),
     )
     failed = (sink or publisher()).put([entry])

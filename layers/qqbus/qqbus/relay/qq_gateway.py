@@ -35,7 +35,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import backoff
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from qqbus.detail import build_detail, build_entry
+from qqbus.detail import event_entry
 from qqbus.events.qq import INTENT_GROUP_AND_C2C_EVENT, SOURCE
 from qqbus.relay.publisher import RelayPublisher
 
@@ -382,10 +382,15 @@ class ShardSession:
         self.stats.dispatches += 1
         given = message.get("id")
         event_id = given if isinstance(given, str) and given else hashlib.sha256(raw).hexdigest()
-        detail = build_detail(
-            bot_id=self.config.app_id, event_id=event_id, transport="websocket", payload=message
+        entry = event_entry(
+            source=SOURCE,
+            detail_type=t,
+            bot_id=self.config.app_id,
+            event_id=event_id,
+            transport="websocket",
+            payload=message,
+            bus_name=self.config.bus_name,
         )
-        entry = build_entry(source=SOURCE, detail_type=t, detail=detail, bus_name=self.config.bus_name)
         if seq is None:
             await self.publisher.submit(entry)
             return
