@@ -102,6 +102,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             str(_template_with_a_failing_function(tmp)),
             "--state-file",
             str(state_file),
+            "--relay-onebot",
+            "127.0.0.1:0",
+            "--relay-token",
+            "relay-token",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -218,6 +222,30 @@ def test_unhandled_types_reach_only_the_catch_all(stack: Stack) -> None:
     }
     assert stack.send(json.dumps(life).encode())[0] == 204
     stack.wait_for(lambda s: "meta_event.lifecycle" in s["unhandled"])
+
+
+def test_the_onebot_relay_runs_inside_the_stack(stack: Stack) -> None:
+    from websockets.sync.client import connect
+
+    url = stack.state["relay_onebot"]
+    assert url and url.startswith("ws://127.0.0.1:")
+    joined = {
+        "time": 1718009999,
+        "self_id": 123456789,
+        "post_type": "notice",
+        "notice_type": "group_increase",
+        "sub_type": "approve",
+        "group_id": 555,
+        "operator_id": 1,
+        "user_id": 123456789,
+    }
+    before = stack.stats()["functions"]["OnebotGroupIncreaseFunction"]["ok"]
+    headers = {"X-Self-ID": "123456789", "X-Client-Role": "Universal", "Authorization": "Token relay-token"}
+    with connect(url, additional_headers=headers, proxy=None) as ws:
+        ws.send(json.dumps(joined))
+        stack.wait_for(lambda s: s["functions"]["OnebotGroupIncreaseFunction"]["ok"] == before + 1)
+    rows = {(r["bot_id"]["S"], r["group_id"]["S"]): r for r in _groups(stack)}
+    assert rows[("123456789", "555")]["member"] == {"BOOL": True}
 
 
 def test_ctrl_c_stops_cleanly(stack: Stack) -> None:

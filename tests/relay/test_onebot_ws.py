@@ -11,27 +11,55 @@ from typing import Any
 
 import boto3
 import pytest
+from qqbus.relay.runner import Relay, RelayOptions
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from qqbus.relay.runner import Relay, RelayOptions
 from tests.relay.conftest import BusTap
 
 SELF = "123456789"
 TOKEN = "onebot-relay-token"
-LIFECYCLE = {"time": 1, "self_id": 123456789, "post_type": "meta_event", "meta_event_type": "lifecycle",
-             "sub_type": "connect"}
-HEARTBEAT = {"time": 2, "self_id": 123456789, "post_type": "meta_event", "meta_event_type": "heartbeat",
-             "status": {"online": True}, "interval": 5000}
-MESSAGE = {"time": 3, "self_id": 123456789, "post_type": "message", "message_type": "group", "sub_type": "normal",
-           "message_id": -12345, "group_id": 42, "user_id": 7, "message": [{"type": "text", "data": {"text": "hi"}}],
-           "raw_message": "hi", "font": 0, "sender": {"user_id": 7}}
+LIFECYCLE = {
+    "time": 1,
+    "self_id": 123456789,
+    "post_type": "meta_event",
+    "meta_event_type": "lifecycle",
+    "sub_type": "connect",
+}
+HEARTBEAT = {
+    "time": 2,
+    "self_id": 123456789,
+    "post_type": "meta_event",
+    "meta_event_type": "heartbeat",
+    "status": {"online": True},
+    "interval": 5000,
+}
+MESSAGE = {
+    "time": 3,
+    "self_id": 123456789,
+    "post_type": "message",
+    "message_type": "group",
+    "sub_type": "normal",
+    "message_id": -12345,
+    "group_id": 42,
+    "user_id": 7,
+    "message": [{"type": "text", "data": {"text": "hi"}}],
+    "raw_message": "hi",
+    "font": 0,
+    "sender": {"user_id": 7},
+}
 
 
 def options(tmp_path: Path, **kw: Any) -> RelayOptions:
-    base = RelayOptions(bus_name="qqbus-test", spool_dir=tmp_path / "spool", onebot_listen=("127.0.0.1", 0),
-                        onebot_token=TOKEN, health=("127.0.0.1", 0), events_client=boto3.client("events"))
+    base = RelayOptions(
+        bus_name="qqbus-test",
+        spool_dir=tmp_path / "spool",
+        onebot_listen=("127.0.0.1", 0),
+        onebot_token=TOKEN,
+        health=("127.0.0.1", 0),
+        events_client=boto3.client("events"),
+    )
     for key, value in kw.items():
         setattr(base, key, value)
     return base
@@ -104,8 +132,9 @@ def test_handshakes_without_the_right_token_are_refused(
 
 
 @pytest.mark.parametrize("scheme, query", [("Bearer", ""), ("Token", ""), (None, f"?access_token={TOKEN}")])
-def test_accepted_token_forms_and_events_reach_the_bus(tap: BusTap, tmp_path: Path, scheme: str | None,
-                                                        query: str) -> None:
+def test_accepted_token_forms_and_events_reach_the_bus(
+    tap: BusTap, tmp_path: Path, scheme: str | None, query: str
+) -> None:
     async def body(relay: Relay) -> None:
         assert relay.onebot_server is not None
         hdrs = headers(TOKEN if scheme else None, scheme=scheme or "Bearer")
@@ -131,19 +160,21 @@ def test_a_second_connection_for_the_same_self_id_replaces_the_first(tap: BusTap
     async def body(relay: Relay) -> None:
         assert relay.onebot_server is not None
         url = relay.onebot_server.url
-        async with connect(url, additional_headers=headers(), proxy=None) as first:
-            async with connect(url, additional_headers=headers(), proxy=None) as second:
-                with pytest.raises(ConnectionClosed) as closed:
-                    await asyncio.wait_for(first.recv(), 5)
-                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
-                assert "replaced" in closed.value.rcvd.reason
-                await second.send(json.dumps(MESSAGE))
-                await wait_for(lambda: relay.publisher.stats.published >= 1)
-                assert relay.onebot_server.health()["connections"] == [f"{SELF}/Universal"]
-                # An API connection of the same bot is another role: it does not replace the event one.
-                async with connect(url, additional_headers=headers(role="API"), proxy=None) as api:
-                    await api.send(json.dumps(MESSAGE))  # frames on an API connection are responses, ignored
-                    await wait_for(lambda: len(relay.onebot_server.connections) == 2)  # type: ignore[union-attr]
+        async with (
+            connect(url, additional_headers=headers(), proxy=None) as first,
+            connect(url, additional_headers=headers(), proxy=None) as second,
+        ):
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(first.recv(), 5)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
+            assert "replaced" in closed.value.rcvd.reason
+            await second.send(json.dumps(MESSAGE))
+            await wait_for(lambda: relay.publisher.stats.published >= 1)
+            assert relay.onebot_server.health()["connections"] == [f"{SELF}/Universal"]
+            # An API connection of the same bot is another role: it does not replace the event one.
+            async with connect(url, additional_headers=headers(role="API"), proxy=None) as api:
+                await api.send(json.dumps(MESSAGE))  # frames on an API connection are responses, ignored
+                await wait_for(lambda: len(relay.onebot_server.connections) == 2)  # type: ignore[union-attr]
 
     relay = run_relay(tmp_path, body)
     assert len(tap.drain()) == 1
@@ -164,8 +195,11 @@ def test_forward_client_relays_an_implementations_events(tap: BusTap, tmp_path: 
         server = await serve(implementation, "127.0.0.1", 0)
         url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
         try:
-            await _run(tmp_path, lambda relay: wait_for(lambda: relay.publisher.stats.published >= 2),
-                       {"onebot_listen": None, "onebot_connect": [url]})
+            await _run(
+                tmp_path,
+                lambda relay: wait_for(lambda: relay.publisher.stats.published >= 2),
+                {"onebot_listen": None, "onebot_connect": [url]},
+            )
         finally:
             server.close()
 

@@ -27,6 +27,24 @@ def _dev(args: argparse.Namespace) -> int:
         options.template = Path(args.template)
     if args.state_file:
         options.state_file = Path(args.state_file)
+    if args.relay_onebot:
+        options.relay_onebot = _host_port(args.relay_onebot)
+        options.relay_token = args.relay_token or None
+    if args.relay_qq:
+        from qqbus.relay.qq_gateway import PRODUCTION_API, SANDBOX_API, GatewayConfig
+
+        app_id, secret = os.environ.get("QQ_BOT_APPID"), os.environ.get("QQ_RELAY_SECRET")
+        if not app_id or not secret:
+            print(
+                "--relay-qq needs QQ_BOT_APPID and QQ_RELAY_SECRET (the bot's real secret)", file=sys.stderr
+            )
+            return 2
+        options.relay_qq = GatewayConfig(
+            app_id=app_id,
+            secret=secret,
+            bus_name="",
+            api_base=SANDBOX_API if args.sandbox else PRODUCTION_API,
+        )
     return LocalStack(options).run()
 
 
@@ -171,6 +189,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--state-file", help="where to tell other qqbus commands the endpoints (default .qqbus/dev.json)"
     )
+    p.add_argument(
+        "--relay-onebot", metavar="HOST:PORT", help="also run the OneBot reverse-WebSocket relay here"
+    )
+    p.add_argument("--relay-token", help="access token the OneBot relay requires")
+    p.add_argument(
+        "--relay-qq",
+        action="store_true",
+        help="also relay a real QQ bot's gateway (QQ_BOT_APPID, QQ_RELAY_SECRET)",
+    )
+    p.add_argument("--sandbox", action="store_true", help="with --relay-qq: the sandbox API")
 
     p = sub.add_parser("send", help="sign a QQ or OneBot payload with the dev secret and post it")
     p.add_argument("payload", help="a platform payload, an events/ file, or a Function URL event")

@@ -47,6 +47,9 @@ class StackOptions:
     retry_delay: float = 1.0
     state_file: Path | None = STATE_FILE
     out: TextIO = sys.stdout
+    relay_onebot: tuple[str, int] | None = None  # run the OneBot reverse-WS relay here too
+    relay_token: str | None = None
+    relay_qq: Any = None  # a qqbus.relay.qq_gateway.GatewayConfig: relay a real QQ bot here too
 
 
 @dataclass
@@ -108,11 +111,16 @@ class LocalStack:
                 self._spawn(self._worker, fn)
         for rule_id, url in self.routes.catch_all_queues.items():
             self._spawn(self._catch_all, rule_id, url)
+        if opts.relay_onebot or opts.relay_qq:
+            self._start_relay()
         self._write_state()
         self._banner()
 
     def stop(self) -> None:
         self._stopping.set()
+        if getattr(self, "_relay", None) is not None:
+            self._relay_loop.call_soon_threadsafe(self._relay.stop)
+            self._relay_thread.join(timeout=20)
         if getattr(self, "_http", None):
             self._http.shutdown()
             self._http.server_close()
@@ -183,6 +191,49 @@ class LocalStack:
         self.http_url = f"http://{self.options.host}:{self._http.server_address[1]}"
         self._spawn(self._http.serve_forever)
 
+    def _start_relay(self) -> None:
+        """The relay in its own thread and event loop, publishing to the embedded bus."""
+        import asyncio
+
+        import boto3
+
+        from qqbus.relay.runner import Relay, RelayOptions
+
+        opts = self.options
+        if opts.relay_qq is not None:
+            opts.relay_qq.bus_name = self.routes.bus_name
+        spool = (opts.state_file.parent if opts.state_file else Path(".qqbus")) / "spool-dev"
+        relay_options = RelayOptions(
+            bus_name=self.routes.bus_name,
+            spool_dir=spool,
+            qq=opts.relay_qq,
+            onebot_listen=opts.relay_onebot,
+            onebot_token=opts.relay_token,
+            health=None,
+            events_client=boto3.client("events"),
+        )
+        ready = threading.Event()
+
+        def run() -> None:
+            self._relay_loop = asyncio.new_event_loop()
+            self._relay = Relay(relay_options)
+
+            async def main() -> None:
+                task = asyncio.create_task(self._relay.run(install_signal_handlers=False))
+                while self._relay.onebot_server is not None and self._relay.onebot_server.server is None:
+                    await asyncio.sleep(0.01)
+                ready.set()
+                await task
+
+            self._relay_loop.run_until_complete(main())
+            ready.set()
+
+        self._relay_thread = threading.Thread(target=run, daemon=True, name="qqbus-relay")
+        self._relay_thread.start()
+        ready.wait(timeout=20)
+        server = self._relay.onebot_server
+        self.relay_url = server.url if server is not None and server.server is not None else None
+
     def _write_state(self) -> None:
         state = {
             "pid": os.getpid(),
@@ -194,10 +245,13 @@ class LocalStack:
             "qq_appid": DEV_QQ_APPID,
             "qq_secret": self.options.secrets.qq,
             "onebot_secret": self.options.secrets.onebot or "",
+            "relay_onebot": getattr(self, "relay_url", None),
         }
         if self.options.state_file:
             self.options.state_file.parent.mkdir(parents=True, exist_ok=True)
-            self.options.state_file.write_text(json.dumps(state, indent=2))
+            partial = self.options.state_file.with_suffix(".tmp")
+            partial.write_text(json.dumps(state, indent=2))
+            partial.replace(self.options.state_file)  # readers never see half a file
         self.state = state
 
     def _banner(self) -> None:
@@ -214,6 +268,15 @@ class LocalStack:
             else "  OneBot       no secret: requests are not signed",
             f"  functions    {on_bus} on the bus, {len(self.functions) - on_bus} ingress; Ctrl-C stops",
         ]
+        if getattr(self, "relay_url", None):
+            token = self.options.relay_token
+            lines.insert(
+                -1,
+                f"  relay        OneBot reverse WebSocket {self.relay_url}"
+                + (f" (access token {token!r})" if token else " (no access token)"),
+            )
+        if self.options.relay_qq is not None:
+            lines.insert(-1, f"  relay        QQ gateway for AppID {self.options.relay_qq.app_id}")
         self._say("\n".join(lines), stamp=False)
 
     # --- the bus side -----------------------------------------------------------------------
