@@ -43,5 +43,9 @@ validate: venv
 build:
 	PYENV_VERSION=$(SAM_PYENV) sam build
 
+bench: venv
+	$(BIN)/python bench/bench_parsing.py
+	$(BIN)/python bench/bench_relay_publisher.py
+
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
