@@ -44,7 +44,8 @@ def main() -> None:
     segments = parse_cq(cq)
     printing = per_call(lambda: to_cq(segments), 20000)
     print(f"CQ string of {len(cq)} chars: str.split {base_split * 1e6:.2f} us (baseline)")
-    print(f"  parse_cq: {parse / base_split:.1f}x baseline; to_cq: {printing / base_split:.1f}x baseline")
+    print(f"  parse_cq: {parse / base_split:.1f}x baseline")
+    print(f"  to_cq: {printing / base_split:.1f}x baseline")
 
 
 if __name__ == "__main__":

@@ -16,13 +16,12 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
 
-import boto3  # noqa: E402
-from moto import mock_aws  # noqa: E402
-
-from qqbus.detail import build_entry  # noqa: E402
-from qqbus.local.moto_speedups import cache_jsonpath_parsing  # noqa: E402
-from qqbus.publish import EventBridgePublisher  # noqa: E402
-from qqbus.relay.publisher import RelayPublisher  # noqa: E402
+import boto3
+from moto import mock_aws
+from qqbus.detail import build_entry
+from qqbus.local.moto_speedups import cache_jsonpath_parsing
+from qqbus.publish import EventBridgePublisher
+from qqbus.relay.publisher import RelayPublisher
 
 N = 1000
 

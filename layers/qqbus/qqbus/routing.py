@@ -68,13 +68,13 @@ def handler(
 
         @functools.wraps(fn)
         def lambda_handler(event: dict[str, Any], context: Any) -> R | dict[str, str]:
+            count("EventsReceived")
             try:
                 bus_event = BusEvent.model_validate(event)
             except ValidationError as exc:
                 # A wiring error (not an EventBridge event at all): fail loudly, into the DLQ.
                 raise ValueError(f"not an EventBridge event: {error_summary(exc)}") from exc
             detail = bus_event.detail
-            count("EventsReceived")
             logger.append_keys(
                 detail_type=bus_event.detail_type,
                 source=bus_event.source,
