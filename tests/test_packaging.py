@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import CONTRACT, EVENTS, HANDLERS, REPO
+from tests.support import CONTRACT, EVENTS, HANDLERS, REPO, STATE_WRITERS
 
 LAYER = REPO / "layers" / "qqbus"
 
@@ -74,19 +74,7 @@ def test_handler_runs_with_only_its_folder_and_the_layer(name: str, tmp_path: Pa
     assert Path(got["qqbus"]).resolve().is_relative_to(LAYER.resolve())
     assert Path(got["app"]).resolve() == (HANDLERS / name / "app.py").resolve()
     assert got["tests_loaded"] is False
-    assert (got["groups"] > 0) == (
-        name
-        in {
-            "qq_group_add_robot",
-            "qq_group_del_robot",
-            "qq_group_msg_reject",
-            "qq_group_msg_receive",
-            "onebot_group_admin",
-            "onebot_group_decrease",
-            "onebot_group_increase",
-            "onebot_group_ban",
-        }
-    )
+    assert (got["groups"] > 0) == (name in STATE_WRITERS)
 
 
 def test_layer_requirements_match_the_package_dependencies() -> None:

@@ -60,6 +60,16 @@ class Response:
         return cls.json(status, {"error": reason})
 
 
+def refuse_early(request: Request) -> Response | None:
+    """The checks both endpoints make first: POST only (405), the body size limit (413)."""
+    if request.method != "POST":
+        return Response.error(405, f"method {request.method} not allowed; events are POSTed")
+    limit = max_body_bytes()
+    if len(request.body) > limit:
+        return Response.error(413, f"body of {len(request.body)} bytes is over the {limit} limit")
+    return None
+
+
 def from_function_url(event: dict[str, Any]) -> Request:
     """The request in a Function URL (or API Gateway HTTP API) event."""
     http = event.get("requestContext", {}).get("http", {})

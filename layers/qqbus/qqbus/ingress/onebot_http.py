@@ -14,7 +14,7 @@ import os
 from qqbus.detail import onebot_event_id
 from qqbus.events.parse import UnknownPayload, parse_event
 from qqbus.ingress.bus import publish
-from qqbus.ingress.http import Request, Response, max_body_bytes, read_json_object
+from qqbus.ingress.http import Request, Response, read_json_object, refuse_early
 from qqbus.observability import count, logger
 from qqbus.secrets import SecretUnavailable, onebot_secret
 from qqbus.signatures import onebot_verify
@@ -25,10 +25,8 @@ def publish_heartbeats() -> bool:
 
 
 def handle(request: Request) -> Response:
-    if request.method != "POST":
-        return Response.error(405, f"method {request.method} not allowed; OneBot POSTs events")
-    if len(request.body) > max_body_bytes():
-        return Response.error(413, f"body of {len(request.body)} bytes is over the {max_body_bytes()} limit")
+    if refusal := refuse_early(request):
+        return refusal
     self_id = (request.header("x-self-id") or "").strip()
     if not self_id:
         return Response.error(400, "X-Self-ID is required")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from qqbus.detail import onebot_event_id
 from qqbus.events.parse import UnknownPayload, parse_event
 from qqbus.ingress.bus import publish
-from qqbus.ingress.http import Request, Response, max_body_bytes, read_json_object
+from qqbus.ingress.http import Request, Response, read_json_object, refuse_early
 from qqbus.observability import logger
 from qqbus.secrets import SecretUnavailable, qq_secret
 from qqbus.signatures import SignatureError, qq_validation_answer, qq_verify
@@ -22,10 +22,8 @@ ACK = {"op": 12, "d": 0}
 
 
 def handle(request: Request) -> Response:
-    if request.method != "POST":
-        return Response.error(405, f"method {request.method} not allowed; the platform POSTs")
-    if len(request.body) > max_body_bytes():
-        return Response.error(413, f"body of {len(request.body)} bytes is over the {max_body_bytes()} limit")
+    if refusal := refuse_early(request):
+        return refusal
     app_id = (request.header("x-bot-appid") or "").strip()
     logger.append_keys(bot_id=app_id or None, transport="webhook")
     try:
