@@ -50,6 +50,7 @@ class FakeQQ:
         self.identifies = 0
         self.resumes: list[int] = []  # the seq of each resume
         self.tokens_issued = 0
+        self.expires_in = "7200"
         self.bad_auth = 0
         self.finish = asyncio.Event()
         self.log: list[str] = []
@@ -81,7 +82,7 @@ class FakeQQ:
                     self._json(400, {"code": 100016, "message": "invalid appid or secret"})
                     return
                 fake.tokens_issued += 1
-                self._json(200, {"access_token": f"tok{fake.tokens_issued}", "expires_in": "7200"})
+                self._json(200, {"access_token": f"tok{fake.tokens_issued}", "expires_in": fake.expires_in})
 
             def do_GET(self) -> None:
                 if self.path != "/gateway/bot" or not self.headers.get("authorization", "").startswith(

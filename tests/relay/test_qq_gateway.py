@@ -139,3 +139,37 @@ def test_wrong_secret_stops_with_a_clear_error(tap: BusTap, tmp_path: Path) -> N
         await fake.stop()
 
     asyncio.run(scenario())
+
+
+def test_identifies_are_paced_to_max_concurrency_per_window() -> None:
+    from qqbus.relay.qq_gateway import IdentifyLimiter
+
+    async def scenario() -> list[float]:
+        limiter = IdentifyLimiter(max_concurrency=2, window=0.3)
+        started = time.monotonic()
+        stamps = []
+        for _ in range(5):
+            await limiter.wait()
+            stamps.append(time.monotonic() - started)
+        return stamps
+
+    stamps = asyncio.run(scenario())
+    assert stamps[1] < 0.1  # two at once
+    assert stamps[2] >= 0.29 and stamps[4] >= 0.59  # then two per window
+
+
+@pytest.mark.parametrize("expires_in, fetches", [("7200", 1), ("59", 3)])
+def test_access_token_is_refreshed_in_its_last_minute(tmp_path: Path, expires_in: str, fetches: int) -> None:
+    from qqbus.relay.qq_gateway import TokenSource
+
+    async def scenario() -> FakeQQ:
+        fake = FakeQQ(1, {})
+        await fake.start()
+        fake.expires_in = expires_in
+        tokens = TokenSource(config(fake, "bus"))
+        got = [await tokens.get() for _ in range(3)]
+        assert all(t.startswith("tok") for t in got)
+        await fake.stop()
+        return fake
+
+    assert asyncio.run(scenario()).tokens_issued == fetches
