@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -55,7 +55,6 @@ class OneBotStats:
     ignored: int = 0
     refused_handshakes: int = 0
     replaced: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def given_token(request: Request) -> str | None:
@@ -128,7 +127,7 @@ class OneBotReverseServer:
         return {
             "listening": self.url if self.server else None,
             "connections": [f"{sid}/{role}" for sid, role in sorted(self.connections)],
-            **{k: v for k, v in vars(self.relay.stats).items() if k != "extra"},
+            **vars(self.relay.stats),
         }
 
     async def start(self, host: str, port: int) -> Server:

@@ -25,7 +25,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,6 @@ class PublisherStats:
     spooled_total: int = 0
     state: str = "ok"  # ok | retrying | spooling
     last_error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class RelayPublisher:

@@ -28,7 +28,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -191,7 +191,6 @@ class ShardStats:
     connections: int = 0
     dispatches: int = 0
     last_close: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class ShardSession:
@@ -219,7 +218,7 @@ class ShardSession:
     def health(self) -> dict[str, Any]:
         return {
             "shard": [self.shard, self.shards],
-            **{k: v for k, v in vars(self.stats).items() if k != "extra"},
+            **vars(self.stats),
             "last_seq": self.tracker.last_received,
             "resume_seq": self.tracker.resume_seq,
             "in_flight": self.tracker.in_flight,
