@@ -177,3 +177,28 @@ def test_transformed_template_has_function_urls(transformed: dict[str, Any]) -> 
     urls = [r for r in transformed["Resources"].values() if r["Type"] == "AWS::Lambda::Url"]
     assert len(urls) == 2
     assert {"QqWebhookUrl", "OnebotHttpUrl"} <= set(transformed["Outputs"])
+
+
+def test_dashboard_body_is_json_and_alarms_watch_the_failure_paths(template: Template) -> None:
+    from qqbus.local.provision import local_refs
+    from qqbus.local.template import resolve
+
+    refs = local_refs(template, "us-east-1", stage="t")
+    body = json.loads(resolve(template.resources["Dashboard"]["Properties"]["DashboardBody"], refs))
+    metrics = [m for w in body["widgets"] for m in w["properties"]["metrics"]]
+    assert ["qqbus", "InvalidEvents", "service", "qqbus"] in metrics
+    assert [
+        "AWS/Events",
+        "MatchedEvents",
+        "EventBusName",
+        "qqbus-t",
+        "RuleName",
+        "qqbus-t-unhandled",
+    ] in metrics
+    alarmed = {
+        json.dumps(r["Properties"].get("Dimensions"))
+        for r in template.of_type("AWS::CloudWatch::Alarm").values()
+    }
+    assert any("DeliveryDeadLetterQueue" in a for a in alarmed) and any(
+        "HandlerFailureQueue" in a for a in alarmed
+    )
