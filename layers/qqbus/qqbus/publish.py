@@ -1,4 +1,4 @@
-"""Putting events on the bus: the ``Publisher`` port, its EventBridge adapter and a fake.
+"""Putting events on the bus: the ``Publisher`` port and its EventBridge adapter.
 
 ``EventBridgePublisher.put`` sends entries in PutEvents calls of at most 10 entries and
 ``max_request_bytes``, and retries only the entries that failed with a retryable error code
@@ -13,7 +13,7 @@ import random
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from qqbus.detail import entry_size
@@ -142,20 +142,3 @@ class EventBridgePublisher(Publisher):
                 code = "InternalFailure"
             return [{"ErrorCode": code, "ErrorMessage": str(exc)} for _ in entries]
         return list(response["Entries"])
-
-
-@dataclass
-class InMemoryPublisher(Publisher):
-    """Keeps what is put; ``fail_with`` makes the next puts fail (for tests)."""
-
-    entries: list[dict[str, Any]] = field(default_factory=list)
-    fail_with: str | None = None
-
-    def put(self, entries: Sequence[dict[str, Any]]) -> list[Failed]:
-        if self.fail_with:
-            return [Failed(dict(e), self.fail_with) for e in entries]
-        self.entries.extend(dict(e) for e in entries)
-        return []
-
-    def of_type(self, detail_type: str) -> list[dict[str, Any]]:
-        return [e for e in self.entries if e["DetailType"] == detail_type]

@@ -46,16 +46,18 @@ onebot_models: ModelRegistry[OneBotEvent] = ModelRegistry(
 register = onebot_models.register
 
 
+def type_name_of(payload: dict[str, Any]) -> str | None:
+    """The event's second-level type: the first non-empty ``TYPE_FIELDS`` value."""
+    return next((v for f in TYPE_FIELDS if isinstance(v := payload.get(f), str) and v), None)
+
+
 def detail_type_of(payload: dict[str, Any]) -> str:
     """The detail-type of a raw OneBot payload: ``post_type`` then its type field, dotted."""
     post_type = payload.get("post_type")
     if not isinstance(post_type, str) or not post_type:
         raise ValueError("not a OneBot event: 'post_type' is missing or not a string")
-    for name in TYPE_FIELDS:
-        value = payload.get(name)
-        if isinstance(value, str) and value:
-            return f"{post_type}.{value}"
-    return post_type
+    type_name = type_name_of(payload)
+    return f"{post_type}.{type_name}" if type_name else post_type
 
 
 # --- messages ---------------------------------------------------------------------------
@@ -302,7 +304,7 @@ def parse_onebot(payload: dict[str, Any]) -> OneBotEvent:
 def parse_onebot_verbose(payload: dict[str, Any]) -> tuple[OneBotEvent, str | None]:
     """Like ``parse_onebot``; also says why a more specific model did not fit, if one did not."""
     post_type = payload.get("post_type")
-    type_name = next((payload[f] for f in TYPE_FIELDS if isinstance(payload.get(f), str)), None)
+    type_name = type_name_of(payload)
     key = tuple(v for v in (post_type, type_name, payload.get("sub_type")) if isinstance(v, str))
     problem: str | None = None
     candidates = onebot_models.candidates(key)

@@ -26,7 +26,6 @@ def publish(
     bot_id: str,
     event_id: str,
     transport: Transport,
-    sink: Publisher | None = None,
 ) -> Failed | None:
     """Put the event on the bus; the failure if the bus did not take it."""
     if parsed.problem:
@@ -42,7 +41,7 @@ def publish(
         payload=payload,
         bus_name=require_env(EVENT_BUS_ENV),
     )
-    failed = (sink or publisher()).put([entry])
+    failed = publisher().put([entry])
     if failed:
         logger.error(
             f"the bus refused {parsed.detail_type} {event_id}: {failed[0].code} {failed[0].message}",

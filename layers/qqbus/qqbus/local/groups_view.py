@@ -7,7 +7,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from qqbus.state import GroupState
+from qqbus.state import MUTED_UNTIL_LIFTED, GroupState
 
 COLUMNS = (
     "bot_id",
@@ -26,7 +26,9 @@ def _cell(name: str, value: Any) -> str:
         return "-"
     if name == "muted_until":
         return (
-            "until lifted" if value >= 253402300799 else time.strftime("%Y-%m-%d %H:%M", time.gmtime(value))
+            "until lifted"
+            if value >= MUTED_UNTIL_LIFTED
+            else time.strftime("%Y-%m-%d %H:%M", time.gmtime(value))
         )
     if name == "reply_event_id" and len(str(value)) > 28:
         return str(value)[:25] + "..."

@@ -394,20 +394,12 @@ class LocalStack:
 
 def _detail_type_of(body: bytes) -> str:
     """Best effort, for the log line only."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return "?"
-    if not isinstance(data, dict):
-        return "?"
-    if "post_type" in data:
-        from qqbus.events.parse import UnknownPayload, parse_event
+    from qqbus.events.parse import UnknownPayload, parse_event
 
-        try:
-            return parse_event(data).detail_type
-        except UnknownPayload:
-            return str(data.get("post_type"))
-    return str(data.get("t") or f"op {data.get('op')}")
+    try:
+        return parse_event(json.loads(body)).detail_type
+    except (ValueError, UnknownPayload):  # not JSON, or not an event (op 13 too)
+        return "-"
 
 
 class _HttpHandler(BaseHTTPRequestHandler):
