@@ -45,7 +45,9 @@ IDEMPOTENCY_SECONDS = 24 * 3600
 
 
 @cached
-def _persistence() -> BasePersistenceLayer | None:
+def _persistence(key_jmespath: str, key_prefix: str) -> BasePersistenceLayer | None:
+    """One persistence layer per key: Powertools keeps the first ``configure()``'s key path for
+    good, so a layer shared by two kinds of key (events, actions) would hash the wrong fields."""
     table = os.environ.get(IDEMPOTENCY_TABLE_ENV, "").strip()
     if not table:
         logger.warning(f"{IDEMPOTENCY_TABLE_ENV} is not set: handlers run without idempotency")
@@ -62,13 +64,14 @@ def once_per_key(
 
     Without ``IDEMPOTENCY_TABLE_NAME`` (or with ``enabled`` off) ``fn`` simply runs.
     """
-    store = _persistence() if enabled else None
+    key_jmespath = "[" + ", ".join(key) + "]"
+    store = _persistence(key_jmespath, key_prefix) if enabled else None
     if store is None:
         return fn(key=key)
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
     config = IdempotencyConfig(
-        event_key_jmespath="[" + ", ".join(key) + "]",
+        event_key_jmespath=key_jmespath,
         raise_on_no_idempotency_key=True,
         expires_after_seconds=IDEMPOTENCY_SECONDS,
     )
@@ -163,8 +166,10 @@ def handler(
                 count("InvalidEvents")
                 return {"status": "invalid", "error": str(exc)}
             if not ran:
+                # Async invocations' return values go nowhere in AWS; locally they tell the story.
                 logger.info(f"duplicate {bus_event.detail_type} event {delivered.event_id}: already handled")
                 count("DuplicateEvents")
+                return {"status": "duplicate", "event_id": delivered.event_id}
             return result
 
         traced = logger.inject_lambda_context(correlation_id_path="detail.event_id", clear_state=True)(

@@ -105,6 +105,7 @@ def sender(perform: Perform) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         if not ran:
             logger.info(f"duplicate action {action.action_id}: already performed")
             count("DuplicateActions")
+            return {"status": "duplicate", "action_id": action.action_id}
         return out
 
     traced = logger.inject_lambda_context(correlation_id_path="detail.action_id", clear_state=True)(

@@ -63,7 +63,7 @@ def perform(action: Action, ctx: SendContext) -> Result | None:
         body = action.model_dump_json(exclude_none=True)
         client("sqs").send_message(QueueUrl=queue, MessageBody=body)
         return None
-    headers = {}
+    headers = {"X-Self-ID": action.bot_id}  # not in the spec; lets one API front several bots
     if token := onebot_access_token():
         headers["Authorization"] = f"Bearer {token}"
     url = f"{where.rstrip('/')}/{action.action}"
