@@ -112,9 +112,7 @@ def gate_qq(
             "proactive_off", "no event of this user may be cited for an unprompted message"
         )
     stored = _cite_stored_event(group, take_seq)
-    if late is not None and isinstance(stored, Refused) and stored.reason != "not_member":
-        return late
-    return stored
+    return late if late is not None and isinstance(stored, Refused) else stored
 
 
 def _seq(take_seq: TakeSeq, reply: ReplyTo) -> int:
