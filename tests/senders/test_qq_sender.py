@@ -187,7 +187,7 @@ def test_5xx_exhausted_fails_the_invocation_and_the_last_attempt_reports_failed(
 ) -> None:
     action = reply()
     fake_qq.fail_next(503, {"code": 503, "message": "busy"}, times=12)
-    for attempt in (1, 2):
+    for _attempt in (1, 2):
         with pytest.raises(Exception, match="gave up after 4 attempts"):
             qq_send(action)
         assert results(event_bus) == []  # Lambda retries: not an outcome yet
