@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import yaml
-from qqbus.local.send import post, prepare
+from qqbus.local.send import post
 from qqbus.local.template import load
 
+from tests.local.stacks import Stack, running_stack
 from tests.support import ACTION_ASKERS, CONTRACT, EVENTS, REPO
 
 BOOM = '''"""A handler that always fails: its events must end in the failure queue."""
@@ -50,78 +46,13 @@ def _template_with_a_failing_function(tmp: Path) -> Path:
     return path
 
 
-class Stack:
-    def __init__(self, proc: subprocess.Popen[str], state: dict[str, Any], state_file: Path) -> None:
-        self.proc = proc
-        self.state_file = state_file
-        self.state = state
-        self.http = state["http"]
-
-    def client(self, service: str) -> Any:
-        return boto3.client(
-            service, endpoint_url=self.state["aws_endpoint"], region_name=self.state["region"]
-        )
-
-    def stats(self) -> dict[str, Any]:
-        with urllib.request.urlopen(self.http + "/_stats", timeout=5) as resp:
-            return json.loads(resp.read())
-
-    def wait_for(self, check: Any, timeout: float = 45) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            stats = self.stats()
-            if check(stats):
-                return stats
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out; stats: {json.dumps(stats)}")
-            time.sleep(0.2)
-
-    def send(self, path: Path | bytes) -> tuple[int, bytes]:
-        raw = path.read_bytes() if isinstance(path, Path) else path
-        return post(self.http, prepare(raw))
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("stack")
-    state_file = tmp / "dev.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GROUPS_", "IDEMPOTENCY_"))}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "qqbus",
-            "dev",
-            "--port",
-            "0",
-            "--aws-port",
-            "0",
-            "--retry-delay",
-            "0.05",
-            "--template",
-            str(_template_with_a_failing_function(tmp)),
-            "--state-file",
-            str(state_file),
-            "--relay-onebot",
-            "127.0.0.1:0",
-            "--relay-token",
-            "relay-token",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        cwd=tmp,
-    )
-    deadline = time.monotonic() + 60
-    while not state_file.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"the stack did not start:\n{proc.stdout.read() if proc.stdout else ''}")
-        time.sleep(0.1)
-    yield Stack(proc, json.loads(state_file.read_text()), state_file)
-    if proc.poll() is None:
-        proc.kill()
+    template = _template_with_a_failing_function(tmp)
+    args = ["--template", str(template), "--relay-onebot", "127.0.0.1:0", "--relay-token", "relay-token"]
+    with running_stack(tmp, *args) as running:
+        yield running
 
 
 def _send_all(stack: Stack) -> None:
@@ -254,7 +185,8 @@ def test_the_onebot_relay_runs_inside_the_stack(stack: Stack) -> None:
 
 def test_ctrl_c_stops_cleanly(stack: Stack) -> None:
     stack.proc.send_signal(signal.SIGINT)
-    out, _ = stack.proc.communicate(timeout=30)
+    stack.proc.wait(timeout=30)
+    out = stack.log()
     assert stack.proc.returncode == 0, out
     assert "stopped" in out and "Traceback" not in out
     assert "<- POST /onebot notice.group_ban 204" in out

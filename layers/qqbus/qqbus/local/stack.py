@@ -542,6 +542,12 @@ class _HttpHandler(BaseHTTPRequestHandler):
             else:
                 body = json.dumps(found.as_dict(), ensure_ascii=False, default=str).encode()
                 self._send(200, body, {"content-type": "application/json"})
+        elif path.startswith("/_fakes/") and path.rstrip("/").rsplit("/", 1)[-1] in self.stack.fakes:
+            fake = self.stack.fakes[path.rstrip("/").rsplit("/", 1)[-1]]
+            received = [vars(r) for r in fake.received]
+            self._send(
+                200, json.dumps(received, ensure_ascii=False).encode(), {"content-type": "application/json"}
+            )
         elif path in ("/", "/health"):
             state = {k: v for k, v in getattr(self.stack, "state", {}).items() if "secret" not in k}
             self._send(
@@ -557,6 +563,9 @@ class _HttpHandler(BaseHTTPRequestHandler):
 
         started = time.monotonic()
         url = urlsplit(self.path)
+        if url.path.startswith("/_fakes/") and url.path.endswith("/fail"):
+            self._fail_next(url.path.split("/")[2])
+            return
         fn = self.stack.ingress_function(url.path)
         length = int(self.headers.get("content-length") or 0)
         if fn is None:
@@ -596,6 +605,27 @@ class _HttpHandler(BaseHTTPRequestHandler):
                 "body": body.decode("utf-8", "replace"),
             }
             self.stack.trace.add(event_id, Step(kind, line, data=data), detail_type=detail_type)
+
+    def _fail_next(self, name: str) -> None:
+        """``POST /_fakes/<qq|onebot>/fail {"status", "body", "headers", "times"}``: inject faults."""
+        length = int(self.headers.get("content-length") or 0)
+        try:
+            spec = json.loads(self.rfile.read(length) or b"{}")
+            fake = self.stack.fakes[name]
+            fake.fail_next(
+                int(spec["status"]),
+                spec.get("body"),
+                dict(spec.get("headers") or {}),
+                int(spec.get("times", 1)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            self._send(
+                400,
+                json.dumps({"error": f"bad fault: {exc!r}"}).encode(),
+                {"content-type": "application/json"},
+            )
+            return
+        self._send(204, b"", {})
 
     def _send(self, status: int, body: bytes, headers: dict[str, str], *, close: bool = False) -> None:
         self.send_response(status)

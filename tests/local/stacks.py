@@ -1,0 +1,131 @@
+"""`qqbus dev` in a subprocess, for the end-to-end tests: start it, post to it, read its state."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+from qqbus.local.send import post, prepare
+
+
+class Stack:
+    def __init__(
+        self, proc: subprocess.Popen[str], state: dict[str, Any], state_file: Path, log: Path
+    ) -> None:
+        self.proc = proc
+        self.state_file = state_file
+        self.state = state
+        self.http = state["http"]
+        self.log_path = log
+
+    def log(self) -> str:
+        """Everything the stack printed so far."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service, endpoint_url=self.state["aws_endpoint"], region_name=self.state["region"]
+        )
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.http + path, timeout=5) as resp:
+            return json.loads(resp.read())
+
+    def stats(self) -> dict[str, Any]:
+        return self.get("/_stats")  # type: ignore[no-any-return]
+
+    def fake(self, name: str) -> list[dict[str, Any]]:
+        """What the fake ``qq`` / ``onebot`` API received so far."""
+        return self.get(f"/_fakes/{name}")  # type: ignore[no-any-return]
+
+    def fail_next(self, name: str, status: int, body: Any = None, times: int = 1) -> None:
+        data = json.dumps({"status": status, "body": body, "times": times}).encode()
+        request = urllib.request.Request(f"{self.http}/_fakes/{name}/fail", data=data, method="POST")
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            assert resp.status == 204
+
+    def trace(self, event_id: str, timeout: float = 30) -> dict[str, Any]:
+        """The trace of ``event_id`` once it settled (every action has its result)."""
+        return self.wait(lambda: _settled(self, event_id), timeout, f"the trace of {event_id}")
+
+    def wait_for(self, check: Callable[[dict[str, Any]], bool], timeout: float = 45) -> dict[str, Any]:
+        def probe() -> dict[str, Any] | None:
+            stats = self.stats()
+            return stats if check(stats) else None
+
+        return self.wait(probe, timeout, "stats")  # type: ignore[no-any-return]
+
+    def wait(self, probe: Callable[[], Any], timeout: float, what: str) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            got = probe()
+            if got:
+                return got
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; stats: {json.dumps(self.stats())}")
+            time.sleep(0.1)
+
+    def send(self, path: Path | bytes, *, fresh_time: bool = False) -> tuple[int, bytes]:
+        raw = path.read_bytes() if isinstance(path, Path) else path
+        return post(self.http, prepare(raw, fresh_time=fresh_time))
+
+
+def _settled(stack: Stack, event_id: str) -> dict[str, Any] | None:
+    try:
+        trace = stack.get(f"/_trace/{event_id}")
+    except OSError:
+        return None
+    return trace if trace["settled"] else None
+
+
+@contextmanager
+def running_stack(tmp: Path, *args: str) -> Iterator[Stack]:
+    """``qqbus dev`` on free ports with ``args``; its output goes to ``tmp/stack.log``."""
+    state_file = tmp / "dev.json"
+    log = tmp / "stack.log"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "GROUPS_", "IDEMPOTENCY_", "ACTIONS_"))
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "qqbus",
+        "dev",
+        "--port",
+        "0",
+        "--aws-port",
+        "0",
+        "--retry-delay",
+        "0.05",
+    ]
+    with open(log, "w", encoding="utf-8") as out:
+        proc = subprocess.Popen(
+            [*command, "--state-file", str(state_file), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=tmp,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not state_file.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the stack did not start:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield Stack(proc, json.loads(state_file.read_text()), state_file, log)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)

@@ -1,0 +1,99 @@
+"""/ping end to end on `make dev`: ingress -> bus -> handler -> action -> sender -> the fake API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from qqbus.local.send import prepare
+from qqbus.local.stack import event_id_of
+
+from tests.local.stacks import Stack, running_stack
+from tests.support import EVENTS, event_file
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("replies")) as running:
+        yield running
+
+
+def _ping(stack: Stack, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Send events/<name>.json (time set to now); its settled trace and the payload sent."""
+    prepared = prepare((EVENTS / f"{name}.json").read_bytes(), fresh_time=True)
+    status, _ = stack.send(prepared.body)  # prepare again: signs the same bytes
+    assert status in (200, 204)
+    event_id = event_id_of(prepared.path, prepared.body)
+    assert event_id
+    return stack.trace(event_id), json.loads(prepared.body)
+
+
+def _new(stack: Stack, api: str, before: int) -> list[dict[str, Any]]:
+    return [r for r in stack.fake(api)[before:] if not r["path"].startswith("/app/")]
+
+
+@pytest.mark.parametrize(
+    "name, path, reply_field",
+    [
+        ("qq_group_at_message_create", "/v2/groups/C9F778FE6ADF9D1D1DBE395BF744A33A/messages", "msg_id"),
+        ("qq_c2c_message_create", "/v2/users/E4F4AEA33253A2797FB897C50B81D7ED/messages", "msg_id"),
+    ],
+)
+def test_qq_ping_gets_pong_passively(stack: Stack, name: str, path: str, reply_field: str) -> None:
+    before = len(stack.fake("qq"))
+    trace, payload = _ping(stack, name)
+    (request,) = _new(stack, "qq", before)
+    assert request["path"] == path
+    assert request["headers"]["authorization"].startswith("QQBot ")
+    assert request["headers"]["x-union-appid"] == event_file(name)["detail"]["bot_id"]
+    expected = {"content": "pong", "msg_type": 0, reply_field: payload["d"]["id"], "msg_seq": 1}
+    assert request["body"] == expected
+    (action,) = trace["actions"].values()
+    assert action["result"]["outcome"] == "sent" and action["result"]["mode"] == "passive"
+    assert trace["lines"][-1].strip() == "=> pong (passive, msg_seq 1)"
+
+
+@pytest.mark.parametrize(
+    "name, action, params",
+    [
+        ("onebot_group_message", "send_group_msg", {"group_id": 987654321}),
+        ("onebot_private_message", "send_private_msg", {"user_id": 12345678}),
+    ],
+)
+def test_onebot_ping_gets_pong(stack: Stack, name: str, action: str, params: dict[str, Any]) -> None:
+    before = len(stack.fake("onebot"))
+    trace, _ = _ping(stack, name)
+    (request,) = _new(stack, "onebot", before)
+    assert request["path"] == f"/{action}"
+    assert request["body"] == {**params, "message": [{"type": "text", "data": {"text": "pong"}}]}
+    (asked,) = trace["actions"].values()
+    assert asked["result"]["outcome"] == "sent"
+    kinds = [line.split()[0] for line in trace["lines"]]
+    assert kinds == ["<-", "->", "asks", "->", "=>"]  # ingress, handler, action, sender, result
+
+
+def test_help_lists_the_commands(stack: Stack) -> None:
+    raw = event_file("onebot_private_message")["detail"]["payload"]
+    raw["message"] = raw["raw_message"] = "/help"
+    before = len(stack.fake("onebot"))
+    prepared = prepare(json.dumps(raw).encode(), fresh_time=True)
+    assert stack.send(prepared.body)[0] == 204
+    stack.trace(event_id_of(prepared.path, prepared.body) or "")
+    (request,) = _new(stack, "onebot", before)
+    text = request["body"]["message"][0]["data"]["text"]
+    assert "/ping" in text and "/help" in text
+
+
+def test_platform_5xx_exhausted_reports_failed_and_parks_the_action(stack: Stack) -> None:
+    stack.fail_next("onebot", 503, {"status": "failed"}, times=40)
+    trace, _ = _ping(stack, "onebot_group_message")
+    (asked,) = trace["actions"].values()
+    assert asked["result"]["outcome"] == "failed" and asked["result"]["reason"] == "unavailable"
+    sqs = stack.client("sqs")
+    url = sqs.get_queue_url(QueueName="qqbus-local-handler-failures")["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=2)["Messages"]
+    parked = [json.loads(m["Body"]) for m in messages]
+    assert [p["requestPayload"]["detail"]["action_id"] for p in parked] == [asked["action_id"]]
+    assert parked[0]["requestContext"]["approximateInvokeCount"] == 3
