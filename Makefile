@@ -46,6 +46,7 @@ build:
 bench: venv
 	$(BIN)/python bench/bench_parsing.py
 	$(BIN)/python bench/bench_relay_publisher.py
+	$(BIN)/python bench/bench_reply.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

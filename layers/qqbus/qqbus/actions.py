@@ -35,6 +35,7 @@ __all__ = [
     "Outbox",
     "ReplyTo",
     "Result",
+    "Segment",
     "Target",
     "collecting",
     "current_outbox",
