@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # sam build needs a local Python of the template's runtime (python3.13).
 SAM_PYENV ?= 3.11.7:3.13.0
 
-.PHONY: venv test lint fmt invoke dev build validate bench clean
+.PHONY: venv test test-slow lint fmt invoke dev build validate bench clean
 
 $(STAMP): pyproject.toml layers/qqbus/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,10 @@ $(STAMP): pyproject.toml layers/qqbus/requirements.txt
 venv: $(STAMP)
 
 test: venv
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: venv
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

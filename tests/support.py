@@ -28,19 +28,30 @@ def handler_folders() -> set[str]:
     return {p.name for p in HANDLERS.iterdir() if (p / "app.py").exists()}
 
 
-def routed_handlers() -> dict[str, tuple[str, str]]:
-    """Handler folder -> (source, detail-type) of every function a rule sends one event type to.
-
-    Read off template.yaml (the one place the routing is written down); the wiring tests check
-    that it agrees with ``handlers/`` and ``events/``.
-    """
+def _routes() -> dict[str, tuple[str, str, str | None]]:
+    """Handler folder -> (source, detail-type, sub_type or None) of the one-type functions."""
     routed = {}
     for fn in _template().event_functions():
         (source,) = fn.pattern["source"]
         (detail_type,) = fn.pattern["detail-type"]
         if isinstance(detail_type, str):
-            routed[fn.folder] = (source, detail_type)
+            sub_types = fn.pattern.get("detail", {}).get("payload", {}).get("sub_type")
+            routed[fn.folder] = (source, detail_type, sub_types[0] if sub_types else None)
     return routed
+
+
+def routed_handlers() -> dict[str, tuple[str, str]]:
+    """Handler folder -> (source, detail-type) of every function a rule sends a whole event type to.
+
+    Read off template.yaml (the one place the routing is written down); the wiring tests check
+    that it agrees with ``handlers/`` and ``events/``.
+    """
+    return {f: (source, dt) for f, (source, dt, sub) in _routes().items() if sub is None}
+
+
+def sub_type_handlers() -> dict[str, tuple[str, str, str]]:
+    """Handler folder -> (source, detail-type, sub_type) of functions that take one sub_type."""
+    return {f: (source, dt, sub) for f, (source, dt, sub) in _routes().items() if sub is not None}
 
 
 def sender_handlers() -> dict[str, tuple[str, str]]:
@@ -71,6 +82,7 @@ def action_askers() -> set[str]:
 
 #: Derived at import, for parametrisation.
 CONTRACT: dict[str, tuple[str, str]] = routed_handlers()
+SUB_TYPES: dict[str, tuple[str, str, str]] = sub_type_handlers()
 SENDERS: dict[str, tuple[str, str]] = sender_handlers()
 STATE_WRITERS = state_writers()
 ACTION_ASKERS = action_askers()

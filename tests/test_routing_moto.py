@@ -12,7 +12,7 @@ from moto import mock_aws
 from qqbus.local.provision import Routes, create_bus_and_routes
 from qqbus.local.template import Template
 
-from tests.support import CONTRACT, event_file
+from tests.support import CONTRACT, SENDERS, SUB_TYPES, event_file
 
 
 @pytest.fixture
@@ -47,17 +47,22 @@ def test_every_events_payload_lands_in_exactly_its_own_queue(
 ) -> None:
     r, events, sqs = routes
     folder_of = {fn.logical_id: fn.folder for fn in template.event_functions()}
-    for name in CONTRACT:
+    every = [*CONTRACT, *SUB_TYPES, *SENDERS]
+    for name in every:
         e = event_file(name)
         _put(events, r.bus_name, e["source"], e["detail-type"], e["detail"])
     delivered: dict[str, list[str]] = {}
     for logical_id, url in r.function_queues.items():
         for body in _drain(sqs, url):
-            delivered.setdefault(folder_of[logical_id], []).append(body["detail"]["event_id"])
-            assert body["detail-type"] == CONTRACT[folder_of[logical_id]][1]
-    assert {k: len(v) for k, v in delivered.items()} == dict.fromkeys(CONTRACT, 1)
+            folder = folder_of[logical_id]
+            delivered.setdefault(folder, []).append(
+                body["detail"].get("event_id") or body["detail"]["action_id"]
+            )
+            assert body["detail-type"] == event_file(folder)["detail-type"]
+    assert {k: len(v) for k, v in delivered.items()} == dict.fromkeys(every, 1)
     for name, ids in delivered.items():
-        assert ids == [event_file(name)["detail"]["event_id"]]
+        detail = event_file(name)["detail"]
+        assert ids == [detail.get("event_id") or detail["action_id"]]
     for url in r.catch_all_queues.values():
         assert _drain(sqs, url) == []
 

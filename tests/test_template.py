@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from qqbus.local.template import TEMPLATE_PATH, Template
 
-from tests.support import ACTION_ASKERS, CONTRACT, SENDERS, STATE_WRITERS
+from tests.support import ACTION_ASKERS, CONTRACT, SENDERS, STATE_WRITERS, SUB_TYPES
 
 
 class _OfflinePolicies:
@@ -51,14 +51,16 @@ def test_cfn_lint_reports_no_errors() -> None:
 
 
 def test_each_event_type_has_exactly_one_function_on_the_bus(template: Template) -> None:
-    by_type: dict[tuple[str, str], list[str]] = {}
-    for folder, handled in CONTRACT.items():
+    by_type: dict[tuple[str, ...], list[str]] = {}
+    for folder, handled in [*CONTRACT.items(), *SUB_TYPES.items()]:
         by_type.setdefault(handled, []).append(folder)
     assert all(len(folders) == 1 for folders in by_type.values()), by_type
+    whole = set(CONTRACT.values())
+    assert not [h for h in SUB_TYPES.values() if h[:2] in whole], "a sub_type of a type handled whole"
     for fn in template.event_functions():
         assert fn.code_uri.rstrip("/") == f"handlers/{fn.folder}"
         assert fn.rule["EventBusName"] == {"Ref": "EventBus"}
-        assert fn.folder in CONTRACT or fn.folder in SENDERS, fn.folder
+        assert fn.folder in CONTRACT or fn.folder in SUB_TYPES or fn.folder in SENDERS, fn.folder
 
 
 def test_senders_take_every_action_of_their_protocol(template: Template) -> None:
@@ -69,14 +71,26 @@ def test_catch_all_excludes_exactly_the_handled_types(template: Template) -> Non
     rule = template.bus_rules()["UnhandledEventsRule"]
     pattern = rule["Properties"]["EventPattern"]
     handled: dict[str, set[str]] = {}
+    sub_types: dict[tuple[str, str], set[str]] = {}
     for source, detail_type in CONTRACT.values():
         handled.setdefault(source, set()).add(detail_type)
-    branches = {b["source"][0]: b for b in pattern["$or"]}
+    for source, detail_type, sub_type in SUB_TYPES.values():
+        handled.setdefault(source, set()).add(detail_type)  # whole types out; their other sub_types back in
+        sub_types.setdefault((source, detail_type), set()).add(sub_type)
+    branches = {b["source"][0]: b for b in pattern["$or"] if isinstance(b["detail-type"][0], dict)}
     assert set(branches) == set(handled)
     for source, branch in branches.items():
         (anything_but,) = branch["detail-type"]
         assert set(anything_but["anything-but"]) == handled[source]
         assert len(anything_but["anything-but"]) == len(handled[source])
+    sub_branches = {}
+    for b in pattern["$or"]:
+        if isinstance(b["detail-type"][0], str):
+            matchers = b["detail"]["payload"]["sub_type"]
+            assert {"exists": False} in matchers  # no sub_type at all: still caught
+            (but,) = [m["anything-but"] for m in matchers if "anything-but" in m]
+            sub_branches[(b["source"][0], b["detail-type"][0])] = set(but)
+    assert sub_branches == sub_types
     assert rule["Properties"]["EventBusName"] == {"Ref": "EventBus"}
 
 
@@ -99,7 +113,7 @@ def test_every_function_has_retry_policy_dlq_and_failure_destination(template: T
 def test_rules_in_the_transformed_template_have_dlq_and_retry(transformed: dict[str, Any]) -> None:
     rules = {k: r for k, r in transformed["Resources"].items() if r["Type"] == "AWS::Events::Rule"}
     lambda_targets = [t for r in rules.values() for t in r["Properties"]["Targets"] if "RetryPolicy" in t]
-    assert len(lambda_targets) == len(CONTRACT) + len(SENDERS)
+    assert len(lambda_targets) == len(CONTRACT) + len(SUB_TYPES) + len(SENDERS)
     for target in lambda_targets:
         assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["DeliveryDeadLetterQueue", "Arn"]}
 
@@ -115,12 +129,14 @@ def _touches(fn: Any, resource: str, action: str) -> bool:
 
 
 def test_least_privilege_by_what_each_handler_does(template: Template) -> None:
-    """Group-table writes only for code that writes state; PutEvents only for code that asks."""
+    """Code that writes state has the groups table (and the table comes with its name); code that
+    asks for actions has PutEvents, and nothing else has it."""
     for fn in template.event_functions():
-        writes = fn.folder in STATE_WRITERS
-        assert _touches(fn, "GroupsTable", "dynamodb:UpdateItem") == writes, fn.folder
+        may_write = _touches(fn, "GroupsTable", "dynamodb:UpdateItem")
+        if fn.folder in STATE_WRITERS:
+            assert may_write, f"{fn.folder} writes group state without the groups table"
         reads = fn.folder in SENDERS
-        assert ("GROUPS_TABLE_NAME" in fn.environment) == (writes or reads), fn.folder
+        assert ("GROUPS_TABLE_NAME" in fn.environment) == (may_write or reads), fn.folder
         asks = fn.folder in ACTION_ASKERS or fn.folder in SENDERS
         assert _touches(fn, "EventBus", "events:PutEvents") == asks, fn.folder
         assert ("EVENT_BUS_NAME" in fn.environment) == asks, fn.folder

@@ -40,7 +40,13 @@ def test_text_is_content_without_the_bots_own_mention(content: str, mentions: li
 def test_attachments_and_unknown_fields_are_kept() -> None:
     raw = at_message(
         attachments=[
-            {"content_type": "image/jpeg", "filename": "a.jpg", "url": "https://x/a.jpg", "size": 12, "width": 3},
+            {
+                "content_type": "image/jpeg",
+                "filename": "a.jpg",
+                "url": "https://x/a.jpg",
+                "size": 12,
+                "width": 3,
+            },
             {"content_type": "file", "url": "https://x/b.bin", "added_later": True},
             {},
         ],

@@ -269,6 +269,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument("--connect", action="append", help="forward WebSocket URL of an implementation")
             p.add_argument("--access-token", help="OneBot access token (default: ONEBOT_ACCESS_TOKEN)")
 
+    p = sub.add_parser("new", help="scaffold a new piece of the project")
+    new_sub = p.add_subparsers(dest="what", required=True)
+    p = new_sub.add_parser(
+        "handler", help="a handler for one event type, wired in template.yaml, with events/ and a test"
+    )
+    p.add_argument(
+        "type", help="QQ t (FRIEND_ADD) or OneBot <post_type>.<type>[.<sub_type>] (notice.notify.poke)"
+    )
+    p.add_argument("--name", help="handler folder (default: from the type, e.g. onebot_notify_poke)")
+    p.add_argument(
+        "--writes-groups", action="store_true", help="give it the groups table (GROUPS_TABLE_NAME)"
+    )
+    p.add_argument(
+        "--replies", action="store_true", help="let it ask for actions (EVENT_BUS_NAME, PutEvents)"
+    )
+
     p = sub.add_parser("invoke", help="run one handler in-process on an embedded moto (no Docker)")
     p.add_argument("function", help="handler folder (e.g. qq_group_add_robot) or logical id")
     p.add_argument("event", help="event JSON file (e.g. events/qq_group_add_robot.json)")
@@ -284,6 +300,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _groups(args)
     if args.command == "relay":
         return _relay(args)
+    if args.command == "new":
+        from qqbus.local.scaffold import run as scaffold
+
+        return scaffold(args.type, name=args.name, writes_groups=args.writes_groups, replies=args.replies)
     from qqbus.local.invoke import run as invoke
 
     return invoke(args.function, args.event)

@@ -42,7 +42,15 @@ _CfnLoader.add_multi_constructor("!", _short_tag)
 def load(path: Path | str = TEMPLATE_PATH) -> dict[str, Any]:
     """The template as plain data."""
     with open(path, encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=_CfnLoader)
+        return parse(fh.read())
+
+
+def parse(text: str) -> dict[str, Any]:
+    """Template text as plain data (short tags read as their long forms)."""
+    data = yaml.load(text, Loader=_CfnLoader)
+    if not isinstance(data, dict) or "Resources" not in data:
+        raise ValueError("not a CloudFormation template (no Resources)")
+    return data
 
 
 @dataclass
