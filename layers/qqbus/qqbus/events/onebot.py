@@ -10,7 +10,7 @@ Field names are the wire names. Following the OneBot v11 spec (and OneBot-YaYa, 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -204,10 +204,8 @@ class GroupBan(NoticeEvent):
     group_id: Int64
     operator_id: Int64
     user_id: Int64
-    duration: Int64 = Field(
-        default=0,
-        le=MAX_MUTE_SECONDS,
-        description="Seconds; a whole-group mute has none (0 or absent): it lasts until lifted",
+    duration: Annotated[Int64, Field(le=MAX_MUTE_SECONDS)] = Field(
+        default=0, description="Seconds; a whole-group mute has none (0 or absent): it lasts until lifted"
     )
 
     @model_validator(mode="after")
