@@ -15,7 +15,9 @@ os.environ.update(
     QQBUS_TESTING="1",
 )
 
+import json  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
 import boto3  # noqa: E402
@@ -63,7 +65,46 @@ def aws_tables(
         tables = create_tables(template, boto3.client("dynamodb"), refs)
         monkeypatch.setenv("GROUPS_TABLE_NAME", tables["GroupsTable"])
         monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", tables["IdempotencyTable"])
+        monkeypatch.setenv("ACTIONS_TABLE_NAME", tables["ActionsTable"])
         yield tables
+
+
+#: Every source qqbus puts on the bus.
+SOURCES = ["qq.official", "onebot.v11", "qqbus.action", "qqbus.action.result"]
+
+
+@dataclass
+class BusTap:
+    """The template's bus on moto, with a rule copying every qqbus event to a queue, in order."""
+
+    name: str
+    queue_url: str
+
+    def published(self, source: str | None = None) -> list[dict[str, Any]]:
+        """What reached the bus since the last call (of ``source``, when given)."""
+        sqs = boto3.client("sqs")
+        got = []
+        while msgs := sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for m in msgs:
+                got.append(json.loads(m["Body"]))
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        return [e for e in got if source is None or e["source"] == source]
+
+
+@pytest.fixture
+def event_bus(aws_tables: dict[str, str], refs: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> BusTap:
+    """The bus (inside ``aws_tables``' moto), ``EVENT_BUS_NAME`` naming it, and a tap on it."""
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    name = refs["EventBus"]
+    events.create_event_bus(Name=name)
+    url = sqs.create_queue(QueueName="tap")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="tap", EventBusName=name, EventPattern=json.dumps({"source": SOURCES}))
+    events.put_targets(Rule="tap", EventBusName=name, Targets=[{"Id": "q", "Arn": arn}])
+    monkeypatch.setenv("EVENT_BUS_NAME", name)
+    return BusTap(name, url)
 
 
 @pytest.fixture

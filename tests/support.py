@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -15,39 +16,69 @@ SEEDS = SHARED / "seeds"
 EVENTS = REPO / "events"
 HANDLERS = REPO / "handlers"
 
-#: The public contract of DESIGN.md: handler folder -> (source, detail-type).
-CONTRACT: dict[str, tuple[str, str]] = {
-    "qq_group_add_robot": ("qq.official", "GROUP_ADD_ROBOT"),
-    "qq_group_del_robot": ("qq.official", "GROUP_DEL_ROBOT"),
-    "qq_group_msg_reject": ("qq.official", "GROUP_MSG_REJECT"),
-    "qq_group_msg_receive": ("qq.official", "GROUP_MSG_RECEIVE"),
-    "onebot_private_message": ("onebot.v11", "message.private"),
-    "onebot_group_message": ("onebot.v11", "message.group"),
-    "onebot_group_upload": ("onebot.v11", "notice.group_upload"),
-    "onebot_group_admin": ("onebot.v11", "notice.group_admin"),
-    "onebot_group_decrease": ("onebot.v11", "notice.group_decrease"),
-    "onebot_group_increase": ("onebot.v11", "notice.group_increase"),
-    "onebot_group_ban": ("onebot.v11", "notice.group_ban"),
-    "onebot_friend_add": ("onebot.v11", "notice.friend_add"),
-    "onebot_group_recall": ("onebot.v11", "notice.group_recall"),
-    "onebot_friend_recall": ("onebot.v11", "notice.friend_recall"),
-}
-#: Handlers that write the groups table.
-STATE_WRITERS = {
-    "qq_group_add_robot",
-    "qq_group_del_robot",
-    "qq_group_msg_reject",
-    "qq_group_msg_receive",
-    "onebot_group_admin",
-    "onebot_group_decrease",
-    "onebot_group_increase",
-    "onebot_group_ban",
-}
+
+def _template() -> Any:
+    from qqbus.local.template import Template
+
+    return Template.read(REPO / "template.yaml")
+
+
+def handler_folders() -> set[str]:
+    """Every ``handlers/<name>/`` that holds an ``app.py``."""
+    return {p.name for p in HANDLERS.iterdir() if (p / "app.py").exists()}
+
+
+def routed_handlers() -> dict[str, tuple[str, str]]:
+    """Handler folder -> (source, detail-type) of every function a rule sends one event type to.
+
+    Read off template.yaml (the one place the routing is written down); the wiring tests check
+    that it agrees with ``handlers/`` and ``events/``.
+    """
+    routed = {}
+    for fn in _template().event_functions():
+        (source,) = fn.pattern["source"]
+        (detail_type,) = fn.pattern["detail-type"]
+        if isinstance(detail_type, str):
+            routed[fn.folder] = (source, detail_type)
+    return routed
+
+
+def sender_handlers() -> dict[str, tuple[str, str]]:
+    """Handler folder -> (source, detail-type prefix) of the functions that take actions."""
+    senders = {}
+    for fn in _template().event_functions():
+        (source,) = fn.pattern["source"]
+        (detail_type,) = fn.pattern["detail-type"]
+        if isinstance(detail_type, dict) and "prefix" in detail_type:
+            senders[fn.folder] = (source, detail_type["prefix"])
+    return senders
+
+
+def _code(folder: str) -> str:
+    return (HANDLERS / folder / "app.py").read_text(encoding="utf-8")
+
+
+def state_writers() -> set[str]:
+    """Handlers whose code writes group state (calls ``groups()``)."""
+    return {f for f in handler_folders() if re.search(r"\bgroups\(\)", _code(f))}
+
+
+def action_askers() -> set[str]:
+    """Handlers whose code asks for actions (replies, sends, commands)."""
+    asks = re.compile(r"\bev\.(reply|send_group|send_private|call)\(|\bcommands\.handle\(")
+    return {f for f in handler_folders() if asks.search(_code(f))}
+
+
+#: Derived at import, for parametrisation.
+CONTRACT: dict[str, tuple[str, str]] = routed_handlers()
+SENDERS: dict[str, tuple[str, str]] = sender_handlers()
+STATE_WRITERS = state_writers()
+ACTION_ASKERS = action_askers()
 
 
 def load_json(path: Path) -> Any:
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing (shared/ must sit beside the repository)")
+        raise FileNotFoundError(f"{path} is missing")
     return json.loads(path.read_text(encoding="utf-8"))
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import CONTRACT, EVENTS, HANDLERS, REPO, STATE_WRITERS
+from tests.support import ACTION_ASKERS, CONTRACT, EVENTS, HANDLERS, REPO, SENDERS, STATE_WRITERS
 
 LAYER = REPO / "layers" / "qqbus"
 
@@ -24,12 +24,14 @@ stdlib = [p for p in sys.path if p.endswith(".zip") or p.rstrip("/").endswith(("
 sys.path[:] = [handler_dir, layer, site, *stdlib]
 import boto3
 from moto import mock_aws
-from qqbus.local.provision import create_tables, local_refs
+from qqbus.local.provision import create_bus_and_routes, create_tables, local_refs
 from qqbus.local.template import Template
 
 with mock_aws():
     template = Template.read()
-    create_tables(template, boto3.client("dynamodb"), local_refs(template, "us-east-1", stage="pkg"))
+    refs = local_refs(template, "us-east-1", stage="pkg")
+    create_tables(template, boto3.client("dynamodb"), refs)
+    routes = create_bus_and_routes(template, boto3.client("events"), boto3.client("sqs"), refs)
     import app
     import qqbus
     from qqbus.lambda_context import LocalContext
@@ -37,17 +39,23 @@ with mock_aws():
     event = json.load(open(event_path, encoding="utf-8"))
     result = app.lambda_handler(event, LocalContext(function_name="packaging"))
     groups = boto3.client("dynamodb").scan(TableName="qqbus-pkg-groups")["Items"]
+    sqs = boto3.client("sqs")
+    on_bus = {k: len(sqs.receive_message(QueueUrl=u, MaxNumberOfMessages=10).get("Messages", []))
+              for k, u in {**routes.function_queues, **routes.catch_all_queues}.items()}
     report = {"qqbus": qqbus.__file__, "app": app.__file__, "result": result, "groups": len(groups),
-              "tests_loaded": "tests" in sys.modules}
+              "on_bus": {k: v for k, v in on_bus.items() if v}, "tests_loaded": "tests" in sys.modules}
     print("RESULT " + json.dumps(report, default=str))
 """
 
 
-@pytest.mark.parametrize("name", sorted(CONTRACT))
+@pytest.mark.parametrize("name", sorted({**CONTRACT, **SENDERS}))
 def test_handler_runs_with_only_its_folder_and_the_layer(name: str, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "GROUPS_", "IDEMPOTENCY_"))} | {
+    drop = ("PYTHON", "GROUPS_", "IDEMPOTENCY_", "ACTIONS_", "EVENT_BUS", "ONEBOT_", "QQ_", "RELAY_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)} | {
         "GROUPS_TABLE_NAME": "qqbus-pkg-groups",
         "IDEMPOTENCY_TABLE_NAME": "qqbus-pkg-idempotency",
+        "ACTIONS_TABLE_NAME": "qqbus-pkg-actions",
+        "EVENT_BUS_NAME": "qqbus-pkg",
         "AWS_LAMBDA_FUNCTION_NAME": name,
     }
     proc = subprocess.run(
@@ -75,6 +83,16 @@ def test_handler_runs_with_only_its_folder_and_the_layer(name: str, tmp_path: Pa
     assert Path(got["app"]).resolve() == (HANDLERS / name / "app.py").resolve()
     assert got["tests_loaded"] is False
     assert (got["groups"] > 0) == (name in STATE_WRITERS)
+    if name in ACTION_ASKERS:  # the events/ file holds a /ping: one action, for its sender
+        assert sum(got["on_bus"].values()) == 1 and set(got["on_bus"]) <= {
+            "QqSenderFunction",
+            "OnebotSenderFunction",
+        }
+    elif name in SENDERS:  # no state and no API configured: a result (refused or failed), nothing sent
+        assert got["on_bus"] == {"ActionResultsRule": 1}, got
+        assert got["result"]["status"] in ("refused", "failed")
+    else:
+        assert got["on_bus"] == {}
 
 
 def test_layer_requirements_match_the_package_dependencies() -> None:

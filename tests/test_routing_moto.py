@@ -62,20 +62,27 @@ def test_every_events_payload_lands_in_exactly_its_own_queue(
         assert _drain(sqs, url) == []
 
 
-@pytest.mark.parametrize(
-    "source, detail_type",
-    [
-        ("qq.official", "GROUP_AT_MESSAGE_CREATE"),
-        ("qq.official", "C2C_MESSAGE_CREATE"),
-        ("onebot.v11", "meta_event.lifecycle"),
-        ("onebot.v11", "request.friend"),
-        ("onebot.v11", "notice.notify"),
-        ("onebot.v11", "message_sent.group"),
-        # A handled type under the other source is not that handler's event.
-        ("onebot.v11", "GROUP_ADD_ROBOT"),
-        ("qq.official", "message.group"),
-    ],
-)
+#: Event types real traffic carries; those no rule handles must reach only the catch-all.
+OBSERVED_TYPES = [
+    ("qq.official", "GROUP_AT_MESSAGE_CREATE"),
+    ("qq.official", "C2C_MESSAGE_CREATE"),
+    ("qq.official", "FRIEND_ADD"),
+    ("qq.official", "AT_MESSAGE_CREATE"),
+    ("qq.official", "INTERACTION_CREATE"),
+    ("onebot.v11", "meta_event.lifecycle"),
+    ("onebot.v11", "request.friend"),
+    ("onebot.v11", "request.group"),
+    ("onebot.v11", "notice.notify"),
+    ("onebot.v11", "notice.group_card"),
+    ("onebot.v11", "message_sent.group"),
+    # A handled type under the other source is not that handler's event.
+    ("onebot.v11", "GROUP_ADD_ROBOT"),
+    ("qq.official", "message.group"),
+]
+UNHANDLED = [t for t in OBSERVED_TYPES if t not in set(CONTRACT.values())]
+
+
+@pytest.mark.parametrize("source, detail_type", UNHANDLED)
 def test_unknown_types_land_only_in_the_catch_all(
     routes: tuple[Routes, Any, Any], source: str, detail_type: str
 ) -> None:
@@ -83,9 +90,41 @@ def test_unknown_types_land_only_in_the_catch_all(
     _put(events, r.bus_name, source, detail_type, {"bot_id": "1", "event_id": "e", "payload": {}})
     for url in r.function_queues.values():
         assert _drain(sqs, url) == []
-    (catch_all,) = r.catch_all_queues.values()
-    (got,) = _drain(sqs, catch_all)
+    (got,) = _drain(sqs, r.catch_all_queues["UnhandledEventsRule"])
     assert (got["source"], got["detail-type"]) == (source, detail_type)
+    assert _drain(sqs, r.catch_all_queues["ActionResultsRule"]) == []
+
+
+@pytest.mark.parametrize(
+    "detail_type, sender",
+    [
+        ("qq.group_message", "QqSenderFunction"),
+        ("qq.c2c_message", "QqSenderFunction"),
+        ("onebot.send_group_msg", "OnebotSenderFunction"),
+        ("onebot.set_group_ban", "OnebotSenderFunction"),
+    ],
+)
+def test_actions_reach_only_their_protocols_sender(
+    routes: tuple[Routes, Any, Any], detail_type: str, sender: str
+) -> None:
+    r, events, sqs = routes
+    _put(events, r.bus_name, "qqbus.action", detail_type, {"bot_id": "1", "action_id": "a"})
+    for logical_id, url in r.function_queues.items():
+        assert len(_drain(sqs, url)) == (logical_id == sender), logical_id
+    assert all(_drain(sqs, url) == [] for url in r.catch_all_queues.values())
+
+
+def test_results_reach_only_the_results_log(routes: tuple[Routes, Any, Any]) -> None:
+    r, events, sqs = routes
+    for outcome in ("sent", "refused", "failed"):
+        _put(events, r.bus_name, "qqbus.action.result", outcome, {"action_id": "a", "bot_id": "1"})
+    assert [e["detail-type"] for e in _drain(sqs, r.catch_all_queues["ActionResultsRule"])] == [
+        "sent",
+        "refused",
+        "failed",
+    ]
+    assert all(_drain(sqs, url) == [] for url in r.function_queues.values())
+    assert _drain(sqs, r.catch_all_queues["UnhandledEventsRule"]) == []
 
 
 def test_other_sources_match_nothing(routes: tuple[Routes, Any, Any]) -> None:

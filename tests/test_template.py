@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from qqbus.local.template import TEMPLATE_PATH, Template
 
-from tests.support import CONTRACT, HANDLERS, STATE_WRITERS
+from tests.support import ACTION_ASKERS, CONTRACT, SENDERS, STATE_WRITERS
 
 
 class _OfflinePolicies:
@@ -50,24 +50,23 @@ def test_cfn_lint_reports_no_errors() -> None:
     assert errors == []
 
 
-def test_each_handler_folder_has_exactly_one_function_and_rule(template: Template) -> None:
-    functions = template.event_functions()
-    by_folder: dict[str, list[Any]] = {}
-    for fn in functions:
-        by_folder.setdefault(fn.folder, []).append(fn)
-    assert set(by_folder) == set(CONTRACT)
-    assert {p.name for p in HANDLERS.iterdir() if (p / "app.py").exists()} >= set(CONTRACT)
-    for folder, fns in by_folder.items():
-        assert len(fns) == 1, folder
-        (fn,) = fns
-        source, detail_type = CONTRACT[folder]
-        assert fn.pattern == {"source": [source], "detail-type": [detail_type]}, folder
-        assert fn.code_uri.rstrip("/") == f"handlers/{folder}"
+def test_each_event_type_has_exactly_one_function_on_the_bus(template: Template) -> None:
+    by_type: dict[tuple[str, str], list[str]] = {}
+    for folder, handled in CONTRACT.items():
+        by_type.setdefault(handled, []).append(folder)
+    assert all(len(folders) == 1 for folders in by_type.values()), by_type
+    for fn in template.event_functions():
+        assert fn.code_uri.rstrip("/") == f"handlers/{fn.folder}"
         assert fn.rule["EventBusName"] == {"Ref": "EventBus"}
+        assert fn.folder in CONTRACT or fn.folder in SENDERS, fn.folder
+
+
+def test_senders_take_every_action_of_their_protocol(template: Template) -> None:
+    assert SENDERS == {"qq_sender": ("qqbus.action", "qq."), "onebot_sender": ("qqbus.action", "onebot.")}
 
 
 def test_catch_all_excludes_exactly_the_handled_types(template: Template) -> None:
-    (rule,) = template.bus_rules().values()
+    rule = template.bus_rules()["UnhandledEventsRule"]
     pattern = rule["Properties"]["EventPattern"]
     handled: dict[str, set[str]] = {}
     for source, detail_type in CONTRACT.values():
@@ -81,12 +80,18 @@ def test_catch_all_excludes_exactly_the_handled_types(template: Template) -> Non
     assert rule["Properties"]["EventBusName"] == {"Ref": "EventBus"}
 
 
+def test_action_results_go_to_their_own_log(template: Template) -> None:
+    rule = template.bus_rules()["ActionResultsRule"]["Properties"]
+    assert rule["EventPattern"] == {"source": ["qqbus.action.result"]}
+    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["ActionResultsLogGroup", "Arn"]}
+
+
 def test_every_function_has_retry_policy_dlq_and_failure_destination(template: Template) -> None:
     for fn in template.event_functions():
         assert fn.rule["RetryPolicy"]["MaximumRetryAttempts"] >= 1, fn.logical_id
         assert fn.rule["RetryPolicy"]["MaximumEventAgeInSeconds"] > 0
         assert fn.rule["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DeliveryDeadLetterQueue", "Arn"]}}
-        invoke = fn.properties["EventInvokeConfig"]
+        invoke = fn.properties["EventInvokeConfig"]  # from Globals, as SAM merges it
         assert invoke["MaximumRetryAttempts"] == 2
         assert invoke["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
 
@@ -94,7 +99,7 @@ def test_every_function_has_retry_policy_dlq_and_failure_destination(template: T
 def test_rules_in_the_transformed_template_have_dlq_and_retry(transformed: dict[str, Any]) -> None:
     rules = {k: r for k, r in transformed["Resources"].items() if r["Type"] == "AWS::Events::Rule"}
     lambda_targets = [t for r in rules.values() for t in r["Properties"]["Targets"] if "RetryPolicy" in t]
-    assert len(lambda_targets) == len(CONTRACT)
+    assert len(lambda_targets) == len(CONTRACT) + len(SENDERS)
     for target in lambda_targets:
         assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["DeliveryDeadLetterQueue", "Arn"]}
 
@@ -103,15 +108,43 @@ def _statements(fn_props: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for policy in fn_props.get("Policies", []) for s in policy.get("Statement", [])]
 
 
-def test_only_state_writers_get_the_groups_table(template: Template) -> None:
+def _touches(fn: Any, resource: str, action: str) -> bool:
+    return any(
+        resource in json.dumps(s["Resource"]) and action in s["Action"] for s in _statements(fn.properties)
+    )
+
+
+def test_least_privilege_by_what_each_handler_does(template: Template) -> None:
+    """Group-table writes only for code that writes state; PutEvents only for code that asks."""
     for fn in template.event_functions():
-        resources = {json.dumps(s["Resource"]) for s in _statements(fn.properties)}
-        touches_groups = any("GroupsTable" in r for r in resources)
-        assert touches_groups == (fn.folder in STATE_WRITERS), fn.folder
-        assert ("GROUPS_TABLE_NAME" in fn.environment) == (fn.folder in STATE_WRITERS), fn.folder
+        writes = fn.folder in STATE_WRITERS
+        assert _touches(fn, "GroupsTable", "dynamodb:UpdateItem") == writes, fn.folder
+        reads = fn.folder in SENDERS
+        assert ("GROUPS_TABLE_NAME" in fn.environment) == (writes or reads), fn.folder
+        asks = fn.folder in ACTION_ASKERS or fn.folder in SENDERS
+        assert _touches(fn, "EventBus", "events:PutEvents") == asks, fn.folder
+        assert ("EVENT_BUS_NAME" in fn.environment) == asks, fn.folder
         for statement in _statements(fn.properties):
             assert "*" not in json.dumps(statement["Resource"]), fn.folder
             assert not any(a.endswith("*") for a in statement["Action"]), fn.folder
+
+
+def test_only_the_senders_hold_send_credentials(template: Template) -> None:
+    for fn in template.functions():
+        reads_qq_secret = "QQ_BOT_SECRET_PARAMETER" in fn.environment
+        assert reads_qq_secret == (fn.folder in ("qq_webhook", "qq_sender")), fn.folder
+        assert ("ONEBOT_API_URL" in fn.environment) == (fn.folder == "onebot_sender"), fn.folder
+        assert _touches(fn, "ActionsTable", "dynamodb:UpdateItem") == (fn.folder in SENDERS), fn.folder
+        assert _touches(fn, "RelayActionQueue", "sqs:SendMessage") == (fn.folder == "onebot_sender")
+
+
+def test_globals_send_failed_async_invocations_to_the_failure_queue(template: Template) -> None:
+    invoke = template.data["Globals"]["Function"]["EventInvokeConfig"]
+    assert invoke["MaximumRetryAttempts"] == 2
+    assert invoke["DestinationConfig"]["OnFailure"] == {
+        "Type": "SQS",
+        "Destination": {"Fn::GetAtt": ["HandlerFailureQueue", "Arn"]},
+    }
 
 
 def test_globals_pin_a_current_python_runtime_and_powertools_env(template: Template) -> None:
@@ -142,8 +175,11 @@ def test_tables_keys_and_ttl(template: Template) -> None:
 def test_archive_and_outputs(template: Template) -> None:
     archive = template.resources["EventArchive"]["Properties"]
     assert archive["SourceArn"] == {"Fn::GetAtt": ["EventBus", "Arn"]}
-    assert set(archive["EventPattern"]["source"]) == {s for s, _ in CONTRACT.values()}
-    assert {"EventBusName", "GroupsTableName", "IdempotencyTableName"} <= set(template.data["Outputs"])
+    sources = {s for s, _ in CONTRACT.values()} | {"qqbus.action", "qqbus.action.result"}
+    assert set(archive["EventPattern"]["source"]) == sources
+    assert {"EventBusName", "GroupsTableName", "IdempotencyTableName", "RelayActionQueueUrl"} <= set(
+        template.data["Outputs"]
+    )
 
 
 INGRESS = {"qq_webhook": "QqBotSecretParameterName", "onebot_http": "OnebotSecretParameterName"}
@@ -202,3 +238,8 @@ def test_dashboard_body_is_json_and_alarms_watch_the_failure_paths(template: Tem
     assert any("DeliveryDeadLetterQueue" in a for a in alarmed) and any(
         "HandlerFailureQueue" in a for a in alarmed
     )
+    alarmed_metrics = {
+        r["Properties"]["MetricName"] for r in template.of_type("AWS::CloudWatch::Alarm").values()
+    }
+    assert "ActionsFailed" in alarmed_metrics
+    assert ["qqbus", "ActionsFailed", "service", "qqbus"] in metrics

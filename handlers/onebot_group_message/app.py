@@ -1,6 +1,7 @@
-"""message.group: a group message, as segments. Add your bot's replies here."""
+"""message.group: a OneBot group message, as segments. Commands answer; add yours."""
 
 from qqbus.events.onebot import GroupMessage
+from qqbus.example_commands import commands
 from qqbus.observability import logger
 from qqbus.routing import Delivered, handler
 
@@ -15,11 +16,10 @@ def lambda_handler(ev: Delivered[GroupMessage], context: object) -> dict:
         extra={
             "group_id": m.group_id,
             "user_id": m.user_id,
-            "sub_type": m.sub_type,
             "message_id": m.message_id,
             "mentions_bot": mentioned,
-            "segments": segments,
-            "text": m.plain_text,
         },
     )
+    logger.debug("group message content", extra={"segments": segments, "text": m.plain_text})
+    commands.handle(ev)
     return {"segments": segments, "mentions_bot": mentioned}

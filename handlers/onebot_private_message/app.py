@@ -1,6 +1,7 @@
-"""message.private: a private message, as segments. Add your bot's replies here."""
+"""message.private: a OneBot private message, as segments. Commands answer; add yours."""
 
 from qqbus.events.onebot import PrivateMessage
+from qqbus.example_commands import commands
 from qqbus.observability import logger
 from qqbus.routing import Delivered, handler
 
@@ -10,13 +11,8 @@ def lambda_handler(ev: Delivered[PrivateMessage], context: object) -> dict:
     m = ev.payload
     segments = [s.model_dump() for s in m.message]
     logger.info(
-        "private message",
-        extra={
-            "user_id": m.user_id,
-            "sub_type": m.sub_type,
-            "message_id": m.message_id,
-            "segments": segments,
-            "text": m.plain_text,
-        },
+        "private message", extra={"user_id": m.user_id, "sub_type": m.sub_type, "message_id": m.message_id}
     )
+    logger.debug("private message content", extra={"segments": segments, "text": m.plain_text})
+    commands.handle(ev)
     return {"segments": segments}

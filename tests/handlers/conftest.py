@@ -16,7 +16,7 @@ Invoke = Callable[[str, dict[str, Any]], Any]
 
 
 @pytest.fixture
-def invoke(aws_tables: dict[str, str]) -> Invoke:
+def invoke(aws_tables: dict[str, str], event_bus: Any) -> Invoke:
     """Call ``handlers/<name>/app.py``'s ``lambda_handler`` as Lambda would (moto tables ready)."""
     modules: dict[str, Any] = {}
 

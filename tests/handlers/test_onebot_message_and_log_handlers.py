@@ -27,12 +27,12 @@ def test_group_message_normalises_segments(invoke: Invoke, sample: Any, output: 
     result = invoke("onebot_group_message", sample("onebot_group_message"))
     assert result["segments"] == [
         {"type": "at", "data": {"qq": 123456789}},
-        {"type": "text", "data": {"text": "大家好！"}},
+        {"type": "text", "data": {"text": " /ping"}},
     ]
     assert result["mentions_bot"] is True
     lines = output()
     log = next(line for line in lines if line.get("message") == "group message")
-    assert log["group_id"] == 987654321 and log["text"] == "大家好！"
+    assert log["group_id"] == 987654321
     assert log["correlation_id"] == sample("onebot_group_message")["detail"]["event_id"]
     assert log["detail_type"] == "message.group" and log["bot_id"] == "123456789"
     assert _metrics(lines)["EventsHandled"] == 1

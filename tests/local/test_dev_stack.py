@@ -19,7 +19,7 @@ import yaml
 from qqbus.local.send import post, prepare
 from qqbus.local.template import load
 
-from tests.support import CONTRACT, EVENTS, REPO
+from tests.support import ACTION_ASKERS, CONTRACT, EVENTS, REPO
 
 BOOM = '''"""A handler that always fails: its events must end in the failure queue."""
 
@@ -154,12 +154,13 @@ def test_a_duplicate_post_changes_nothing(stack: Stack) -> None:
     before = _groups(stack)
     ok_before = {k: v["ok"] for k, v in stack.stats()["functions"].items()}
     _send_all(stack)
-    stats = stack.wait_for(
-        lambda s: all(s["functions"][fn]["ok"] >= ok_before[fn] + 1 for fn in _event_functions(s))
-    )
+    stats = stack.wait_for(lambda s: all(s["functions"][fn]["duplicates"] == 1 for fn in _event_functions(s)))
+    assert all(stats["functions"][fn]["ok"] == ok_before[fn] for fn in _event_functions(stats))
     assert _groups(stack) == before  # updated_at included: no handler wrote again
     records = stack.client("dynamodb").scan(TableName="qqbus-local-idempotency")["Items"]
-    assert len(records) == len(CONTRACT)  # each event ran its handler's body once
+    senders = sum(stats["functions"][name]["ok"] for name in SENDER_FUNCTIONS)
+    assert senders == len(ACTION_ASKERS)  # each /ping asked once and was performed once
+    assert len(records) == len(CONTRACT) + senders  # each event ran its handler's body once
     assert all(r["status"]["S"] == "COMPLETED" for r in records)
     assert all(stats["functions"][fn]["errors"] == 0 for fn in _event_functions(stats))
 
@@ -209,7 +210,10 @@ def test_malformed_posts_are_4xx_and_reach_no_function(
     assert b"Traceback" not in answer
     time.sleep(0.3)
     after = stack.stats()
-    assert after["functions"] == before["functions"] and after["unhandled"] == before["unhandled"]
+    assert _bus_functions(after) == _bus_functions(before) and after["unhandled"] == before["unhandled"]
+    ingress = [name for name in INGRESS if after["functions"][name] != before["functions"][name]]
+    for name in ingress:  # the ingress function that answered counts the refusal as invalid
+        assert after["functions"][name]["invalid"] == before["functions"][name]["invalid"] + 1
 
 
 def test_unhandled_types_reach_only_the_catch_all(stack: Stack) -> None:
@@ -259,9 +263,13 @@ def test_ctrl_c_stops_cleanly(stack: Stack) -> None:
     assert not stack.state_file.exists()
 
 
+INGRESS = ("QqWebhookFunction", "OnebotHttpFunction")
+SENDER_FUNCTIONS = ("QqSenderFunction", "OnebotSenderFunction")
+
+
 def _event_functions(stats: dict[str, Any]) -> list[str]:
-    return [
-        name
-        for name in stats["functions"]
-        if name not in ("QqWebhookFunction", "OnebotHttpFunction", "BoomFunction")
-    ]
+    return [name for name in stats["functions"] if name not in (*INGRESS, *SENDER_FUNCTIONS, "BoomFunction")]
+
+
+def _bus_functions(stats: dict[str, Any]) -> dict[str, Any]:
+    return {name: v for name, v in stats["functions"].items() if name not in INGRESS}

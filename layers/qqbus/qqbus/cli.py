@@ -22,6 +22,8 @@ def _dev(args: argparse.Namespace) -> int:
         secrets=secrets,
         verbose=args.verbose,
         retry_delay=args.retry_delay,
+        onebot_api=args.onebot_api,
+        onebot_access_token=args.onebot_access_token or None,
     )
     if args.template:
         options.template = Path(args.template)
@@ -199,11 +201,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also relay a real QQ bot's gateway (QQ_BOT_APPID, QQ_RELAY_SECRET)",
     )
     p.add_argument("--sandbox", action="store_true", help="with --relay-qq: the sandbox API")
+    p.add_argument(
+        "--onebot-api",
+        metavar="URL",
+        help="send OneBot actions to this real OneBot HTTP API (NapCat, go-cqhttp, ...) instead of the fake",
+    )
+    p.add_argument(
+        "--onebot-access-token",
+        default=os.environ.get("ONEBOT_ACCESS_TOKEN"),
+        help="access token the OneBot HTTP API requires",
+    )
 
     p = sub.add_parser("send", help="sign a QQ or OneBot payload with the dev secret and post it")
     p.add_argument("payload", help="a platform payload, an events/ file, or a Function URL event")
     p.add_argument("--url", help="base URL of the stack (default: the running `qqbus dev`)")
     p.add_argument("--appid", help="X-Bot-Appid for a QQ payload")
+    p.add_argument("--keep-time", action="store_true", help="send the payload's event time as it is")
+    p.add_argument(
+        "--wait", type=float, default=10.0, help="seconds to follow the event through the stack (0: do not)"
+    )
 
     p = sub.add_parser("groups", help="print the groups table")
     p.add_argument("--json", action="store_true")
@@ -263,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "send":
         from qqbus.local.send import run as send
 
-        return send(args.payload, args.url, qq_appid=args.appid)
+        return send(args.payload, args.url, keep_time=args.keep_time, wait=args.wait, qq_appid=args.appid)
     if args.command == "groups":
         return _groups(args)
     if args.command == "relay":

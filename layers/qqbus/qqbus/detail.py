@@ -30,6 +30,33 @@ class Delivered(BaseModel, Generic[P]):
     received_at: int = Field(description="When the ingress received it (Unix milliseconds)")
     payload: P
 
+    # The reply API: each call asks for one action (qqbus.actions), put on the bus when the
+    # handler returns. They work inside a ``@handler`` function.
+
+    def reply(self, message: Any, *, quote: bool = False) -> Any:
+        """Answer this event where it happened: the group, else the user (see ``Outbox.reply``)."""
+        return self._outbox().reply(self.payload, message, quote=quote)
+
+    def send_group(self, group_id: str | int, message: Any) -> Any:
+        """Post into a group of this event's platform, unprompted."""
+        return self._outbox().send_group(self._protocol(), group_id, message)
+
+    def send_private(self, user_id: str | int, message: Any) -> Any:
+        """Message a user of this event's platform, unprompted."""
+        return self._outbox().send_private(self._protocol(), user_id, message)
+
+    def call(self, action: str, **params: Any) -> Any:
+        """Any OneBot v11 action by name (``ev.call("set_group_ban", group_id=..., ...)``)."""
+        return self._outbox().call(action, **params)
+
+    def _outbox(self) -> Any:
+        from qqbus.actions import current_outbox
+
+        return current_outbox()
+
+    def _protocol(self) -> Literal["qq", "onebot"]:
+        return "onebot" if getattr(self.payload, "post_type", None) is not None else "qq"
+
 
 class BusEvent(BaseModel):
     """The EventBridge event a rule hands to a Lambda target."""

@@ -16,8 +16,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from qqbus.aws import cached
 from qqbus.detail import entry_size
 
+#: The environment variable naming the bus every qqbus event and action goes on.
+EVENT_BUS_ENV = "EVENT_BUS_NAME"
 MAX_ENTRIES_PER_CALL = 10
 #: PutEvents request limit (entries summed); an entry larger than this can never be put.
 MAX_REQUEST_BYTES = 256 * 1024
@@ -142,3 +145,9 @@ class EventBridgePublisher(Publisher):
                 code = "InternalFailure"
             return [{"ErrorCode": code, "ErrorMessage": str(exc)} for _ in entries]
         return list(response["Entries"])
+
+
+@cached
+def publisher() -> Publisher:
+    """The EventBridge publisher of this function (one per container)."""
+    return EventBridgePublisher()

@@ -7,7 +7,13 @@ Powertools idempotency (innermost, keyed on the event id, in ``IDEMPOTENCY_TABLE
 
 A payload that does not fit the handler's model is reported (an ERROR log naming each bad
 field, and the ``InvalidEvents`` metric) and not retried: retrying cannot fix it, and the bus
-archive keeps the event for a replay once the model or the sender is fixed.
+archive keeps the event for a replay once the model or the sender is fixed. So is a value the
+database refuses for good (DynamoDB ``ValidationException``: an empty or over-long key).
+
+Replies and sends (``ev.reply(...)``) collect in the run's ``Outbox`` and go on the bus when
+``fn`` returns, inside the idempotent part: if they cannot be published the run fails and is
+retried, and the retry asks for the same action ids. A repeated event is skipped, logged as a
+duplicate and counted (``DuplicateEvents``).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from qqbus.actions import Outbox, collecting
 from qqbus.aws import cached, client
 from qqbus.detail import BusEvent, Delivered
 from qqbus.events.registry import error_summary
@@ -38,7 +45,9 @@ IDEMPOTENCY_SECONDS = 24 * 3600
 
 
 @cached
-def _persistence() -> BasePersistenceLayer | None:
+def _persistence(key_jmespath: str, key_prefix: str) -> BasePersistenceLayer | None:
+    """One persistence layer per key: Powertools keeps the first ``configure()``'s key path for
+    good, so a layer shared by two kinds of key (events, actions) would hash the wrong fields."""
     table = os.environ.get(IDEMPOTENCY_TABLE_ENV, "").strip()
     if not table:
         logger.warning(f"{IDEMPOTENCY_TABLE_ENV} is not set: handlers run without idempotency")
@@ -46,6 +55,37 @@ def _persistence() -> BasePersistenceLayer | None:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
     return DynamoDBPersistenceLayer(table_name=table, boto3_client=client("dynamodb"))
+
+
+def once_per_key(
+    fn: Callable[..., R], key: dict[str, str], context: Any, *, key_prefix: str, enabled: bool = True
+) -> R:
+    """``fn(key=key)`` at most once per ``key`` (Powertools idempotency, innermost).
+
+    Without ``IDEMPOTENCY_TABLE_NAME`` (or with ``enabled`` off) ``fn`` simply runs.
+    """
+    key_jmespath = "[" + ", ".join(key) + "]"
+    store = _persistence(key_jmespath, key_prefix) if enabled else None
+    if store is None:
+        return fn(key=key)
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
+    config = IdempotencyConfig(
+        event_key_jmespath=key_jmespath,
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=IDEMPOTENCY_SECONDS,
+    )
+    config.register_lambda_context(context)
+    once = idempotent_function(
+        fn, data_keyword_argument="key", persistence_store=store, config=config, key_prefix=key_prefix
+    )
+    return once(key=key)  # type: ignore[no-any-return]
+
+
+def _is_validation_error(exc: BaseException) -> bool:
+    """A DynamoDB ValidationException: a value no retry will make acceptable."""
+    response = getattr(exc, "response", None)
+    return isinstance(response, dict) and response.get("Error", {}).get("Code") == "ValidationException"
 
 
 def handler(
@@ -93,30 +133,44 @@ def handler(
                 count("InvalidEvents")
                 return {"status": "invalid", "error": problem}
 
+            ran = False
+
             def run_once(key: dict[str, str]) -> R:
-                result = fn(delivered, context)
+                nonlocal ran
+                ran = True
+                outbox = Outbox(
+                    bot_id=delivered.bot_id,
+                    event_id=delivered.event_id,
+                    detail_type=bus_event.detail_type,
+                    function=key_prefix,
+                )
+                with collecting(outbox):
+                    result = fn(delivered, context)
+                if asked := outbox.flush():
+                    count("ActionsRequested", asked)
                 count("EventsHandled")
                 return result
 
-            store = _persistence() if idempotent else None
-            if store is None:
-                return run_once(key={})
-            from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-
-            config = IdempotencyConfig(
-                event_key_jmespath="[bot_id, event_id]",
-                raise_on_no_idempotency_key=True,
-                expires_after_seconds=IDEMPOTENCY_SECONDS,
-            )
-            config.register_lambda_context(context)
-            once = idempotent_function(
-                run_once,
-                data_keyword_argument="key",
-                persistence_store=store,
-                config=config,
-                key_prefix=key_prefix,
-            )
-            return once(key={"bot_id": delivered.bot_id, "event_id": delivered.event_id})
+            try:
+                result = once_per_key(
+                    run_once,
+                    {"bot_id": delivered.bot_id, "event_id": delivered.event_id},
+                    context,
+                    key_prefix=key_prefix,
+                    enabled=idempotent,
+                )
+            except Exception as exc:
+                if not _is_validation_error(exc):
+                    raise
+                logger.error(f"the database refused a value of {bus_event.detail_type}: {exc}")
+                count("InvalidEvents")
+                return {"status": "invalid", "error": str(exc)}
+            if not ran:
+                # Async invocations' return values go nowhere in AWS; locally they tell the story.
+                logger.info(f"duplicate {bus_event.detail_type} event {delivered.event_id}: already handled")
+                count("DuplicateEvents")
+                return {"status": "duplicate", "event_id": delivered.event_id}
+            return result
 
         traced = logger.inject_lambda_context(correlation_id_path="detail.event_id", clear_state=True)(
             lambda_handler

@@ -73,3 +73,8 @@ def qq_secret(app_id: str | None) -> str | None:
 def onebot_secret() -> str | None:
     """The OneBot HTTP POST secret, or None when OneBot requests are not signed."""
     return _read("ONEBOT_SECRET", "ONEBOT_SECRET_PARAMETER")
+
+
+def onebot_access_token() -> str | None:
+    """The OneBot API access token the sender presents (``Authorization: Bearer``), if any."""
+    return _read("ONEBOT_ACCESS_TOKEN", "ONEBOT_ACCESS_TOKEN_PARAMETER")

@@ -7,6 +7,7 @@ RFC 3339 string; both are read as Unix seconds here (``UnixSeconds``: plausible 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -95,25 +96,71 @@ class GroupMsgReceive(QQDispatch):
 
 
 class GroupAuthor(_Wire):
+    """Who sent a group message (openids are per bot)."""
+
     member_openid: str
     union_openid: str | None = None
 
 
 class C2CAuthor(_Wire):
+    """Who sent a C2C (private) message."""
+
     user_openid: str
     union_openid: str | None = None
 
 
+class Attachment(_Wire):
+    """A file sent with a message; every field is what the platform chose to send."""
+
+    content_type: str | None = Field(default=None, examples=["image/jpeg", "file", "voice"])
+    filename: str | None = None
+    url: str | None = None
+    size: int | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+class Mention(_Wire):
+    """Someone @-mentioned in a group message; ``is_you`` marks the bot itself."""
+
+    id: str | None = None
+    member_openid: str | None = None
+    is_you: bool | None = None
+    bot: bool | None = None
+
+
+#: A ``<@openid>`` / ``<@!openid>`` mention inside ``content``.
+_MENTION = re.compile(r"<@!?([^<>\s]+)>")
+
+
 class MessageData(_Wire):
+    """What a message event carries: its id (cited to reply passively), text, time, files."""
+
     id: str = Field(description="Message id, cited as msg_id in a passive reply")
     content: str = ""
     timestamp: UnixSeconds
-    attachments: list[dict[str, Any]] = Field(default_factory=list)
+    attachments: list[Attachment] = Field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """``content`` without surrounding spaces."""
+        return self.content.strip()
 
 
 class GroupMessageData(MessageData):
     group_openid: str
     author: GroupAuthor
+    mentions: list[Mention] = Field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """``content`` without the bot's own leading @-mention (QQ leaves a space, or ``<@id>``)."""
+        content = self.content.lstrip()
+        own = {m.member_openid or m.id for m in self.mentions if m.is_you or m.bot} - {None}
+        found = _MENTION.match(content)
+        if found and (not own or found.group(1) in own):
+            content = content[found.end() :]
+        return content.strip()
 
 
 class C2CMessageData(MessageData):
@@ -122,7 +169,7 @@ class C2CMessageData(MessageData):
 
 @register
 class GroupAtMessageCreate(QQDispatch):
-    """A group member mentioned the bot."""
+    """A group member @-mentioned the bot; answer passively (cite ``d.id``) within 5 minutes."""
 
     t: Literal["GROUP_AT_MESSAGE_CREATE"]
     d: GroupMessageData
@@ -130,7 +177,7 @@ class GroupAtMessageCreate(QQDispatch):
 
 @register
 class C2CMessageCreate(QQDispatch):
-    """A user sent the bot a private (C2C) message."""
+    """A user sent the bot a private (C2C) message; answer passively within 60 minutes."""
 
     t: Literal["C2C_MESSAGE_CREATE"]
     d: C2CMessageData

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from qqbus.aws import cached, require_env
+from qqbus.aws import require_env
 from qqbus.detail import Transport, event_entry
 from qqbus.events.parse import ParsedEvent
 from qqbus.observability import count, logger
-from qqbus.publish import EventBridgePublisher, Failed, Publisher
-
-EVENT_BUS_ENV = "EVENT_BUS_NAME"
-
-
-@cached
-def publisher() -> Publisher:
-    """The EventBridge publisher of this function."""
-    return EventBridgePublisher()
+from qqbus.publish import EVENT_BUS_ENV, Failed, publisher
 
 
 def publish(

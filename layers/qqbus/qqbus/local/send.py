@@ -1,17 +1,22 @@
-"""``qqbus send``: sign a QQ or OneBot payload with the dev secret and POST it to the stack.
+"""``qqbus send``: sign a QQ or OneBot payload with the dev secret, POST it, show what became of it.
 
-Accepts a raw platform payload (its exact bytes are sent), an EventBridge event from
-``events/`` (its ``detail.payload`` is sent), or a Function URL event (sent as it is).
+Accepts a raw platform payload, an EventBridge event from ``events/`` (its ``detail.payload`` is
+sent), or a Function URL event (sent as it is). A payload's event time is set to now (so a
+stored sample is inside the reply windows; ``--keep-time`` sends it as it is). Then it follows
+the event through the stack's trace: the functions it reached, the actions they asked for and
+their results (``=> pong (passive, msg_seq 1)``).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import sys
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +35,30 @@ class Prepared:
     headers: dict[str, str]
 
 
+def refresh_time(payload: dict[str, Any], now: float | None = None) -> dict[str, Any]:
+    """A copy of ``payload`` with its event time set to ``now`` (QQ ``d.timestamp``, OneBot ``time``)."""
+    now = time.time() if now is None else now
+    payload = json.loads(json.dumps(payload))
+    d = payload.get("d")
+    if isinstance(d, dict) and "timestamp" in d:
+        if isinstance(d["timestamp"], str):  # message events: RFC 3339, as QQ sends them
+            d["timestamp"] = datetime.fromtimestamp(now, timezone(timedelta(hours=8))).isoformat(
+                timespec="seconds"
+            )
+        else:
+            d["timestamp"] = int(now)
+    elif "post_type" in payload and "time" in payload:
+        payload["time"] = int(now)
+    return payload
+
+
 def prepare(
-    raw: bytes, *, qq_appid: str | None = None, qq_secret: str | None = None, onebot_secret: str | None = None
+    raw: bytes,
+    *,
+    qq_appid: str | None = None,
+    qq_secret: str | None = None,
+    onebot_secret: str | None = None,
+    fresh_time: bool = False,
 ) -> Prepared:
     """The request that delivers the payload in ``raw``, signed as the platform would sign it."""
     state = read_state()
@@ -44,6 +71,9 @@ def prepare(
     if isinstance(data, dict) and isinstance(data.get("detail"), dict) and "payload" in data["detail"]:
         bot_id = data["detail"].get("bot_id")
         data = data["detail"]["payload"]
+        raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    if fresh_time and isinstance(data, dict):
+        data = refresh_time(data)
         raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     if not isinstance(data, dict):
         raise ValueError("the payload is not a JSON object")
@@ -81,9 +111,42 @@ def post(base_url: str, prepared: Prepared, timeout: float = 10) -> tuple[int, b
         return err.code, err.read()
 
 
-def run(path: str, url: str | None = None, **secrets: Any) -> int:
-    prepared = prepare(Path(path).read_bytes(), **secrets)
+def follow(base_url: str, event_id: str, timeout: float, out: Any = None) -> dict[str, Any] | None:
+    """Wait until the stack's trace of ``event_id`` settles (or ``timeout``), then print its lines."""
+    out = out or sys.stdout
+    deadline = time.monotonic() + timeout
+    trace: dict[str, Any] | None = None
+    settled_at: float | None = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base_url.rstrip('/')}/_trace/{event_id}", timeout=5) as response:
+                trace = json.loads(response.read())
+        except (urllib.error.URLError, OSError, ValueError):
+            trace = None
+        if trace is not None and trace["settled"]:
+            settled_at = settled_at or time.monotonic()
+            if time.monotonic() - settled_at > 0.3:  # a moment for late steps
+                break
+        else:
+            settled_at = None
+        time.sleep(0.1)
+    for line in (trace or {}).get("lines", []):
+        print(line, file=out)
+    if trace is None or not trace["settled"]:
+        print(f"(still going after {timeout:.0f} s; the `make dev` terminal shows the rest)", file=out)
+    return trace
+
+
+def run(
+    path: str, url: str | None = None, *, keep_time: bool = False, wait: float = 10.0, **secrets: Any
+) -> int:
+    from qqbus.local.stack import event_id_of
+
+    prepared = prepare(Path(path).read_bytes(), fresh_time=not keep_time, **secrets)
     base = url or read_state().get("http") or DEFAULT_HTTP
     status, body = post(base, prepared)
     print(f"{status} {body.decode('utf-8', 'replace')}".rstrip())
+    event_id = event_id_of(prepared.path, prepared.body)
+    if status < 400 and wait > 0 and event_id:
+        follow(base, event_id, wait)
     return 0 if status < 400 else 1

@@ -9,10 +9,14 @@
   template's failure queue in Lambda's destination-record shape, as async Lambda does.
 - An HTTP server routes ``POST /qq/webhook`` and ``POST /onebot`` through the real ingress
   functions (request -> Function URL event -> response).
+- The senders talk to fake platform APIs on 127.0.0.1 (``qqbus.local.fake_apis``), or to a real
+  OneBot implementation's HTTP API (``--onebot-api``); every step of every event is printed and
+  kept in a trace (``GET /_trace/<event_id>``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -20,14 +24,17 @@ import signal
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
 
+from qqbus.actions import ACTION_SOURCE, RESULT_SOURCE
 from qqbus.local.functions import DEV_QQ_APPID, DevSecrets, LocalFunction, load_functions
 from qqbus.local.state_file import STATE_FILE, read_state
 from qqbus.local.template import TEMPLATE_PATH, Template, resolve
+from qqbus.local.trace import Step, Trace
 
 #: URL paths of the ingress functions, by handler folder.
 INGRESS_PATHS = {"qq_webhook": "/qq/webhook", "onebot_http": "/onebot"}
@@ -50,6 +57,8 @@ class StackOptions:
     relay_onebot: tuple[str, int] | None = None  # run the OneBot reverse-WS relay here too
     relay_token: str | None = None
     relay_qq: Any = None  # a qqbus.relay.qq_gateway.GatewayConfig: relay a real QQ bot here too
+    onebot_api: str | None = None  # a real OneBot HTTP API (NapCat, ...) instead of the fake one
+    onebot_access_token: str | None = None  # what the sender presents to that API
 
 
 @dataclass
@@ -57,6 +66,7 @@ class FunctionStats:
     invocations: int = 0
     ok: int = 0
     invalid: int = 0
+    duplicates: int = 0
     errors: int = 0
     dead_lettered: int = 0
 
@@ -67,8 +77,9 @@ class LocalStack:
     def __init__(self, options: StackOptions | None = None) -> None:
         self.options = options or StackOptions()
         self.stats: dict[str, FunctionStats] = {}
-        self.unhandled: list[str] = []
+        self.unhandled: Counter[str] = Counter()
         self.requests = 0
+        self.trace = Trace()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._saved_env: dict[str, str] | None = None
@@ -105,12 +116,13 @@ class LocalStack:
 
         aws.reset()
         self._provision()
+        self._start_fake_apis()
         self._serve_http()
         for fn in self.functions.values():
             if fn.spec.pattern is not None:
                 self._spawn(self._worker, fn)
         for rule_id, url in self.routes.catch_all_queues.items():
-            self._spawn(self._catch_all, rule_id, url)
+            self._spawn(self._rule_consumer, rule_id, url)
         if opts.relay_onebot or opts.relay_qq:
             self._start_relay()
         self._write_state()
@@ -126,6 +138,8 @@ class LocalStack:
             self._http.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
+        for fake in getattr(self, "fakes", {}).values():
+            fake.stop()
         if getattr(self, "_moto", None):
             self._moto.stop()
         if self.options.state_file and read_state(self.options.state_file).get("pid") == os.getpid():
@@ -164,6 +178,7 @@ class LocalStack:
         self.sqs = boto3.client("sqs")
         self.tables = create_tables(self.template, boto3.client("dynamodb"), self.refs)
         self.queues = create_queues(self.template, self.sqs, self.refs)
+        self.refs.update(self.queues)  # !Ref of a queue is its URL
         self.routes = create_bus_and_routes(self.template, boto3.client("events"), self.sqs, self.refs)
         self.functions = load_functions(
             self.template,
@@ -173,6 +188,31 @@ class LocalStack:
             log_level="INFO" if opts.verbose else "WARNING",
         )
         self.stats = {name: FunctionStats() for name in self.functions}
+
+    def _start_fake_apis(self) -> None:
+        """Fake QQ OpenAPI and OneBot HTTP API on 127.0.0.1; the senders are pointed at them."""
+        from qqbus.local.fake_apis import FakeOneBotApi, FakeQQApi
+
+        opts = self.options
+        self.fake_qq = FakeQQApi(opts.host)
+        self.fake_onebot = FakeOneBotApi(opts.host, access_token=opts.onebot_access_token)
+        self.fakes = {"qq": self.fake_qq.start(), "onebot": self.fake_onebot.start()}
+        for fn in self.functions.values():
+            if "QQ_API_BASE" in fn.env:
+                fn.env.update(QQ_API_BASE=self.fake_qq.url, QQ_TOKEN_URL=self.fake_qq.token_url)
+            if "ONEBOT_API_URL" in fn.env:
+                fn.env["ONEBOT_API_URL"] = self._onebot_routes()
+                fn.env["ONEBOT_ACCESS_TOKEN"] = opts.onebot_access_token or ""
+                fn.env.pop("ONEBOT_ACCESS_TOKEN_PARAMETER", None)
+
+    def _onebot_routes(self) -> str:
+        """``ONEBOT_API_URL`` for the OneBot sender: the real or fake API, the relay's bots by socket."""
+        routes: dict[str, str] = {"*": self.options.onebot_api or self.fake_onebot.url}
+        relay = getattr(self, "_relay", None)
+        server = relay.onebot_server if relay is not None else None
+        if server is not None and getattr(relay, "actions", None) is not None:
+            routes.update({self_id: "relay" for self_id, _ in server.connections})
+        return json.dumps(routes)
 
     def _spawn(self, target: Any, *args: Any) -> None:
         thread = threading.Thread(target=target, args=args, daemon=True, name=f"qqbus-{target.__name__}")
@@ -301,7 +341,19 @@ class LocalStack:
     def _deliver(self, fn: LocalFunction, event: dict[str, Any], sqs: Any) -> None:
         stats = self.stats[fn.name]
         attempts = 1 + self.options.retries
-        label = f"{event.get('detail-type')} {str(event.get('detail', {}).get('event_id', ''))[:24]}"
+        detail = event.get("detail") or {}
+        is_action = event.get("source") == ACTION_SOURCE
+        origin = (detail.get("origin") or {}).get("event_id") if is_action else detail.get("event_id")
+        step_data: dict[str, Any] = {}
+        if is_action:
+            label = f"{event.get('detail-type')} {_quote(detail)}"
+            step_data["action_id"] = detail.get("action_id")
+            if origin:
+                self.trace.action(str(origin), detail, f"   asks {label}")
+        else:
+            label = f"{event.get('detail-type')} {short_id(str(detail.get('event_id', '')))}"
+        if "ONEBOT_API_URL" in fn.env:
+            fn.env["ONEBOT_API_URL"] = self._onebot_routes()  # relay connections come and go
         error: Exception | None = None
         for attempt in range(1, attempts + 1):
             stats.invocations += 1
@@ -311,21 +363,38 @@ class LocalStack:
             except Exception as exc:
                 error = exc
                 stats.errors += 1
-                self._say(
+                line = (
                     f"x  {fn.name} {label} failed (attempt {attempt}/{attempts}): {type(exc).__name__}: {exc}"
+                )
+                self._step(
+                    origin, "invocation", line, function=fn.name, status="error", error=str(exc), **step_data
                 )
                 if attempt < attempts and not self._stopping.wait(self.options.retry_delay * attempt):
                     continue
                 break
             ms = (time.monotonic() - started) * 1000
-            if isinstance(result, dict) and result.get("status") == "invalid":
+            status = result.get("status") if isinstance(result, dict) else None
+            if status == "invalid":
                 stats.invalid += 1
-                self._say(f"!  {fn.name} {label} invalid payload: {result.get('error')} ({ms:.0f} ms)")
+                line = f"!  {fn.name} {label} invalid payload: {result.get('error')} ({ms:.0f} ms)"
+            elif status == "duplicate":
+                stats.duplicates += 1
+                line = f"=  {fn.name} {label} duplicate: already handled ({ms:.0f} ms)"
             else:
                 stats.ok += 1
-                self._say(f"-> {fn.name} {label} ok ({ms:.0f} ms)")
+                status = "ok"
+                line = f"-> {fn.name} {label} ok ({ms:.0f} ms)"
+            self._step(
+                origin, "invocation", line, function=fn.name, status=status, ms=round(ms, 1), **step_data
+            )
             return
         self._dead_letter(fn, event, error, attempts, sqs)
+
+    def _step(self, event_id: Any, kind: str, line: str, **data: Any) -> None:
+        """Print ``line`` and keep it in the trace of ``event_id`` (when there is one)."""
+        self._say(line)
+        if event_id:
+            self.trace.add(str(event_id), Step(kind, line, data=data))
 
     def _dead_letter(
         self, fn: LocalFunction, event: dict[str, Any], error: Exception | None, n: int, sqs: Any
@@ -353,10 +422,13 @@ class LocalStack:
         self.stats[fn.name].dead_lettered += 1
         self._say(f"x  {fn.name} gave up after {n} attempts; event parked in {queue_name or 'nowhere'}")
 
-    def _catch_all(self, rule_id: str, url: str) -> None:
+    def _rule_consumer(self, rule_id: str, url: str) -> None:
+        """The template's plain rules (log-group targets in AWS): action results, and the catch-all."""
         import boto3
 
         sqs = boto3.client("sqs")
+        sources = self.template.bus_rules()[rule_id]["Properties"]["EventPattern"].get("source")
+        on_event = self._on_result if sources == [RESULT_SOURCE] else self._on_unhandled
         while not self._stopping.is_set():
             try:
                 messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
@@ -364,12 +436,19 @@ class LocalStack:
                 time.sleep(0.5)
                 continue
             for message in messages.get("Messages", []):
-                event = json.loads(message["Body"])
-                self.unhandled.append(str(event.get("detail-type")))
-                self._say(
-                    f"-- {event.get('source')} {event.get('detail-type')}: no function handles it ({rule_id})"
-                )
+                on_event(rule_id, json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _on_unhandled(self, rule_id: str, event: dict[str, Any]) -> None:
+        self.unhandled[str(event.get("detail-type"))] += 1
+        line = f"-- {event.get('source')} {event.get('detail-type')}: no function handles it ({rule_id})"
+        self._step((event.get("detail") or {}).get("event_id"), "unhandled", line, rule=rule_id)
+
+    def _on_result(self, rule_id: str, event: dict[str, Any]) -> None:
+        result = event.get("detail") or {}
+        line = "   => " + describe_result(result, self.trace)
+        self._say(line)
+        self.trace.result(result, line)
 
     # --- the HTTP side ----------------------------------------------------------------------
 
@@ -383,13 +462,56 @@ class LocalStack:
         return {
             "requests": self.requests,
             "functions": {name: vars(s) for name, s in self.stats.items()},
-            "unhandled": list(self.unhandled),
+            "unhandled": dict(self.unhandled),
         }
 
     def _say(self, text: str, *, stamp: bool = True) -> None:
         with self._print_lock:
             prefix = time.strftime("%H:%M:%S ") if stamp else ""
             print(prefix + text, file=self.options.out, flush=True)
+
+
+def short_id(event_id: str) -> str:
+    """Enough of an event id to tell events apart in a log line (QQ ids start with their type)."""
+    return event_id.rpartition(":")[2][:12]
+
+
+def _quote(action: dict[str, Any]) -> str:
+    """An action's message text, quoted and cut short, for a log line."""
+    text = "".join(
+        str((s.get("data") or {}).get("text", ""))
+        for s in action.get("message") or []
+        if s.get("type") == "text"
+    )
+    text = text if len(text) <= 40 else text[:37] + "..."
+    return json.dumps(text, ensure_ascii=False) if action.get("message") else action.get("action", "")
+
+
+def describe_result(result: dict[str, Any], trace: Trace | None = None) -> str:
+    """``pong (passive, msg_seq 1)``, ``refused: proactive_off (...)``: a result for people."""
+    action = None
+    if trace is not None and (origin := result.get("origin_event_id")):
+        event = trace.get(str(origin))
+        action = event.actions.get(str(result.get("action_id"))) if event else None
+    what = _quote(action).strip('"') if action else str(result.get("action"))
+    if result.get("outcome") == "sent":
+        how = [str(result.get("mode") or "sent")]
+        if result.get("msg_seq") is not None:
+            how.append(f"msg_seq {result['msg_seq']}")
+        return f"{what} ({', '.join(how)})"
+    detail = f" ({result.get('message')})" if result.get("message") else ""
+    return f"{result.get('outcome')}: {result.get('reason')}{detail} [{what}]"
+
+
+def event_id_of(path: str, body: bytes) -> str | None:
+    """The event id the ingress gives this request's event (QQ: the envelope id; OneBot: the hash)."""
+    if path.rstrip("/") == INGRESS_PATHS["onebot_http"]:
+        return hashlib.sha256(body).hexdigest()
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return str(data["id"]) if isinstance(data, dict) and isinstance(data.get("id"), str) else None
 
 
 def _detail_type_of(body: bytes) -> str:
@@ -410,11 +532,21 @@ class _HttpHandler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        if self.path.split("?")[0] == "/_stats":
+        path = self.path.split("?")[0]
+        if path == "/_stats":
             self._send(200, json.dumps(self.stack.snapshot()).encode(), {"content-type": "application/json"})
-        elif self.path.split("?")[0] in ("/", "/health"):
-            state = json.dumps({"status": "ok", **getattr(self.stack, "state", {})}).encode()
-            self._send(200, state, {"content-type": "application/json"})
+        elif path.startswith("/_trace/"):
+            found = self.stack.trace.get(path.removeprefix("/_trace/"))
+            if found is None:
+                self._send(404, b'{"error":"no such event (yet)"}', {"content-type": "application/json"})
+            else:
+                body = json.dumps(found.as_dict(), ensure_ascii=False, default=str).encode()
+                self._send(200, body, {"content-type": "application/json"})
+        elif path in ("/", "/health"):
+            state = {k: v for k, v in getattr(self.stack, "state", {}).items() if "secret" not in k}
+            self._send(
+                200, json.dumps({"status": "ok", **state}).encode(), {"content-type": "application/json"}
+            )
         else:
             self._send(404, b'{"error":"not found"}', {"content-type": "application/json"})
 
@@ -438,11 +570,32 @@ class _HttpHandler(BaseHTTPRequestHandler):
             body, dict(self.headers.items()), method="POST", path=url.path, query=dict(parse_qsl(url.query))
         )
         self.stack.requests += 1
+        self.stack.stats[fn.name].invocations += 1
         result = fn.invoke(event)
+        status = int(result["statusCode"])
+        stats = self.stack.stats[fn.name]
+        if status < 400:
+            stats.ok += 1
+        elif status >= 500:
+            stats.errors += 1
+        else:
+            stats.invalid += 1
         raw = result.get("body") or ""
-        self._send(int(result["statusCode"]), raw.encode(), result.get("headers") or {})
+        self._send(status, raw.encode(), result.get("headers") or {})
         ms = (time.monotonic() - started) * 1000
-        self.stack._say(f"<- POST {url.path} {_detail_type_of(body)} {result['statusCode']} ({ms:.0f} ms)")
+        detail_type = _detail_type_of(body)
+        line = f"<- POST {url.path} {detail_type} {status} ({ms:.0f} ms)"
+        event_id = event_id_of(url.path, body)
+        self.stack._say(line)
+        if event_id:
+            kind = "ingress" if status < 400 else "refused"
+            data = {
+                "status": status,
+                "ms": round(ms, 1),
+                "path": url.path,
+                "body": body.decode("utf-8", "replace"),
+            }
+            self.stack.trace.add(event_id, Step(kind, line, data=data), detail_type=detail_type)
 
     def _send(self, status: int, body: bytes, headers: dict[str, str], *, close: bool = False) -> None:
         self.send_response(status)

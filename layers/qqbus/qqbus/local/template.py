@@ -88,8 +88,11 @@ class Template:
         default_handler = (
             self.data.get("Globals", {}).get("Function", {}).get("Handler", "app.lambda_handler")
         )
+        globals_ = {
+            k: v for k, v in self.data.get("Globals", {}).get("Function", {}).items() if k != "Environment"
+        }
         for logical_id, res in self.of_type("AWS::Serverless::Function").items():
-            props = res.get("Properties", {})
+            props = {**globals_, **res.get("Properties", {})}  # as SAM merges Globals (shallowly)
             env = {**self.globals_environment, **props.get("Environment", {}).get("Variables", {})}
             spec = FunctionSpec(
                 logical_id=logical_id,

@@ -1,0 +1,14 @@
+"""C2C_MESSAGE_CREATE: a user messaged the bot privately. Commands answer; add yours."""
+
+from qqbus.events.qq import C2CMessageCreate
+from qqbus.example_commands import commands
+from qqbus.observability import logger
+from qqbus.routing import Delivered, handler
+
+
+@handler(C2CMessageCreate)
+def lambda_handler(ev: Delivered[C2CMessageCreate], context: object) -> None:
+    d = ev.payload.d
+    logger.info("C2C message", extra={"user_openid": d.author.user_openid, "attachments": len(d.attachments)})
+    logger.debug("C2C message text", extra={"text": d.text})  # content only at DEBUG
+    commands.handle(ev)

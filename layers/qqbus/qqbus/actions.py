@@ -1,0 +1,388 @@
+"""Outbound actions: what a handler asks a platform to do, as events on the bus.
+
+A handler never calls a platform API. ``ev.reply("pong")`` (or ``Outbox.send_group``, ``.call``)
+puts an *action* on the bus: source ``qqbus.action``, detail-type ``<protocol>.<action>``
+(``qq.group_message``, ``onebot.send_group_msg``, ...). The sender function of the protocol gates
+it on the latest group state, performs it at most once and puts its *result* on the bus: source
+``qqbus.action.result``, detail-type ``sent`` | ``refused`` | ``failed``. So replies are retried,
+dead-lettered, archived and replayable like every event, and secrets live in the senders only.
+
+``action_id`` is deterministic: the same function run on the same event asking for its n-th
+action gets the same id, so a retried handler asks again with the same id and the sender, which
+remembers ids, delivers once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qqbus.detail import build_entry, now_ms
+from qqbus.events.message import Message, Segment
+
+__all__ = [
+    "ACTION_SOURCE",
+    "RESULT_SOURCE",
+    "Action",
+    "ActionsNotPublished",
+    "MessageLike",
+    "Outbox",
+    "ReplyTo",
+    "Result",
+    "Target",
+    "collecting",
+    "current_outbox",
+    "to_message",
+]
+
+ACTION_SOURCE = "qqbus.action"
+RESULT_SOURCE = "qqbus.action.result"
+Outcome = Literal["sent", "refused", "failed"]
+
+#: What a message may be given as: text, one segment, or a sequence of both.
+MessageLike = str | Segment | Iterable[str | Segment]
+
+
+class ActionsNotPublished(RuntimeError):
+    """The bus did not take the actions a handler asked for (the invocation is retried)."""
+
+
+class Target(BaseModel):
+    """Where an action goes: a group, a user, or both (a group member)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    group_id: str | None = Field(default=None, description="QQ group_openid or OneBot group number")
+    user_id: str | None = Field(default=None, description="QQ user openid or OneBot QQ number")
+
+
+class ReplyTo(BaseModel):
+    """The event an action answers: its id and, for a message, the platform's message id and time."""
+
+    model_config = ConfigDict(extra="allow")
+
+    event_id: str = Field(description="The bus event_id of the event answered")
+    detail_type: str = Field(examples=["GROUP_AT_MESSAGE_CREATE", "message.group"])
+    message_id: str | None = Field(
+        default=None, description="Platform message id (QQ d.id, OneBot message_id)"
+    )
+    time: int | None = Field(default=None, description="When the event or message happened (Unix seconds)")
+
+
+class Origin(BaseModel):
+    """Who asked: the event being handled, the function, and the action's place in that run."""
+
+    event_id: str
+    detail_type: str
+    function: str
+    index: int
+
+
+class Action(BaseModel):
+    """The detail of a ``qqbus.action`` event."""
+
+    model_config = ConfigDict(extra="allow")
+
+    bot_id: str
+    action_id: str = Field(description="Deterministic: same function, event and index -> same id")
+    protocol: Literal["qq", "onebot"]
+    action: str = Field(examples=["group_message", "c2c_message", "send_group_msg", "set_group_ban"])
+    target: Target = Field(default_factory=Target)
+    message: Message | None = Field(default=None, description="Segments (text, at, image, ...)")
+    params: dict[str, Any] = Field(default_factory=dict, description="OneBot: the action's parameters")
+    reply_to: ReplyTo | None = None
+    origin: Origin | None = None
+    requested_at: int = Field(default_factory=now_ms, description="Unix milliseconds")
+
+    @property
+    def detail_type(self) -> str:
+        return f"{self.protocol}.{self.action}"
+
+    @property
+    def text(self) -> str:
+        """The message's text segments joined (for logs and the console)."""
+        return "".join(str(s.data.get("text", "")) for s in self.message or [] if s.type == "text")
+
+
+class Result(BaseModel):
+    """The detail of a ``qqbus.action.result`` event (its detail-type is ``outcome``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    action_id: str
+    bot_id: str
+    outcome: Outcome
+    protocol: str
+    action: str
+    target: Target = Field(default_factory=Target)
+    reason: str | None = Field(
+        default=None,
+        description="refused/failed: not_member, proactive_off, reply_window_closed, reply_limit, muted,"
+        " or the platform's",
+    )
+    code: int | str | None = Field(default=None, description="The platform's error code, if it gave one")
+    message: str | None = Field(default=None, description="The platform's error message, or ours")
+    mode: str | None = Field(default=None, examples=["passive", "event", "http", "relay"])
+    msg_seq: int | None = None
+    platform_message_id: str | None = None
+    origin_event_id: str | None = None
+    at: int = Field(default_factory=now_ms, description="Unix milliseconds")
+
+    def entry(self, bus_name: str) -> dict[str, Any]:
+        return build_entry(
+            source=RESULT_SOURCE,
+            detail_type=self.outcome,
+            detail=self.model_dump(mode="json", exclude_none=True),
+            bus_name=bus_name,
+        )
+
+
+def to_message(message: MessageLike) -> list[Segment]:
+    """Segments from text (sent as it is, never parsed as CQ codes), a segment, or a mix."""
+    if isinstance(message, str):
+        return [Segment.text(message)]
+    if isinstance(message, Segment):
+        return [message]
+    segments = [Segment.text(m) if isinstance(m, str) else m for m in message]
+    if not all(isinstance(s, Segment) for s in segments):
+        raise TypeError("a message is text, a Segment, or a sequence of them")
+    return segments
+
+
+def make_action_id(bot_id: str, event_id: str, function: str, index: int) -> str:
+    """The id of the ``index``-th action ``function`` asked for while handling ``event_id``."""
+    key = "\x1f".join((bot_id, event_id, function, str(index)))
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Where a reply to an event goes, and what it answers."""
+
+    protocol: Literal["qq", "onebot"]
+    group_id: str | None
+    user_id: str | None
+    reply_to: ReplyTo
+
+
+def conversation_of(payload: Any, event_id: str, detail_type: str) -> Conversation | None:
+    """The conversation an event belongs to, read off its model (no event module imported).
+
+    QQ: a group @-message or C2C message is answered passively (its ``d.id``); any other event with a
+    ``group_openid`` (GROUP_ADD_ROBOT, GROUP_MSG_RECEIVE, ...) or a user ``openid`` is answered by
+    citing the event id. OneBot: the event's ``group_id``, else its ``user_id``.
+    """
+    if getattr(payload, "post_type", None) is not None:  # OneBot
+        group_id = getattr(payload, "group_id", None)
+        user_id = getattr(payload, "user_id", None)
+        if getattr(payload, "message_type", None) == "private":
+            group_id = None
+        message_id = getattr(payload, "message_id", None) if payload.post_type == "message" else None
+        reply_to = ReplyTo(
+            event_id=event_id,
+            detail_type=detail_type,
+            message_id=None if message_id is None else str(message_id),
+            time=getattr(payload, "time", None),
+        )
+        if group_id is None and user_id is None:
+            return None
+        return Conversation("onebot", _str(group_id), _str(user_id), reply_to)
+    d = getattr(payload, "d", None)
+    if getattr(payload, "op", None) is None or d is None:
+        return None
+    author = getattr(d, "author", None)
+    group_id = getattr(d, "group_openid", None)
+    user_id = getattr(author, "user_openid", None) or getattr(author, "member_openid", None)
+    user_id = user_id or getattr(d, "openid", None)
+    is_message = author is not None and isinstance(getattr(d, "id", None), str)
+    reply_to = ReplyTo(
+        event_id=getattr(payload, "id", None) or event_id,
+        detail_type=detail_type,
+        message_id=d.id if is_message else None,
+        time=getattr(d, "timestamp", None),
+    )
+    if group_id is None and user_id is None:
+        return None
+    return Conversation("qq", _str(group_id), _str(user_id), reply_to)
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+class Outbox:
+    """The actions one handler run asks for; published together when the run ends.
+
+    Made by ``@handler`` for each run (``current_outbox()``); make one yourself to send from
+    code that is not a handler, with ``function`` naming the caller so that ids stay stable.
+    """
+
+    def __init__(self, *, bot_id: str, event_id: str, detail_type: str, function: str) -> None:
+        self.bot_id = bot_id
+        self.event_id = event_id
+        self.detail_type = detail_type
+        self.function = function
+        self.actions: list[Action] = []
+
+    # --- asking -------------------------------------------------------------------------
+
+    def ask(
+        self,
+        protocol: Literal["qq", "onebot"],
+        action: str,
+        *,
+        target: Target | None = None,
+        message: MessageLike | None = None,
+        params: dict[str, Any] | None = None,
+        reply_to: ReplyTo | None = None,
+    ) -> Action:
+        """Any action; the other methods are this with the fields filled in."""
+        index = len(self.actions)
+        asked = Action(
+            bot_id=self.bot_id,
+            action_id=make_action_id(self.bot_id, self.event_id, self.function, index),
+            protocol=protocol,
+            action=action,
+            target=target or Target(),
+            message=None if message is None else to_message(message),
+            params=params or {},
+            reply_to=reply_to,
+            origin=Origin(
+                event_id=self.event_id, detail_type=self.detail_type, function=self.function, index=index
+            ),
+        )
+        self.actions.append(asked)
+        return asked
+
+    def reply(self, payload: Any, message: MessageLike, *, quote: bool = False) -> Action:
+        """Answer the event ``payload`` in its own conversation (group, else private).
+
+        ``quote`` (OneBot) puts a reply segment citing the message first.
+        """
+        conv = conversation_of(payload, self.event_id, self.detail_type)
+        if conv is None:
+            raise TypeError(f"{type(payload).__name__} has no group or user to reply to")
+        segments = to_message(message)
+        if conv.protocol == "qq":
+            action = "group_message" if conv.group_id else "c2c_message"
+            target = Target(group_id=conv.group_id) if conv.group_id else Target(user_id=conv.user_id)
+            return self.ask("qq", action, target=target, message=segments, reply_to=conv.reply_to)
+        if quote and conv.reply_to.message_id is not None:
+            segments = [Segment.reply(int(conv.reply_to.message_id)), *segments]
+        if conv.group_id is not None:
+            return self._onebot_message("group", conv.group_id, segments, conv.reply_to)
+        assert conv.user_id is not None
+        return self._onebot_message("private", conv.user_id, segments, conv.reply_to)
+
+    def send_group(
+        self, protocol: Literal["qq", "onebot"], group_id: str | int, message: MessageLike
+    ) -> Action:
+        """Post into a group unprompted (QQ: the sender cites the group's stored event id)."""
+        if protocol == "qq":
+            target = Target(group_id=str(group_id))
+            return self.ask("qq", "group_message", target=target, message=message)
+        return self._onebot_message("group", str(group_id), to_message(message), None)
+
+    def send_private(
+        self, protocol: Literal["qq", "onebot"], user_id: str | int, message: MessageLike
+    ) -> Action:
+        """Message a user unprompted (QQ: C2C; OneBot: a private message)."""
+        if protocol == "qq":
+            return self.ask("qq", "c2c_message", target=Target(user_id=str(user_id)), message=message)
+        return self._onebot_message("private", str(user_id), to_message(message), None)
+
+    def call(self, action: str, **params: Any) -> Action:
+        """Any OneBot v11 action by name, e.g. ``call("set_group_ban", group_id=1, user_id=2)``."""
+        target = Target(
+            group_id=_str(params.get("group_id")),
+            user_id=_str(params.get("user_id")),
+        )
+        message = params.get("message")
+        if message is not None and not isinstance(message, str | list | Segment):
+            raise TypeError("message must be text, a Segment or a list of segments")
+        segments = None if message is None else to_message(message)
+        if segments is not None:
+            params["message"] = [s.model_dump() for s in segments]
+        return self.ask("onebot", action, target=target, message=segments, params=params)
+
+    def _onebot_message(
+        self, kind: Literal["group", "private"], to: str, segments: list[Segment], reply_to: ReplyTo | None
+    ) -> Action:
+        message = [s.model_dump() for s in segments]
+        if kind == "group":
+            params = {"group_id": int(to), "message": message}
+            target = Target(group_id=to)
+        else:
+            params = {"user_id": int(to), "message": message}
+            target = Target(user_id=to)
+        return self.ask(
+            "onebot", f"send_{kind}_msg", target=target, message=segments, params=params, reply_to=reply_to
+        )
+
+    # --- publishing -----------------------------------------------------------------------
+
+    def entries(self, bus_name: str) -> list[dict[str, Any]]:
+        return [
+            build_entry(
+                source=ACTION_SOURCE,
+                detail_type=a.detail_type,
+                detail=a.model_dump(mode="json", exclude_none=True),
+                bus_name=bus_name,
+            )
+            for a in self.actions
+        ]
+
+    def flush(self) -> int:
+        """Put every action asked for on the bus (PutEvents, batched); the number put.
+
+        Raises
+        ------
+        ActionsNotPublished
+            When the bus did not take them all; the handler's invocation fails and is retried,
+            and the retry asks again with the same action ids.
+        """
+        if not self.actions:
+            return 0
+        from qqbus.aws import require_env
+        from qqbus.publish import EVENT_BUS_ENV, publisher
+
+        failed = publisher().put(self.entries(require_env(EVENT_BUS_ENV)))
+        if failed:
+            codes = ", ".join(sorted({f.code for f in failed}))
+            raise ActionsNotPublished(
+                f"{len(failed)} of {len(self.actions)} actions not on the bus ({codes})"
+            )
+        return len(self.actions)
+
+
+_current: ContextVar[Outbox | None] = ContextVar("qqbus_outbox", default=None)
+
+
+def current_outbox() -> Outbox:
+    """The outbox of the handler run in progress.
+
+    Raises
+    ------
+    RuntimeError
+        Outside a ``@handler`` function.
+    """
+    outbox = _current.get()
+    if outbox is None:
+        raise RuntimeError("replies and sends work inside a @handler function (or make an Outbox)")
+    return outbox
+
+
+@contextmanager
+def collecting(outbox: Outbox) -> Iterator[Outbox]:
+    """Make ``outbox`` the one ``ev.reply(...)`` and friends add to, for the ``with`` block."""
+    token = _current.set(outbox)
+    try:
+        yield outbox
+    finally:
+        _current.reset(token)

@@ -1,0 +1,232 @@
+"""Fake platform APIs on 127.0.0.1 for ``make dev`` and the tests: the QQ OpenAPI and a OneBot HTTP API.
+
+They answer as the real ones do where qqbus depends on it, and keep what they were sent:
+
+- QQ: ``POST /app/getAppAccessToken`` issues tokens (``expires_in`` as a string);
+  ``POST /v2/groups/{id}/messages`` and ``/v2/users/{id}/messages`` need ``Authorization: QQBot
+  <a live token>`` (else 401) and ``X-Union-Appid``, refuse a repeated (msg_id | event_id,
+  msg_seq) with code 40054005, and answer ``{"id", "timestamp"}``; ``/files`` gives a
+  ``file_info``.
+- OneBot: ``POST /<action>`` with ``Authorization: Bearer <token>`` when a token is set (401
+  without, 403 wrong), answered ``{"status": "ok", "retcode": 0, "data": ...}``.
+
+``fail_next(status, body, headers)`` makes the next request(s) answer a fault (429 with
+``Retry-After``, 5xx, ...), for the retry tests.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+#: QQ's answer to a msg_seq already used for the same message or event.
+DUPLICATE = {"code": 40054005, "message": "消息被去重，请检查请求msgseq"}
+
+
+@dataclass
+class Fault:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Received:
+    """One request a fake API answered (faults included)."""
+
+    path: str
+    headers: dict[str, str]
+    body: Any
+    status: int
+    answer: Any
+    at: float = field(default_factory=time.time)
+
+
+class FakeApi:
+    """An HTTP server on a thread; subclasses implement ``answer(path, headers, body)``."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.received: list[Received] = []
+        self.listeners: list[Callable[[Received], None]] = []
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = None
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status, answer, extra = fake._handle(self.path, headers, body)
+                data = json.dumps(answer, ensure_ascii=False).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                for key, value in extra.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://{host}:{self._server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, daemon=True, name=type(self).__name__
+        )
+
+    def start(self) -> FakeApi:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def fail_next(
+        self, status: int, body: Any = None, headers: dict[str, str] | None = None, times: int = 1
+    ) -> None:
+        """Answer the next ``times`` requests (token requests excepted) with this fault."""
+        with self._lock:
+            self._faults.extend(Fault(status, body, headers or {}) for _ in range(times))
+
+    def _handle(self, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
+        fault = None
+        with self._lock:
+            if self._faults and not self.is_token_request(path):
+                fault = self._faults.pop(0)
+        if fault is not None:
+            status, answer, extra = fault.status, fault.body if fault.body is not None else {}, fault.headers
+        else:
+            status, answer = self.answer(path, headers, body)
+            extra = {}
+        received = Received(path, headers, body, status, answer)
+        with self._lock:
+            self.received.append(received)
+        for listener in list(self.listeners):
+            listener(received)
+        return status, answer, extra
+
+    def is_token_request(self, path: str) -> bool:
+        return False
+
+    def answer(self, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any]:
+        raise NotImplementedError
+
+
+_MESSAGES = re.compile(r"^/v2/(groups|users)/([^/]+)/(messages|files)$")
+
+
+class FakeQQApi(FakeApi):
+    """The QQ OpenAPI and its token endpoint (``token_url``) in one server."""
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, secrets: Callable[[str], str | None] | None = None
+    ) -> None:
+        super().__init__(host, port)
+        self.secrets = secrets  # app id -> its secret; None accepts any
+        self.expires_in = 7200
+        self.tokens: dict[str, tuple[str, float]] = {}  # token -> (app id, expiry)
+        self.token_requests = 0
+        self._seen: set[tuple[str, str, str, int]] = set()
+        self._ids = itertools.count(1)
+
+    @property
+    def token_url(self) -> str:
+        return self.url + "/app/getAppAccessToken"
+
+    def expire_tokens(self) -> None:
+        """Make every issued token stale (the API then answers 401)."""
+        self.tokens.clear()
+
+    def messages(self) -> list[Received]:
+        """The message requests that were accepted (2xx)."""
+        return [r for r in self.received if r.path.endswith("/messages") and r.status < 300]
+
+    def is_token_request(self, path: str) -> bool:
+        return path.split("?")[0] == "/app/getAppAccessToken"
+
+    def answer(self, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any]:
+        path = path.split("?")[0]
+        if self.is_token_request(path):
+            return self._token(body)
+        match = _MESSAGES.match(path)
+        if match is None:
+            return 404, {"code": 404, "message": "not found"}
+        token = headers.get("authorization", "").removeprefix("QQBot ").strip()
+        issued = self.tokens.get(token)
+        if issued is None or issued[1] < time.time():
+            return 401, {"code": 11244, "message": "token not exist or expire"}
+        if headers.get("x-union-appid") != issued[0]:
+            return 401, {"code": 11255, "message": "X-Union-Appid does not match the token"}
+        if not isinstance(body, dict):
+            return 400, {"code": 40034001, "message": "body is not JSON"}
+        if match.group(3) == "files":
+            return 200, {
+                "file_uuid": f"f{next(self._ids)}",
+                "file_info": f"fi-{next(self._ids)}",
+                "ttl": 3600,
+            }
+        ref = str(body.get("msg_id") or body.get("event_id") or "")
+        seq = int(body.get("msg_seq") or 1)
+        key = (match.group(1), match.group(2), ref, seq)
+        if ref and key in self._seen:
+            return 400, DUPLICATE
+        self._seen.add(key)
+        return 200, {
+            "id": f"ROBOT1.0_fake{next(self._ids)}",
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+08:00"),
+        }
+
+    def _token(self, body: Any) -> tuple[int, Any]:
+        self.token_requests += 1
+        if not isinstance(body, dict) or not body.get("appId") or not body.get("clientSecret"):
+            return 400, {"code": 100007, "message": "appId and clientSecret are required"}
+        if self.secrets is not None and self.secrets(str(body["appId"])) != body["clientSecret"]:
+            return 401, {"code": 100016, "message": "invalid appid or secret"}
+        token = f"fake-token-{next(self._ids)}"
+        self.tokens[token] = (str(body["appId"]), time.time() + self.expires_in)
+        return 200, {"access_token": token, "expires_in": str(self.expires_in)}
+
+
+class FakeOneBotApi(FakeApi):
+    """A OneBot v11 HTTP API: every action succeeds (send_* get a message_id)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, access_token: str | None = None) -> None:
+        super().__init__(host, port)
+        self.access_token = access_token
+        self._ids = itertools.count(1001)
+
+    def calls(self, action: str | None = None) -> list[Received]:
+        """The accepted calls (of ``action``, if given)."""
+        return [
+            r for r in self.received if r.status < 300 and (action is None or r.path.strip("/") == action)
+        ]
+
+    def answer(self, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any]:
+        if self.access_token:
+            given = headers.get("authorization", "")
+            if not given:
+                return 401, {"status": "failed", "retcode": 1401, "wording": "access token required"}
+            if given.partition(" ")[2].strip() != self.access_token:
+                return 403, {"status": "failed", "retcode": 1403, "wording": "wrong access token"}
+        action = path.split("?")[0].strip("/")
+        if not isinstance(body, dict):
+            return 400, {"status": "failed", "retcode": 1400, "wording": "params must be a JSON object"}
+        data = {"message_id": next(self._ids)} if action.startswith("send_") else None
+        return 200, {"status": "ok", "retcode": 0, "data": data}

@@ -1,0 +1,114 @@
+"""``sender(perform)``: the Lambda handler of a sender function.
+
+It parses the action event, runs ``perform`` at most once per (bot_id, action_id) (Powertools
+idempotency, the same table as the handlers), puts the result on the bus and counts it
+(``ActionsSent`` / ``ActionsRefused`` / ``ActionsFailed``). A refusal is data, not an error.
+
+When the platform stays unreachable (``Unavailable``), the invocation fails so that Lambda
+retries it later; the ledger counts attempts, and the last one (``SEND_ATTEMPTS``, matching the
+template's ``MaximumRetryAttempts`` + 1) reports ``failed`` before failing into the failure
+queue. A result that cannot be put on the bus is logged, never a reason to send again.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from qqbus.actions import Action, Result
+from qqbus.detail import BusEvent
+from qqbus.events.registry import error_summary
+from qqbus.observability import count, logger, metrics
+from qqbus.publish import EVENT_BUS_ENV, publisher
+from qqbus.routing import once_per_key
+from qqbus.senders.http import Unavailable
+from qqbus.senders.outcome import SendContext, failed
+
+#: Invocations that may try one action (1 + the template's MaximumRetryAttempts).
+SEND_ATTEMPTS = int(os.environ.get("QQBUS_SEND_ATTEMPTS") or 3)
+METRIC = {"sent": "ActionsSent", "refused": "ActionsRefused", "failed": "ActionsFailed"}
+
+Perform = Callable[[Action, SendContext], Result | None]
+
+
+def report(result: Result) -> None:
+    """Put ``result`` on the bus, log and count it (a bus failure is logged, not raised)."""
+    level = logger.info if result.outcome == "sent" else logger.warning
+    level(
+        f"{result.protocol}.{result.action} {result.outcome}"
+        + (f": {result.reason} ({result.message})" if result.reason else ""),
+        extra={"outcome": result.outcome, "reason": result.reason, "code": result.code, "mode": result.mode},
+    )
+    count(METRIC[result.outcome])
+    bus = os.environ.get(EVENT_BUS_ENV, "").strip()
+    if not bus:
+        logger.warning(f"{EVENT_BUS_ENV} is not set: the result stays in the log only")
+        return
+    if failures := publisher().put([result.entry(bus)]):
+        logger.error(f"the result of {result.action_id} is not on the bus: {failures[0].code}")
+        count("ResultsNotPublished")
+
+
+def sender(perform: Perform) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda handler that performs each ``qqbus.action`` event with ``perform``."""
+    key_prefix = f"{os.environ.get('AWS_LAMBDA_FUNCTION_NAME') or perform.__module__}.send"
+
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        count("ActionsReceived")
+        try:
+            bus_event = BusEvent.model_validate(event)
+        except ValidationError as exc:
+            raise ValueError(f"not an EventBridge event: {error_summary(exc)}") from exc
+        try:
+            action = Action.model_validate(bus_event.detail)
+        except ValidationError as exc:
+            logger.error(f"invalid {bus_event.detail_type} action: {error_summary(exc)}")
+            count("InvalidActions")
+            return {"status": "invalid", "error": error_summary(exc)}
+        logger.append_keys(
+            action_id=action.action_id,
+            bot_id=action.bot_id,
+            action=action.detail_type,
+            origin_event_id=action.origin.event_id if action.origin else None,
+            replay_name=bus_event.replay_name,
+        )
+        ran = False
+
+        def run_once(key: dict[str, str]) -> dict[str, Any]:
+            nonlocal ran
+            ran = True
+            ctx = SendContext(lambda_context=context)
+            try:
+                result = perform(action, ctx)
+            except Unavailable as exc:
+                attempt = ctx.ledger().count_attempt(action.bot_id, action.action_id)
+                logger.warning(f"attempt {attempt}/{SEND_ATTEMPTS} of {action.action_id}: {exc}")
+                if attempt >= SEND_ATTEMPTS:
+                    report(failed(action, "unavailable", str(exc), code=exc.status))
+                raise
+            if result is None:
+                count("ActionsRelayed")
+                logger.info(f"{action.detail_type} handed to the relay")
+                return {"status": "relayed"}
+            report(result)
+            return {"status": result.outcome, "reason": result.reason}
+
+        out = once_per_key(
+            run_once,
+            {"bot_id": action.bot_id, "action_id": action.action_id},
+            context,
+            key_prefix=key_prefix,
+        )
+        if not ran:
+            logger.info(f"duplicate action {action.action_id}: already performed")
+            count("DuplicateActions")
+            return {"status": "duplicate", "action_id": action.action_id}
+        return out
+
+    traced = logger.inject_lambda_context(correlation_id_path="detail.action_id", clear_state=True)(
+        lambda_handler
+    )
+    return metrics.log_metrics(traced)  # type: ignore[no-any-return]

@@ -1,0 +1,213 @@
+"""The QQ sender: group and C2C messages through the QQ OpenAPI, gated, sent once.
+
+- Access token: ``POST QQ_TOKEN_URL {"appId", "clientSecret"}`` -> ``{"access_token",
+  "expires_in"}`` (``expires_in`` is a string in the docs). Cached per container until 60 s
+  before it expires, and fetched again once when the API answers 401.
+- Request: ``POST {QQ_API_BASE}/v2/groups/{group_openid}/messages`` or ``/v2/users/{openid}/messages``
+  with ``Authorization: QQBot <token>`` and ``X-Union-Appid``; body ``{content, msg_type,
+  msg_id | event_id, msg_seq}``. An image (by URL) is uploaded first (``/files``, file_type 1)
+  and sent as ``msg_type`` 7 with its ``file_info``.
+- ``msg_seq`` is the reply slot the ledger gives the action: a repeated action repeats it, and
+  QQ's "duplicate msg_seq" (40054005) then means it was delivered already: ``sent``.
+- Platform errors map to readable reasons (``QQ_ERRORS``); 429/5xx are retried (``Retrying``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from qqbus.actions import Action, Result
+from qqbus.aws import cached
+from qqbus.events.message import Segment
+from qqbus.secrets import qq_secret
+from qqbus.senders.gate import Cite, Passive, Refused, gate_qq
+from qqbus.senders.http import HttpResponse, Retrying, Unavailable, request_json
+from qqbus.senders.outcome import SendContext, failed, refused, sent
+
+QQ_API_BASE = "https://api.sgroup.qq.com"
+QQ_TOKEN_URL = "https://bots.qq.com/app/getAppAccessToken"
+#: A cached token is fetched again this many seconds before it expires.
+TOKEN_EARLY_S = 60
+#: Code QQ answers when a msg_seq was already used for that message: the earlier send worked.
+DUPLICATE_MSG_SEQ = 40054005
+#: QQ error codes with a readable reason (others are reported as ``qq_<code>``).
+QQ_ERRORS = {
+    40034102: "no_permission",
+    40034105: "no_permission",
+    22009: "limit_exceeded",
+    40034024: "bad_msg_id",
+    11244: "unauthorized",
+    11255: "unauthorized",
+}
+PATHS = {"group_message": "/v2/groups/{}/messages", "c2c_message": "/v2/users/{}/messages"}
+FILE_PATHS = {"group_message": "/v2/groups/{}/files", "c2c_message": "/v2/users/{}/files"}
+
+
+class UnsupportedMessage(ValueError):
+    """The message holds something QQ cannot send."""
+
+
+def api_base() -> str:
+    return (os.environ.get("QQ_API_BASE") or QQ_API_BASE).rstrip("/")
+
+
+def token_url() -> str:
+    return os.environ.get("QQ_TOKEN_URL") or QQ_TOKEN_URL
+
+
+def render(segments: list[Segment]) -> tuple[str, str | None]:
+    """``(content, image_url)``: text as it is, @-mentions as ``<qqbot-at-user id="..." />``.
+
+    Raises
+    ------
+    UnsupportedMessage
+        For a segment QQ messages cannot carry, or more than one image.
+    """
+    content: list[str] = []
+    image: str | None = None
+    for seg in segments:
+        if seg.type == "text":
+            content.append(str(seg.data.get("text", "")))
+        elif seg.type == "at":
+            content.append(f'<qqbot-at-user id="{seg.data.get("qq", "")}" />')
+        elif seg.type == "image":
+            url = str(seg.data.get("url") or seg.data.get("file") or "")
+            if not url.startswith(("http://", "https://")):
+                raise UnsupportedMessage("a QQ image is sent by its http(s) URL")
+            if image is not None:
+                raise UnsupportedMessage("a QQ message carries at most one image")
+            image = url
+        else:
+            raise UnsupportedMessage(f"QQ messages cannot carry a {seg.type!r} segment")
+    return "".join(content), image
+
+
+@cached
+def _tokens() -> dict[tuple[str, str], tuple[str, float]]:
+    """(token URL, app id) -> (access token, expiry on the wall clock); per container."""
+    return {}
+
+
+@dataclass
+class QQApi:
+    """The OpenAPI calls the sender makes, with the token and retries handled."""
+
+    app_id: str
+    secret: str
+    base: str
+    token_endpoint: str
+    retrying: Retrying
+    deadline: float | None = None
+
+    def token(self, *, fresh: bool = False) -> str:
+        key = (self.token_endpoint, self.app_id)
+        cached_token = _tokens().get(key)
+        if cached_token and not fresh and cached_token[1] - TOKEN_EARLY_S > time.time():
+            return cached_token[0]
+        response = self.retrying.call(
+            lambda: request_json(
+                "POST", self.token_endpoint, {"appId": self.app_id, "clientSecret": self.secret}
+            ),
+            deadline=self.deadline,
+        )
+        data = response.json() or {}
+        token, expires_in = data.get("access_token"), str(data.get("expires_in", ""))
+        if response.status != 200 or not token or not expires_in.strip().isdigit():
+            raise PermissionError(f"no access token (HTTP {response.status}): {response.body[:200]!r}")
+        _tokens()[key] = (str(token), time.time() + int(expires_in))
+        return str(token)
+
+    def post(self, path: str, body: dict[str, Any]) -> HttpResponse:
+        """POST with the token; on 401 fetch a new token once and try again."""
+        response = self._post(path, body, self.token())
+        if response.status == 401:
+            response = self._post(path, body, self.token(fresh=True))
+        return response
+
+    def _post(self, path: str, body: dict[str, Any], token: str) -> HttpResponse:
+        headers = {"Authorization": f"QQBot {token}", "X-Union-Appid": self.app_id}
+        return self.retrying.call(
+            lambda: request_json("POST", self.base + path, body, headers), deadline=self.deadline
+        )
+
+
+def _error(response: HttpResponse) -> tuple[int | str, str]:
+    data = response.json()
+    if isinstance(data, dict):
+        code = data.get("code") or data.get("err_code") or response.status
+        return code, str(data.get("message") or data.get("msg") or "")
+    return response.status, response.body[:200].decode("utf-8", "replace")
+
+
+def perform(action: Action, ctx: SendContext) -> Result:
+    """Gate, render, send one QQ action; the result to report."""
+    if action.action not in PATHS:
+        return failed(action, "unsupported_action", f"QQ has no action {action.action!r}")
+    to = action.target.group_id if action.action == "group_message" else action.target.user_id
+    if not to:
+        return failed(action, "no_target", f"{action.action} needs a target")
+    try:
+        content, image = render(action.message or [])
+    except UnsupportedMessage as exc:
+        return failed(action, "unsupported_message", str(exc))
+    if not content.strip() and image is None:
+        return failed(action, "empty_message", "nothing to send")
+    group = ctx.groups().get(action.bot_id, to) if action.action == "group_message" else None
+    decision = gate_qq(
+        action,
+        group,
+        ctx.now,
+        lambda ref, limit: ctx.ledger().take_slot(action.bot_id, ref, action.action_id, limit),
+    )
+    if isinstance(decision, Refused):
+        return refused(action, decision.reason, decision.message)
+    secret = qq_secret(action.bot_id)
+    if not secret:
+        return failed(action, "no_secret", f"no QQ bot secret is configured for AppID {action.bot_id}")
+    api = QQApi(action.bot_id, secret, api_base(), token_url(), ctx.retrying, ctx.deadline)
+    body: dict[str, Any] = {"content": content, "msg_type": 0, "msg_seq": decision.msg_seq}
+    if isinstance(decision, Passive):
+        body["msg_id"] = decision.msg_id
+    else:
+        body["event_id"] = decision.event_id
+    mode = "passive" if isinstance(decision, Passive) else "event"
+    try:
+        if image is not None:
+            upload = api.post(
+                FILE_PATHS[action.action].format(to), {"file_type": 1, "url": image, "srv_send_msg": False}
+            )
+            info = (upload.json() or {}).get("file_info") if upload.status < 300 else None
+            if not info:
+                code, message = _error(upload)
+                return failed(action, _reason(code), f"image upload: {message}", code=code)
+            body.update(msg_type=7, media={"file_info": info})
+        response = api.post(PATHS[action.action].format(to), body)
+    except PermissionError as exc:
+        return failed(action, "unauthorized", str(exc))
+    extra = {"mode": mode, "msg_seq": decision.msg_seq}
+    if response.status < 300:
+        data = response.json() or {}
+        return sent(action, platform_message_id=data.get("id"), **extra)
+    code, message = _error(response)
+    if _int(code) == DUPLICATE_MSG_SEQ:
+        return sent(action, message="already delivered (QQ: duplicate msg_seq)", **extra)
+    return failed(action, _reason(code), message, code=code, **extra)
+
+
+def _int(code: int | str) -> int | None:
+    try:
+        return int(code)
+    except (TypeError, ValueError):
+        return None
+
+
+def _reason(code: int | str) -> str:
+    """The readable reason for a QQ error code."""
+    known = _int(code)
+    return (QQ_ERRORS.get(known) if known is not None else None) or f"qq_{code}"
+
+
+__all__ = ["Cite", "Passive", "QQApi", "Unavailable", "perform", "render"]
