@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
-from qqbus.state import DynamoGroupStore, GroupStore, InMemoryGroupStore
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from qqbus.state import MUTED_UNTIL_LIFTED, DynamoGroupStore, GroupState, GroupStore, InMemoryGroupStore
 
 
 @pytest.fixture(params=["dynamodb", "memory"])
@@ -29,10 +34,10 @@ def test_first_write_creates_the_row(store: GroupStore) -> None:
     )
 
 
-def test_older_or_equal_events_change_nothing(store: GroupStore) -> None:
-    store.mark_member("b", "g", protocol="qq", member=True, at=100)
-    assert not store.mark_member("b", "g", protocol="qq", member=False, at=99)
-    assert not store.mark_member("b", "g", protocol="qq", member=False, at=100)
+def test_older_events_and_repeats_change_nothing(store: GroupStore) -> None:
+    store.mark_member("b", "g", protocol="qq", member=True, at=100, tiebreak="E1")
+    assert not store.mark_member("b", "g", protocol="qq", member=False, at=99, tiebreak="E0")
+    assert not store.mark_member("b", "g", protocol="qq", member=True, at=100, tiebreak="E1")
     s = store.get("b", "g")
     assert s is not None and (s.member, s.member_at) == (True, 100)
 
@@ -73,3 +78,280 @@ def test_dynamo_item_uses_the_contract_types(
     assert item["member"] == {"BOOL": True} and item["member_at"] == {"N": "100"}
     assert item["proactive"] == {"BOOL": True} and item["proactive_at"] == {"N": "101"}
     assert item["protocol"] == {"S": "qq"}
+
+
+# --- the bot's own mute and a whole-group mute ---------------------------------------------
+
+
+def test_lifting_a_whole_group_mute_leaves_the_bots_own_mute(store: GroupStore) -> None:
+    store.set_muted("b", "g", protocol="onebot", scope="self", until=1000 + 600, at=1000)
+    store.set_muted("b", "g", protocol="onebot", scope="group", until=MUTED_UNTIL_LIFTED, at=1010)
+    assert store.set_muted("b", "g", protocol="onebot", scope="group", until=None, at=1020)
+    s = store.get("b", "g")
+    assert s is not None and (s.muted_until, s.muted_at, s.group_muted_until, s.group_muted_at) == (
+        1600,
+        1000,
+        None,
+        1020,
+    )
+    assert s.is_self_muted(now=1030) and s.is_muted(now=1030) and not s.is_group_muted(now=1030)
+
+
+def test_a_short_own_mute_does_not_hide_a_longer_whole_group_mute(store: GroupStore) -> None:
+    store.set_muted("b", "g", protocol="onebot", scope="group", until=MUTED_UNTIL_LIFTED, at=1000)
+    store.set_muted("b", "g", protocol="onebot", scope="self", until=1070, at=1010)  # newer, shorter
+    s = store.get("b", "g")
+    assert s is not None and (s.muted_until, s.group_muted_until) == (1070, MUTED_UNTIL_LIFTED)
+    assert s.is_muted(now=10**9) and s.is_group_muted(now=10**9) and not s.is_self_muted(now=10**9)
+
+
+@pytest.mark.parametrize(
+    "self_until, group_until, admin, muted",
+    [
+        (None, None, None, False),
+        (2000, None, None, True),
+        (2000, None, True, True),  # an admin's own mute still silences it
+        (None, MUTED_UNTIL_LIFTED, None, True),
+        (None, MUTED_UNTIL_LIFTED, False, True),
+        (None, MUTED_UNTIL_LIFTED, True, False),  # a whole-group mute does not stop an admin
+        (1500, MUTED_UNTIL_LIFTED, True, False),  # own mute over by now=1600
+        (1600, None, None, False),  # ends at 1600: not muted at 1600
+    ],
+)
+def test_is_muted_answers_from_both_mutes_and_admin(
+    self_until: int | None, group_until: int | None, admin: bool | None, muted: bool
+) -> None:
+    state = GroupState(
+        "b", "g", "onebot", muted_until=self_until, group_muted_until=group_until, bot_admin=admin
+    )
+    assert state.is_muted(now=1600) is muted
+
+
+def test_now_defaults_to_the_clock() -> None:
+    state = GroupState("b", "g", "onebot", muted_until=int(time.time()) + 60)
+    assert state.is_self_muted() and state.is_muted()
+    assert not GroupState("b", "g", "onebot", group_muted_until=int(time.time()) - 1).is_group_muted()
+
+
+def test_a_row_from_before_the_split_reads_its_group_mute_as_one(store: GroupStore) -> None:
+    legacy = {"muted_until": MUTED_UNTIL_LIFTED, "muted_at": 500, "mute_scope": "group"}
+    _put_raw(store, "b", "g", legacy)
+    s = store.get("b", "g")
+    assert s is not None and (s.muted_until, s.group_muted_until, s.group_muted_at) == (
+        None,
+        MUTED_UNTIL_LIFTED,
+        500,
+    )
+    assert store.set_muted("b", "g", protocol="onebot", scope="group", until=None, at=600)
+    s = store.get("b", "g")
+    assert s is not None and not s.is_muted(now=700)  # the lift reaches the legacy mute
+    assert store.set_muted("b", "g", protocol="onebot", scope="self", until=1300, at=700)
+    s = store.get("b", "g")
+    assert s is not None and (s.muted_until, s.group_muted_until) == (1300, None)
+
+
+def _put_raw(store: GroupStore, bot_id: str, group_id: str, attributes: dict[str, Any]) -> None:
+    """A row as an older version wrote it."""
+    item = {"bot_id": bot_id, "group_id": group_id, "protocol": "onebot", **attributes}
+    if isinstance(store, InMemoryGroupStore):
+        store.items[(bot_id, group_id)] = item
+    else:
+        from boto3.dynamodb.types import TypeSerializer
+
+        assert isinstance(store, DynamoGroupStore)
+        ser = TypeSerializer()
+        store._client.put_item(
+            TableName=store.table_name, Item={k: ser.serialize(v) for k, v in item.items()}
+        )
+
+
+# --- events of the same second -------------------------------------------------------------
+
+#: For each attribute group: a write that loses a same-second tie, the one that wins, and what
+#: the winner leaves in the row.
+Write = Callable[[GroupStore, str], bool]
+TIES: dict[str, tuple[Write, Write, dict[str, Any]]] = {
+    "leaving beats joining": (
+        lambda s, e: s.mark_member("b", "g", protocol="qq", member=True, at=100, tiebreak=e),
+        lambda s, e: s.mark_member("b", "g", protocol="qq", member=False, at=100, tiebreak=e),
+        {"member": False},
+    ),
+    "REJECT beats RECEIVE": (
+        lambda s, e: s.set_proactive("b", "g", accepts=True, at=100, tiebreak=e),
+        lambda s, e: s.set_proactive("b", "g", accepts=False, at=100, tiebreak=e),
+        {"proactive": False},
+    ),
+    "clearing the reply event beats setting it": (
+        lambda s, e: s.set_reply_event("b", "g", event_id="E-RECEIVE", at=100, tiebreak=e),
+        lambda s, e: s.set_reply_event("b", "g", event_id=None, at=100, tiebreak=e),
+        {"reply_event_id": None},
+    ),
+    "a lift beats the own mute it lifts": (
+        lambda s, e: s.set_muted("b", "g", protocol="onebot", scope="self", until=700, at=100, tiebreak=e),
+        lambda s, e: s.set_muted("b", "g", protocol="onebot", scope="self", until=None, at=100, tiebreak=e),
+        {"muted_until": None},
+    ),
+    "a lift beats the group mute it lifts": (
+        lambda s, e: s.set_muted(
+            "b", "g", protocol="onebot", scope="group", until=MUTED_UNTIL_LIFTED, at=100, tiebreak=e
+        ),
+        lambda s, e: s.set_muted("b", "g", protocol="onebot", scope="group", until=None, at=100, tiebreak=e),
+        {"group_muted_until": None},
+    ),
+    "unset beats set": (
+        lambda s, e: s.set_admin("b", "g", protocol="onebot", admin=True, at=100, tiebreak=e),
+        lambda s, e: s.set_admin("b", "g", protocol="onebot", admin=False, at=100, tiebreak=e),
+        {"bot_admin": False},
+    ),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(TIES))
+@pytest.mark.parametrize("winner_first", [True, False])
+def test_a_same_second_tie_goes_the_documented_way_in_either_order(
+    store: GroupStore, rule: str, winner_first: bool
+) -> None:
+    loser, winner, want = TIES[rule]
+    # The loser gets the greater event id: the rule, not the id, must decide.
+    if winner_first:
+        assert winner(store, "A") and not loser(store, "Z")
+    else:
+        assert loser(store, "Z") and winner(store, "A")
+    s = store.get("b", "g")
+    assert s is not None and {k: getattr(s, k) for k in want} == want
+
+
+@pytest.mark.parametrize("first", ["E1", "E2"])
+def test_two_events_alike_in_the_same_second_are_ordered_by_event_id(store: GroupStore, first: str) -> None:
+    other = "E2" if first == "E1" else "E1"
+    store.set_reply_event("b", "g", event_id=f"cite-{first}", at=100, tiebreak=first)
+    store.set_reply_event("b", "g", event_id=f"cite-{other}", at=100, tiebreak=other)
+    s = store.get("b", "g")
+    assert s is not None and s.reply_event_id == "cite-E2"
+
+
+def test_a_duplicate_is_a_no_op(store: GroupStore) -> None:
+    assert store.set_proactive("b", "g", accepts=False, at=100, by="m", tiebreak="E1")
+    assert not store.set_proactive("b", "g", accepts=False, at=100, by="m", tiebreak="E1")
+    assert store.set_proactive("b", "g", accepts=False, at=101, by="m", tiebreak="E0")  # newer second
+    assert not store.set_proactive("b", "g", accepts=True, at=100, by="m", tiebreak="E9")  # older
+
+
+# --- delivery order does not matter ---------------------------------------------------------
+
+Op = tuple[str, int, int, str]  # (kind, event time, value index, event id)
+KIND_VALUES: dict[str, list[Any]] = {
+    "member": [True, False],
+    "proactive": [True, False],
+    "reply": ["R1", "R2", None],
+    "self_mute": [1500, MUTED_UNTIL_LIFTED, None],
+    "group_mute": [MUTED_UNTIL_LIFTED, 1800, None],
+    "admin": [True, False],
+}
+
+
+def _write(store: GroupStore, op: Op) -> None:
+    kind, at, index, event_id = op
+    value = KIND_VALUES[kind][index % len(KIND_VALUES[kind])]
+    common: dict[str, Any] = {"at": at, "tiebreak": event_id}
+    if kind == "member":
+        store.mark_member("b", "g", protocol="onebot", member=value, by=event_id, **common)
+    elif kind == "proactive":
+        store.set_proactive("b", "g", accepts=value, by=event_id, **common)
+    elif kind == "reply":
+        store.set_reply_event("b", "g", event_id=value, **common)
+    elif kind in ("self_mute", "group_mute"):
+        scope = "self" if kind == "self_mute" else "group"
+        store.set_muted("b", "g", protocol="onebot", scope=scope, until=value, **common)
+    else:
+        store.set_admin("b", "g", protocol="onebot", admin=value, **common)
+
+
+def _final(store: GroupStore) -> dict[str, Any]:
+    """The row, but not ``updated_at`` (wall clock) nor ``protocol``, which the first write sets:
+    these sequences mix QQ-only and OneBot-only writes, which no real group does."""
+    s = store.get("b", "g")
+    assert s is not None
+    return {k: v for k, v in vars(s).items() if k not in ("updated_at", "protocol")}
+
+
+ops = st.lists(
+    st.tuples(
+        st.sampled_from(sorted(KIND_VALUES)),
+        st.integers(100, 103),  # few seconds: many ties
+        st.integers(0, 2),
+        st.sampled_from(["E1", "E2", "E3"]),
+    ),
+    min_size=1,
+    max_size=14,
+).map(lambda xs: _consistent(xs))
+
+
+def _consistent(raw: list[Op]) -> list[Op]:
+    """One event id is one event: the same id in the same kind and second writes the same value."""
+    seen: dict[tuple[str, int, str], Op] = {}
+    return [seen.setdefault((k, at, e), (k, at, i, e)) for k, at, i, e in raw]
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops, st.randoms(use_true_random=False))
+def test_in_memory_final_state_is_independent_of_delivery_order(events: list[Op], rng: random.Random) -> None:
+    one, other = InMemoryGroupStore(), InMemoryGroupStore()
+    for op in events:
+        _write(one, op)
+    shuffled = events + rng.sample(events, len(events) // 2)  # with redeliveries
+    rng.shuffle(shuffled)
+    for op in shuffled:
+        _write(other, op)
+    assert _final(one) == _final(other)
+
+
+def test_dynamodb_and_memory_agree_on_shuffled_sequences_with_ties(group_store: DynamoGroupStore) -> None:
+    rng = random.Random(8)
+    for trial in range(6):
+        events = _consistent(
+            [
+                (rng.choice(sorted(KIND_VALUES)), rng.randint(100, 102), rng.randint(0, 2), rng.choice("ABC"))
+                for _ in range(18)
+            ]
+        )
+        memory = InMemoryGroupStore()
+        for op in events:
+            _write(memory, op)
+        dynamo = _Renamed(group_store, f"g{trial}")
+        deliveries = events + rng.sample(events, 6)
+        rng.shuffle(deliveries)
+        for op in deliveries:
+            _write(dynamo, op)
+        assert _final(dynamo) == {**_final(memory), "group_id": f"g{trial}"}, (trial, deliveries)
+
+
+class _Renamed(GroupStore):
+    """``store`` with group "g" mapped to another row, so each trial starts empty."""
+
+    def __init__(self, store: GroupStore, group_id: str) -> None:
+        self._store, self._group_id = store, group_id
+
+    def _apply(self, bot_id: str, group_id: str, *args: Any) -> bool:
+        return self._store._apply(bot_id, self._group_id, *args)
+
+    def get(self, bot_id: str, group_id: str) -> GroupState | None:
+        return self._store.get(bot_id, self._group_id)
+
+    def scan(self, bot_id: str | None = None) -> list[GroupState]:
+        raise NotImplementedError
+
+
+def test_dynamo_tie_keys_sit_beside_the_clocks(
+    group_store: DynamoGroupStore, aws_tables: dict[str, str]
+) -> None:
+    import boto3
+
+    group_store.mark_member("b", "g", protocol="qq", member=False, at=100, tiebreak="E1")
+    group_store.set_muted("b", "g", protocol="onebot", scope="group", until=None, at=100, tiebreak="E2")
+    item = boto3.client("dynamodb").get_item(
+        TableName=aws_tables["GroupsTable"], Key={"bot_id": {"S": "b"}, "group_id": {"S": "g"}}
+    )["Item"]
+    assert item["member_at"] == {"N": "100"} and item["member_tie"] == {"S": "1:E1"}
+    assert item["group_muted_at"] == {"N": "100"} and item["group_muted_tie"] == {"S": "1:E2"}
+    assert "group_muted_until" not in item and "mute_scope" not in item

@@ -10,5 +10,10 @@ def lambda_handler(ev: Delivered[GroupAdmin], context: object) -> None:
     e = ev.payload
     if e.user_id == e.self_id:
         groups().set_admin(
-            ev.bot_id, str(e.group_id), protocol="onebot", admin=e.sub_type == "set", at=e.time
+            ev.bot_id,
+            str(e.group_id),
+            protocol="onebot",
+            admin=e.sub_type == "set",
+            at=e.time,
+            tiebreak=ev.event_id,
         )

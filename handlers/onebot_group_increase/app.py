@@ -10,5 +10,11 @@ def lambda_handler(ev: Delivered[GroupIncrease], context: object) -> None:
     e = ev.payload
     if e.user_id == e.self_id:
         groups().mark_member(
-            ev.bot_id, str(e.group_id), protocol="onebot", member=True, at=e.time, by=str(e.operator_id)
+            ev.bot_id,
+            str(e.group_id),
+            protocol="onebot",
+            member=True,
+            at=e.time,
+            by=str(e.operator_id),
+            tiebreak=ev.event_id,
         )

@@ -9,5 +9,11 @@ from qqbus.state import groups
 def lambda_handler(ev: Delivered[GroupDelRobot], context: object) -> None:
     d = ev.payload.d
     groups().mark_member(
-        ev.bot_id, d.group_openid, protocol="qq", member=False, at=d.timestamp, by=d.op_member_openid
+        ev.bot_id,
+        d.group_openid,
+        protocol="qq",
+        member=False,
+        at=d.timestamp,
+        by=d.op_member_openid,
+        tiebreak=ev.payload.id,
     )

@@ -7,7 +7,9 @@ from qqbus.state import groups
 
 @handler(GroupMsgReceive)
 def lambda_handler(ev: Delivered[GroupMsgReceive], context: object) -> None:
-    d = ev.payload.d
+    d, event_id = ev.payload.d, ev.payload.id
     store = groups()
-    store.set_proactive(ev.bot_id, d.group_openid, accepts=True, at=d.timestamp, by=d.op_member_openid)
-    store.set_reply_event(ev.bot_id, d.group_openid, event_id=ev.payload.id, at=d.timestamp)
+    store.set_proactive(
+        ev.bot_id, d.group_openid, accepts=True, at=d.timestamp, by=d.op_member_openid, tiebreak=event_id
+    )
+    store.set_reply_event(ev.bot_id, d.group_openid, event_id=event_id, at=d.timestamp, tiebreak=event_id)

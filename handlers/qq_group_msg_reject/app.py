@@ -7,7 +7,9 @@ from qqbus.state import groups
 
 @handler(GroupMsgReject)
 def lambda_handler(ev: Delivered[GroupMsgReject], context: object) -> None:
-    d = ev.payload.d
+    d, event_id = ev.payload.d, ev.payload.id
     store = groups()
-    store.set_proactive(ev.bot_id, d.group_openid, accepts=False, at=d.timestamp, by=d.op_member_openid)
-    store.set_reply_event(ev.bot_id, d.group_openid, event_id=None, at=d.timestamp)
+    store.set_proactive(
+        ev.bot_id, d.group_openid, accepts=False, at=d.timestamp, by=d.op_member_openid, tiebreak=event_id
+    )
+    store.set_reply_event(ev.bot_id, d.group_openid, event_id=None, at=d.timestamp, tiebreak=event_id)

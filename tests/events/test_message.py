@@ -32,7 +32,7 @@ def test_unescape_restores_ampersand_last() -> None:
 
 def test_array_and_string_forms_normalise_to_the_same_segments() -> None:
     base = {
-        "time": 1,
+        "time": 1718000000,
         "self_id": 10,
         "post_type": "message",
         "message_type": "group",

@@ -6,8 +6,9 @@ import pytest
 from pydantic import ValidationError
 from qqbus.events import UnknownPayload, onebot, parse_event, qq
 
+T = 1718000035  # a plausible event time (2024-06-10)
 BAN = {
-    "time": 1718000035,
+    "time": T,
     "self_id": 10,
     "post_type": "notice",
     "notice_type": "group_ban",
@@ -21,7 +22,7 @@ BAN = {
 def test_ids_are_64_bit_negative_or_above_int32() -> None:
     recall = parse_event(
         {
-            "time": 1,
+            "time": T,
             "self_id": 10,
             "post_type": "notice",
             "notice_type": "group_recall",
@@ -35,13 +36,13 @@ def test_ids_are_64_bit_negative_or_above_int32() -> None:
     assert recall.message_id == -2147483649 and recall.group_id == 2**40
     with pytest.raises(ValidationError):
         onebot.FriendRecall.model_validate(
-            {"time": 1, "self_id": 1, "post_type": "notice", "notice_type": "friend_recall", "user_id": 2**63}
+            {"time": T, "self_id": 1, "post_type": "notice", "notice_type": "friend_recall", "user_id": 2**63}
         )
 
 
 def test_numeric_strings_are_accepted_for_ids() -> None:
     model = onebot.FriendAdd.model_validate(
-        {"time": "1", "self_id": "10", "post_type": "notice", "notice_type": "friend_add", "user_id": "5"}
+        {"time": str(T), "self_id": "10", "post_type": "notice", "notice_type": "friend_add", "user_id": "5"}
     )
     assert (model.self_id, model.user_id) == (10, 5)
 
@@ -60,7 +61,7 @@ def test_duration_defaults_to_zero_when_left_out() -> None:
 
 def test_sender_fields_are_best_effort() -> None:
     msg = {
-        "time": 1,
+        "time": T,
         "self_id": 1,
         "post_type": "message",
         "message_type": "group",
@@ -84,7 +85,7 @@ def test_sender_fields_are_best_effort() -> None:
 
 def test_unknown_types_parse_to_the_base_and_keep_a_detail_type() -> None:
     poke = {
-        "time": 1,
+        "time": T,
         "self_id": 1,
         "post_type": "notice",
         "notice_type": "notify",
@@ -95,7 +96,7 @@ def test_unknown_types_parse_to_the_base_and_keep_a_detail_type() -> None:
     }
     parsed = parse_event(poke)
     assert type(parsed.model) is onebot.NoticeEvent and parsed.detail_type == "notice.notify"
-    sent = parse_event({"time": 1, "self_id": 1, "post_type": "message_sent", "message_type": "group"})
+    sent = parse_event({"time": T, "self_id": 1, "post_type": "message_sent", "message_type": "group"})
     assert type(sent.model) is onebot.OneBotEvent and sent.detail_type == "message_sent.group"
     assert sent.model.detail_type == "message_sent.group"  # type: ignore[attr-defined]
 
@@ -103,7 +104,7 @@ def test_unknown_types_parse_to_the_base_and_keep_a_detail_type() -> None:
 def test_requests_and_meta_events_have_models() -> None:
     req = parse_event(
         {
-            "time": 1,
+            "time": T,
             "self_id": 1,
             "post_type": "request",
             "request_type": "group",
@@ -117,7 +118,7 @@ def test_requests_and_meta_events_have_models() -> None:
     assert isinstance(req.model, onebot.GroupRequest) and req.detail_type == "request.group"
     life = parse_event(
         {
-            "time": 1,
+            "time": T,
             "self_id": 1,
             "post_type": "meta_event",
             "meta_event_type": "lifecycle",
@@ -127,7 +128,7 @@ def test_requests_and_meta_events_have_models() -> None:
     assert isinstance(life.model, onebot.Lifecycle) and life.detail_type == "meta_event.lifecycle"
     beat = parse_event(
         {
-            "time": 1,
+            "time": T,
             "self_id": 1,
             "post_type": "meta_event",
             "meta_event_type": "heartbeat",
@@ -177,12 +178,12 @@ def test_qq_timestamps_int_string_and_rfc3339() -> None:
 
 def test_qq_dispatch_with_unknown_type_parses_to_the_dispatch_base() -> None:
     parsed = parse_event(
-        {"op": 0, "t": "FRIEND_ADD", "id": "FRIEND_ADD:1", "d": {"openid": "x", "timestamp": 1}}
+        {"op": 0, "t": "FRIEND_ADD", "id": "FRIEND_ADD:1", "d": {"openid": "x", "timestamp": T}}
     )
     assert type(parsed.model) is qq.QQDispatch and parsed.detail_type == "FRIEND_ADD"
 
 
 def test_qq_group_event_missing_group_openid_falls_back_with_a_problem() -> None:
-    parsed = parse_event({"op": 0, "t": "GROUP_DEL_ROBOT", "id": "x", "d": {"timestamp": 1}})
+    parsed = parse_event({"op": 0, "t": "GROUP_DEL_ROBOT", "id": "x", "d": {"timestamp": T}})
     assert type(parsed.model) is qq.QQDispatch
     assert parsed.problem and "group_openid" in parsed.problem

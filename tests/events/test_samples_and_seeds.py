@@ -34,10 +34,22 @@ def test_every_shared_sample_is_listed() -> None:
     assert on_disk - {"qq/official_webhook_validation_op13.json"} == set(SAMPLE_MODELS)
 
 
+#: nonebot's own test fixtures say ``"time": 0``: no real event is that old, so the models refuse
+#: it (the event still reaches the bus, as the base model, and its handler reports it).
+TIME_ZERO_FIXTURES = {
+    "onebot/group_message__nonebot-adapter-onebot_tests.json",
+    "onebot/private_message__nonebot-adapter-onebot_tests.json",
+}
+
+
 @pytest.mark.parametrize("name", sorted(SAMPLE_MODELS))
 def test_shared_sample_parses_to_its_model(name: str) -> None:
     payload = load_json(SAMPLES / name)
     parsed = parse_event(payload)
+    if name in TIME_ZERO_FIXTURES:
+        assert type(parsed.model) is onebot.OneBotEvent
+        assert parsed.problem and "time: Value error, event time 0 is before 2010-01-01" in parsed.problem
+        parsed = parse_event({**payload, "time": 1718000000})
     assert type(parsed.model) is SAMPLE_MODELS[name]
     assert parsed.problem is None
     expected_source = "qq.official" if name.startswith("qq/") else "onebot.v11"
@@ -125,10 +137,17 @@ def _tables() -> dict[str, list[list[tuple[str, str, str]]]]:
     return sections
 
 
+#: Numbers the tables cannot give: a plausible time, a bot that is not the member acted on,
+#: and a mute within QQ's 30 days.
+SEED_NUMBERS = {"time": 1718000035, "self_id": 10001, "duration": 600}
+
+
 def _value(field: str, type_: str, rest: str) -> Any:
     possible = re.findall(r"`([^`]+)`", rest.split("|")[0]) if rest.count("|") >= 1 else []
     if possible:
         return possible[0]
+    if field in SEED_NUMBERS and type_.startswith("number"):
+        return SEED_NUMBERS[field]
     if type_.startswith("number"):
         return 1234567890123 if "int64" in type_ else 42
     if type_ == "message":

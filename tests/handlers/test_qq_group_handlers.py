@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import pytest
 from qqbus.state import DynamoGroupStore
 
 from tests.handlers.conftest import Invoke
@@ -12,6 +13,7 @@ from tests.support import bus_event
 
 APPID = "102000001"
 GROUP = "C9F778FE6ADF9D1D1DBE395BF744A33A"
+T = 1718000035
 KINDS = {
     "GROUP_ADD_ROBOT": "qq_group_add_robot",
     "GROUP_DEL_ROBOT": "qq_group_del_robot",
@@ -73,57 +75,102 @@ def test_reject_then_receive(invoke: Invoke, sample: Any, group_store: DynamoGro
 
 
 def test_a_late_receive_never_overrides_a_newer_reject(invoke: Invoke, group_store: DynamoGroupStore) -> None:
-    invoke("qq_group_msg_reject", qq_event("GROUP_MSG_REJECT", 2000))
-    invoke("qq_group_msg_receive", qq_event("GROUP_MSG_RECEIVE", 1000))
+    invoke("qq_group_msg_reject", qq_event("GROUP_MSG_REJECT", T + 1000))
+    invoke("qq_group_msg_receive", qq_event("GROUP_MSG_RECEIVE", T))
     state = group_store.get(APPID, GROUP)
     assert state is not None
-    assert (state.proactive, state.proactive_at, state.reply_event_id) == (False, 2000, None)
+    assert (state.proactive, state.proactive_at, state.reply_event_id) == (False, T + 1000, None)
 
 
 def test_a_duplicate_runs_once(invoke: Invoke, aws_tables: dict[str, str]) -> None:
     import boto3
 
-    event = qq_event("GROUP_ADD_ROBOT", 1000)
+    event = qq_event("GROUP_ADD_ROBOT", T)
     invoke("qq_group_add_robot", event)
     invoke("qq_group_add_robot", event)
     items = boto3.client("dynamodb").scan(TableName=aws_tables["IdempotencyTable"])["Items"]
     assert len(items) == 1 and items[0]["status"]["S"] == "COMPLETED"
 
 
+#: Which event wins a same-second tie in its attribute group (then the greater event id).
+WINS_A_TIE = {"GROUP_DEL_ROBOT", "GROUP_MSG_REJECT"}
+
+
 def _expected(events: list[tuple[str, int, str]]) -> dict[str, Any]:
-    """What event time dictates: the newest event of each attribute group wins."""
-    member = max((e for e in events if e[0] in ("GROUP_ADD_ROBOT", "GROUP_DEL_ROBOT")), key=lambda e: e[1])
-    proactive = max(
-        (e for e in events if e[0] in ("GROUP_MSG_REJECT", "GROUP_MSG_RECEIVE")), key=lambda e: e[1]
-    )
-    # reply_event_id is set by ADD and RECEIVE, cleared by REJECT, left alone by DEL.
-    reply = max((e for e in events if e[0] != "GROUP_DEL_ROBOT"), key=lambda e: e[1])
+    """What the events dictate: per attribute group, the latest by (time, wins a tie, event id)."""
+
+    def latest(kinds: set[str], wins: set[str]) -> tuple[str, int, str] | None:
+        writes = [e for e in events if e[0] in kinds]
+        return max(writes, key=lambda e: (e[1], e[0] in wins, e[2])) if writes else None
+
+    member = latest({"GROUP_ADD_ROBOT", "GROUP_DEL_ROBOT"}, WINS_A_TIE)
+    proactive = latest({"GROUP_MSG_REJECT", "GROUP_MSG_RECEIVE"}, WINS_A_TIE)
+    # reply_event_id is set by ADD and RECEIVE, cleared by REJECT (which wins a tie), left by DEL.
+    reply = latest({"GROUP_ADD_ROBOT", "GROUP_MSG_RECEIVE", "GROUP_MSG_REJECT"}, WINS_A_TIE)
     return {
-        "member": member[0] == "GROUP_ADD_ROBOT",
-        "member_at": member[1],
-        "proactive": proactive[0] == "GROUP_MSG_RECEIVE",
-        "proactive_at": proactive[1],
-        "reply_event_id": None if reply[0] == "GROUP_MSG_REJECT" else reply[2],
+        "member": member and member[0] == "GROUP_ADD_ROBOT",
+        "member_at": member and member[1],
+        "proactive": proactive and proactive[0] == "GROUP_MSG_RECEIVE",
+        "proactive_at": proactive and proactive[1],
+        "reply_event_id": None if reply is None or reply[0] == "GROUP_MSG_REJECT" else reply[2],
     }
 
 
-def test_shuffled_and_duplicated_sequences_end_in_the_state_event_time_dictates(
+def test_shuffled_duplicated_and_same_second_sequences_end_in_the_state_event_time_dictates(
     invoke: Invoke, group_store: DynamoGroupStore
 ) -> None:
     rng = random.Random(20261121)
     for trial in range(12):
         group = f"G{trial}"
-        kinds = list(KINDS)
-        history = [(rng.choice(kinds), 1000 + 10 * i) for i in range(8)]
-        for required in kinds:  # each kind at least once
-            history.append((required, 2000 + 10 * kinds.index(required) + rng.randrange(0, 200) * 10))
-        events = [(t, ts, f"{t}:{ts}-{trial}") for t, ts in history]
+        # A dozen events in four seconds: most attribute groups see same-second ties.
+        # Event ids are unique across trials (n), as the idempotency table sees them.
+        history = {
+            (rng.choice(list(KINDS)), T + rng.randrange(4), 10 * trial + rng.randrange(2)) for _ in range(12)
+        }
+        events = sorted((t, ts, f"{t}:{ts}-{n}") for t, ts, n in history)
         deliveries = events + rng.sample(events, 4)  # at-least-once: some arrive twice
         rng.shuffle(deliveries)
-        for t, ts, _ in deliveries:
-            invoke(KINDS[t], qq_event(t, ts, group=group, n=trial))
+        for t, ts, event_id in deliveries:
+            invoke(KINDS[t], qq_event(t, ts, group=group, n=int(event_id.rsplit("-", 1)[1])))
         state = group_store.get(APPID, group)
         assert state is not None
         want = _expected(events)
         got = {k: getattr(state, k) for k in want}
         assert got == want, (trial, deliveries)
+
+
+@pytest.mark.parametrize(
+    "change, why",
+    [
+        ({"timestamp": 2**62}, "more than a day ahead"),
+        ({"timestamp": 10**40}, "more than a day ahead"),
+        ({"timestamp": 0}, "before 2010-01-01"),
+        ({"timestamp": True}, "boolean"),
+        ({"timestamp": "１７１８００００３５"}, "neither Unix seconds nor an RFC 3339"),
+        ({"timestamp": "2024-06-10T06:13:30"}, "RFC 3339 date-time with an offset"),
+        ({"group_openid": ""}, "group_openid"),
+        ({"group_openid": 12345}, "group_openid"),
+    ],
+)
+@pytest.mark.parametrize("t", sorted(KINDS))
+def test_implausible_or_loosely_typed_events_are_reported_and_change_nothing(
+    invoke: Invoke, group_store: DynamoGroupStore, t: str, change: dict[str, Any], why: str
+) -> None:
+    event = qq_event(t, T)
+    event["detail"]["payload"]["d"].update(change)
+    result = invoke(KINDS[t], event)
+    assert result["status"] == "invalid" and why in result["error"]
+    assert group_store.scan() == []  # nothing stored, no clock frozen
+
+
+def test_a_same_second_reject_beats_receive_in_either_order(
+    invoke: Invoke, group_store: DynamoGroupStore
+) -> None:
+    for n, order in enumerate(
+        (["GROUP_MSG_REJECT", "GROUP_MSG_RECEIVE"], ["GROUP_MSG_RECEIVE", "GROUP_MSG_REJECT"])
+    ):
+        group = f"G{n}"
+        for t in order:
+            invoke(KINDS[t], qq_event(t, T, group=group, n=n))
+        state = group_store.get(APPID, group)
+        assert state is not None and (state.proactive, state.reply_event_id) == (False, None)

@@ -60,6 +60,7 @@ def test_groups_table_rendering() -> None:
         "member",
         "proactive",
         "muted_until",
+        "group_muted_until",
         "bot_admin",
         "reply_event_id",
     ]

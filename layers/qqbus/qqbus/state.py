@@ -1,9 +1,16 @@
-"""Each group's state for each bot: member or not, proactive messages, mute, admin.
+"""Each group's state for each bot: member or not, proactive messages, mutes, admin.
 
 Platforms push changes as events and never say "the current state", and EventBridge delivers
 them at least once and in any order. So every attribute group carries the event time that set
-it (``member_at``, ``proactive_at``, ...), and a write is conditional: an event older than (or
-as old as) the stored one changes nothing. Replays, duplicates and late arrivals are harmless.
+it (``member_at``, ``proactive_at``, ...), and a write is conditional: the stored value stays
+unless the new event comes later in a total order of events, so the final state depends on the
+events only, never on their delivery order. Replays, duplicates and late arrivals are harmless.
+
+The order: event time first. Two events of the same second cannot be ordered by time, so the
+value that *undoes or restricts* wins (leaving over joining, REJECT over RECEIVE, a lifted mute
+over a mute, unset over set; see ``_tie``), and then the greater event id (``tiebreak``). The
+same event again is equal, not later: a duplicate changes nothing. Each clock's tie key is
+kept beside it (``member_tie`` beside ``member_at``, ...).
 
 Two adapters share the domain methods of ``GroupStore``: ``DynamoGroupStore`` (the groups
 table of template.yaml) and ``InMemoryGroupStore`` (for unit tests and experiments).
@@ -26,6 +33,9 @@ Protocol = Literal["qq", "onebot"]
 #: ``muted_until`` for a mute with no end (a whole-group mute lasts until it is lifted).
 MUTED_UNTIL_LIFTED = 253402300799  # 9999-12-31T23:59:59Z
 
+#: Rows written before the self/group split said which mute ``muted_until`` was in this attribute.
+LEGACY_MUTE_SCOPE = "mute_scope"
+
 GROUPS_TABLE_ENV = "GROUPS_TABLE_NAME"
 
 
@@ -44,9 +54,10 @@ class GroupState:
     proactive_by: str | None = None
     reply_event_id: str | None = None
     reply_event_at: int | None = None
-    muted_until: int | None = None
-    mute_scope: str | None = None
+    muted_until: int | None = None  # the bot's own mute
     muted_at: int | None = None
+    group_muted_until: int | None = None  # a whole-group mute: its own slot and clock
+    group_muted_at: int | None = None
     bot_admin: bool | None = None
     admin_at: int | None = None
     updated_at: int | None = None
@@ -55,37 +66,98 @@ class GroupState:
     def from_item(cls, item: dict[str, Any]) -> GroupState:
         known = {f.name for f in fields(cls)}
         values: dict[str, Any] = {k: (int(v) if _is_number(v) else v) for k, v in item.items() if k in known}
+        if item.get(LEGACY_MUTE_SCOPE) == "group":
+            # Written before the two slots: muted_until/muted_at held a whole-group mute.
+            until, at = values.pop("muted_until", None), values.pop("muted_at", None)
+            if "group_muted_at" not in values:
+                values.update(group_muted_until=until, group_muted_at=at)
         return cls(**values)
 
+    def is_self_muted(self, now: int | None = None) -> bool:
+        """The bot itself is muted in the group at ``now`` (default: the current time)."""
+        return _until_after(self.muted_until, now)
+
+    def is_group_muted(self, now: int | None = None) -> bool:
+        """The whole group is muted at ``now``."""
+        return _until_after(self.group_muted_until, now)
+
     def is_muted(self, now: int | None = None) -> bool:
-        now = int(time.time()) if now is None else now
-        return self.muted_until is not None and self.muted_until > now
+        """The bot cannot speak: its own mute, or a whole-group mute unless the bot is an admin."""
+        return self.is_self_muted(now) or (self.is_group_muted(now) and not self.bot_admin)
+
+
+def _until_after(until: int | None, now: int | None) -> bool:
+    return until is not None and until > (int(time.time()) if now is None else now)
 
 
 def _is_number(value: Any) -> bool:
     return not isinstance(value, bool) and hasattr(value, "as_integer_ratio")
 
 
+def _tie(wins: bool, tiebreak: str) -> str:
+    """The key that orders two events of the same second: the winning value, then the event id.
+
+    Strings compare alike in Python and DynamoDB (UTF-8 byte order is code point order).
+    """
+    return f"{1 if wins else 0}:{tiebreak}"
+
+
+def tie_attribute(clock: str) -> str:
+    """The attribute that keeps ``clock``'s tie key: ``member_at`` -> ``member_tie``."""
+    return clock.removesuffix("_at") + "_tie"
+
+
 class GroupStore(ABC):
-    """The domain operations on group state; adapters implement ``_apply``, ``get``, ``scan``."""
+    """The domain operations on group state; adapters implement ``_apply``, ``get``, ``scan``.
+
+    Every write takes the event time ``at`` and ``tiebreak``, the event's id: pass it, or two
+    different events of the same second and kind are applied first-come.
+    """
 
     def mark_member(
-        self, bot_id: str, group_id: str, *, protocol: Protocol, member: bool, at: int, by: str | None = None
+        self,
+        bot_id: str,
+        group_id: str,
+        *,
+        protocol: Protocol,
+        member: bool,
+        at: int,
+        by: str | None = None,
+        tiebreak: str = "",
     ) -> bool:
-        """The bot joined (``member=True``) or left a group at ``at``. False if stale."""
-        return self._apply(bot_id, group_id, protocol, "member_at", at, {"member": member, "member_by": by})
+        """The bot joined (``member=True``) or left a group at ``at``. False if not newer.
+
+        In one second, leaving wins: a join can precede a kick within a second, not follow a leave.
+        """
+        values = {"member": member, "member_by": by}
+        return self._apply(bot_id, group_id, protocol, "member_at", at, _tie(not member, tiebreak), values)
 
     def set_proactive(
-        self, bot_id: str, group_id: str, *, accepts: bool, at: int, by: str | None = None
+        self,
+        bot_id: str,
+        group_id: str,
+        *,
+        accepts: bool,
+        at: int,
+        by: str | None = None,
+        tiebreak: str = "",
     ) -> bool:
-        """A QQ group accepted (GROUP_MSG_RECEIVE) or refused (GROUP_MSG_REJECT) proactive messages."""
-        return self._apply(
-            bot_id, group_id, "qq", "proactive_at", at, {"proactive": accepts, "proactive_by": by}
-        )
+        """A QQ group accepted (GROUP_MSG_RECEIVE) or refused (GROUP_MSG_REJECT) proactive messages.
 
-    def set_reply_event(self, bot_id: str, group_id: str, *, event_id: str | None, at: int) -> bool:
-        """The QQ event id to cite when posting unprompted into the group (None clears it)."""
-        return self._apply(bot_id, group_id, "qq", "reply_event_at", at, {"reply_event_id": event_id})
+        In one second, refusing wins: when unsure, do not post into a group that said no.
+        """
+        values = {"proactive": accepts, "proactive_by": by}
+        return self._apply(bot_id, group_id, "qq", "proactive_at", at, _tie(not accepts, tiebreak), values)
+
+    def set_reply_event(
+        self, bot_id: str, group_id: str, *, event_id: str | None, at: int, tiebreak: str = ""
+    ) -> bool:
+        """The QQ event id to cite when posting unprompted into the group (None clears it).
+
+        In one second, clearing wins, as REJECT wins over RECEIVE in ``set_proactive``.
+        """
+        tie = _tie(event_id is None, tiebreak)
+        return self._apply(bot_id, group_id, "qq", "reply_event_at", at, tie, {"reply_event_id": event_id})
 
     def set_muted(
         self,
@@ -93,17 +165,32 @@ class GroupStore(ABC):
         group_id: str,
         *,
         protocol: Protocol,
+        scope: Literal["self", "group"],
         until: int | None,
         at: int,
-        scope: Literal["self", "group"] | None = None,
+        tiebreak: str = "",
     ) -> bool:
-        """The bot is muted in the group until ``until`` (Unix seconds); None lifts the mute."""
-        values = {"muted_until": until, "mute_scope": scope if until is not None else None}
-        return self._apply(bot_id, group_id, protocol, "muted_at", at, values)
+        """The bot (``scope="self"``) or the whole group is muted until ``until``; None lifts it.
 
-    def set_admin(self, bot_id: str, group_id: str, *, protocol: Protocol, admin: bool, at: int) -> bool:
-        """The bot became or stopped being an admin of the group."""
-        return self._apply(bot_id, group_id, protocol, "admin_at", at, {"bot_admin": admin})
+        The two mutes have separate slots and clocks: lifting one leaves the other. In one
+        second, lifting wins: a lift follows the ban it lifts.
+        """
+        tie = _tie(until is None, tiebreak)
+        if scope == "group":
+            return self._apply(
+                bot_id, group_id, protocol, "group_muted_at", at, tie, {"group_muted_until": until}
+            )
+        # A self write also drops the legacy scope marker, so muted_until reads as the bot's own again.
+        values = {"muted_until": until, LEGACY_MUTE_SCOPE: None}
+        return self._apply(bot_id, group_id, protocol, "muted_at", at, tie, values)
+
+    def set_admin(
+        self, bot_id: str, group_id: str, *, protocol: Protocol, admin: bool, at: int, tiebreak: str = ""
+    ) -> bool:
+        """The bot became or stopped being an admin of the group. In one second, unset wins."""
+        return self._apply(
+            bot_id, group_id, protocol, "admin_at", at, _tie(not admin, tiebreak), {"bot_admin": admin}
+        )
 
     @abstractmethod
     def _apply(
@@ -113,9 +200,14 @@ class GroupStore(ABC):
         protocol: Protocol,
         clock: str,
         at: int,
+        tie: str,
         values: dict[str, Any],
     ) -> bool:
-        """Set ``values`` (None removes) and ``clock = at`` unless ``clock`` >= ``at`` already."""
+        """Set ``values`` (None removes), ``clock = at`` and its tie, if (at, tie) is later.
+
+        Later than the stored (clock, tie): no clock yet, an older clock, or the same clock
+        and no tie or a smaller one. Returns whether it wrote.
+        """
 
     @abstractmethod
     def get(self, bot_id: str, group_id: str) -> GroupState | None: ...
@@ -131,14 +223,23 @@ class InMemoryGroupStore(GroupStore):
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
 
     def _apply(
-        self, bot_id: str, group_id: str, protocol: Protocol, clock: str, at: int, values: dict[str, Any]
+        self,
+        bot_id: str,
+        group_id: str,
+        protocol: Protocol,
+        clock: str,
+        at: int,
+        tie: str,
+        values: dict[str, Any],
     ) -> bool:
         item = self.items.setdefault(
             (bot_id, group_id), {"bot_id": bot_id, "group_id": group_id, "protocol": protocol}
         )
-        if clock in item and item[clock] >= at:
+        tie_name = tie_attribute(clock)
+        if clock in item and (item[clock] > at or (item[clock] == at and item.get(tie_name, "") >= tie)):
             return False
         item[clock] = at
+        item[tie_name] = tie
         item["updated_at"] = int(time.time())
         for name, value in values.items():
             if value is None:
@@ -171,15 +272,33 @@ class DynamoGroupStore(GroupStore):
         self._de = TypeDeserializer()
 
     def _apply(
-        self, bot_id: str, group_id: str, protocol: Protocol, clock: str, at: int, values: dict[str, Any]
+        self,
+        bot_id: str,
+        group_id: str,
+        protocol: Protocol,
+        clock: str,
+        at: int,
+        tie: str,
+        values: dict[str, Any],
     ) -> bool:
-        names = {"#clock": clock, "#protocol": "protocol", "#updated": "updated_at"}
+        names = {
+            "#clock": clock,
+            "#tie": tie_attribute(clock),
+            "#protocol": "protocol",
+            "#updated": "updated_at",
+        }
         attr_values: dict[str, Any] = {
             ":at": {"N": str(at)},
+            ":tie": {"S": tie},
             ":protocol": {"S": protocol},
             ":now": {"N": str(int(time.time()))},
         }
-        sets = ["#protocol = if_not_exists(#protocol, :protocol)", "#clock = :at", "#updated = :now"]
+        sets = [
+            "#protocol = if_not_exists(#protocol, :protocol)",
+            "#clock = :at",
+            "#tie = :tie",
+            "#updated = :now",
+        ]
         removes = []
         for i, (name, value) in enumerate(values.items()):
             names[f"#a{i}"] = name
@@ -194,7 +313,10 @@ class DynamoGroupStore(GroupStore):
                 TableName=self.table_name,
                 Key={"bot_id": {"S": bot_id}, "group_id": {"S": group_id}},
                 UpdateExpression=expression,
-                ConditionExpression="attribute_not_exists(#clock) OR #clock < :at",
+                ConditionExpression=(
+                    "attribute_not_exists(#clock) OR #clock < :at"
+                    " OR (#clock = :at AND (attribute_not_exists(#tie) OR #tie < :tie))"
+                ),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=attr_values,
             )

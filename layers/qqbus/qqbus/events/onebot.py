@@ -3,23 +3,28 @@
 Field names are the wire names. Following the OneBot v11 spec (and OneBot-YaYa, where
 "先驱暂时不实现" marks fields an implementation may leave out), such fields are optional, every
 ``sender`` field is best effort, and fields an implementation adds (``message_seq``,
-``real_id``, ``group_name``, ...) are kept, never rejected. Ids are signed 64-bit.
+``real_id``, ``group_name``, ...) are kept, never rejected. Ids are signed 64-bit integers
+(``Int64``: no bools, no fractions), and the event models require a plausible ``time``
+(``EventTime``); a payload that fails those parses to the base model and its handler reports it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from qqbus.events.message import Message, plain_text
 from qqbus.events.registry import ModelRegistry, error_summary
-from qqbus.events.types import Int64
+from qqbus.events.types import EventTime, Int64
 
 SOURCE = "onebot.v11"
 
 #: The field that names an event's type, by post_type.
 TYPE_FIELDS = ("message_type", "notice_type", "request_type", "meta_event_type")
+
+#: The longest mute QQ allows (30 days); a longer ``duration`` is not a real ban.
+MAX_MUTE_SECONDS = 30 * 24 * 3600
 
 
 class _Wire(BaseModel):
@@ -29,7 +34,7 @@ class _Wire(BaseModel):
 class OneBotEvent(_Wire):
     """Any OneBot v11 event; unknown types parse to this base and still reach the bus."""
 
-    time: Int64 = Field(description="When the event happened (Unix seconds)")
+    time: Int64 = Field(description="When the event happened (Unix seconds); as sent, unchecked")
     self_id: Int64 = Field(description="QQ number of the bot that received the event")
     post_type: str = Field(examples=["message", "notice", "request", "meta_event"])
 
@@ -94,6 +99,7 @@ class Anonymous(_Wire):
 class MessageEvent(OneBotEvent):
     """A message the bot received."""
 
+    time: EventTime
     post_type: Literal["message"]
     message_type: str
     sub_type: str
@@ -133,6 +139,7 @@ class GroupMessage(MessageEvent):
 class NoticeEvent(OneBotEvent):
     """A notice: something happened in a group or to a friend."""
 
+    time: EventTime
     post_type: Literal["notice"]
     notice_type: str
 
@@ -161,7 +168,7 @@ class GroupAdmin(NoticeEvent):
     """A member became (``set``) or stopped being (``unset``) a group admin."""
 
     notice_type: Literal["group_admin"]
-    sub_type: str = Field(examples=["set", "unset"])
+    sub_type: Literal["set", "unset"]
     group_id: Int64
     user_id: Int64
 
@@ -193,11 +200,20 @@ class GroupBan(NoticeEvent):
     """A member, or the whole group when ``user_id`` is 0, was muted or unmuted."""
 
     notice_type: Literal["group_ban"]
-    sub_type: str = Field(examples=["ban", "lift_ban"])
+    sub_type: Literal["ban", "lift_ban"]
     group_id: Int64
     operator_id: Int64
     user_id: Int64
-    duration: Int64 = Field(default=0, description="Seconds; 0 or absent for a whole-group mute")
+    duration: Annotated[Int64, Field(le=MAX_MUTE_SECONDS)] = Field(
+        default=0, description="Seconds; a whole-group mute has none (0 or absent): it lasts until lifted"
+    )
+
+    @model_validator(mode="after")
+    def _a_mute_of_the_bot_has_a_duration(self) -> GroupBan:
+        # Read as "muted until lifted", a missing duration would silence the bot for good.
+        if self.sub_type == "ban" and self.user_id == self.self_id and self.duration <= 0:
+            raise ValueError(f"a ban of the bot itself needs a positive duration, not {self.duration}")
+        return self
 
 
 @register
@@ -235,6 +251,7 @@ class FriendRecall(NoticeEvent):
 class RequestEvent(OneBotEvent):
     """A request the bot can approve or refuse with its ``flag``."""
 
+    time: EventTime
     post_type: Literal["request"]
     request_type: str
 
@@ -268,6 +285,7 @@ class GroupRequest(RequestEvent):
 class MetaEvent(OneBotEvent):
     """A meta event about the connection, not about QQ."""
 
+    time: EventTime
     post_type: Literal["meta_event"]
     meta_event_type: str
 

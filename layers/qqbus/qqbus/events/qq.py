@@ -2,18 +2,18 @@
 
 Dispatches (op 0) carry the event type in ``t`` and its data in ``d``; over the webhook they
 carry no ``s``. Notice events give ``d.timestamp`` as integer seconds, message events as an
-RFC 3339 string; both are read as Unix seconds here (``timestamp``), the raw text is kept.
+RFC 3339 string; both are read as Unix seconds here (``UnixSeconds``: plausible times only).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from qqbus.events.registry import ModelRegistry, error_summary
+from qqbus.events.types import UnixSeconds
 
 SOURCE = "qq.official"
 
@@ -21,18 +21,9 @@ SOURCE = "qq.official"
 INTENT_GROUP_AND_C2C_EVENT = 1 << 25
 
 
-def _to_unix_seconds(value: Any) -> Any:
-    """Integer seconds from an int, a numeric string or an RFC 3339 timestamp."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lstrip("-").isdigit():
-            return int(text)
-        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
-    return value
-
-
-#: Unix seconds, from the integer of notice events or the RFC 3339 string of message events.
-UnixSeconds = Annotated[int, BeforeValidator(_to_unix_seconds)]
+#: An openid or event id: a non-empty string (never a number read as one); it keys the groups
+#: table, where an empty key is refused and an unbounded one wastes the 1 KiB sort key.
+Ident = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=128)]
 
 
 class _Wire(BaseModel):
@@ -63,8 +54,8 @@ register = qq_models.register
 class GroupRobotData(_Wire):
     """What the four group-robot events carry: the group, who acted, and when."""
 
-    group_openid: str = Field(description="The group's openid for this bot")
-    op_member_openid: str = Field(description="openid of the member who acted")
+    group_openid: Ident = Field(description="The group's openid for this bot")
+    op_member_openid: Ident = Field(description="openid of the member who acted")
     timestamp: UnixSeconds = Field(description="When it happened (Unix seconds)")
 
 
@@ -73,7 +64,7 @@ class GroupAddRobot(QQDispatch):
     """The bot was added to a group; its id may be cited to post into the group."""
 
     t: Literal["GROUP_ADD_ROBOT"]
-    id: str
+    id: Ident
     d: GroupRobotData
 
 
@@ -82,7 +73,7 @@ class GroupDelRobot(QQDispatch):
     """The bot was removed from a group."""
 
     t: Literal["GROUP_DEL_ROBOT"]
-    id: str
+    id: Ident
     d: GroupRobotData
 
 
@@ -91,7 +82,7 @@ class GroupMsgReject(QQDispatch):
     """A group admin turned off the bot's proactive messages."""
 
     t: Literal["GROUP_MSG_REJECT"]
-    id: str
+    id: Ident
     d: GroupRobotData
 
 
@@ -100,7 +91,7 @@ class GroupMsgReceive(QQDispatch):
     """A group admin turned on the bot's proactive messages; its id may be cited to post."""
 
     t: Literal["GROUP_MSG_RECEIVE"]
-    id: str
+    id: Ident
     d: GroupRobotData
 
 

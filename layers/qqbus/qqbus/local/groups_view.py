@@ -16,6 +16,7 @@ COLUMNS = (
     "member",
     "proactive",
     "muted_until",
+    "group_muted_until",
     "bot_admin",
     "reply_event_id",
 )
@@ -24,7 +25,7 @@ COLUMNS = (
 def _cell(name: str, value: Any) -> str:
     if value is None:
         return "-"
-    if name == "muted_until":
+    if name in ("muted_until", "group_muted_until"):
         return (
             "until lifted"
             if value >= MUTED_UNTIL_LIFTED
