@@ -146,6 +146,11 @@ def og(**fields: Any) -> GroupState:
         (ob(group_id=5), og(muted_until=NOW - 1), None),
         (ob(group_id=5), og(muted_until=MUTED_UNTIL_LIFTED), "muted"),
         (ob("send_msg", group_id=5, message_type="group"), og(muted_until=NOW + 60), "muted"),
+        # a whole-group mute does not stop an admin bot; its own mute does
+        (ob(group_id=5), og(group_muted_until=NOW + 60), "muted"),
+        (ob(group_id=5), og(group_muted_until=MUTED_UNTIL_LIFTED, bot_admin=True), None),
+        (ob(group_id=5), og(muted_until=NOW + 60, bot_admin=True), "muted"),
+        (ob(group_id=5), og(group_muted_until=NOW - 1), None),
         (ob("send_group_forward_msg", group_id=5), og(muted_until=NOW + 60), "muted"),
         # a mute stops posting, not other group actions; leaving stops them all
         (ob("set_group_card", group_id=5, user_id=2), og(muted_until=NOW + 60), None),
