@@ -3,8 +3,6 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-# sam build needs a local Python of the template's runtime (python3.13).
-SAM_PYENV ?= 3.11.7:3.13.0
 
 .PHONY: venv test test-slow lint fmt invoke dev build validate bench clean
 
@@ -43,8 +41,14 @@ dev: venv
 validate: venv
 	$(BIN)/cfn-lint template.yaml
 
+# sam build needs the SAM CLI and a python3.13 for the functions (the layers are built from
+# python3.13 wheels by layers/qqbus/Makefile, with any python3).
 build:
-	PYENV_VERSION=$(SAM_PYENV) sam build
+	@command -v sam >/dev/null || { echo "make build needs the AWS SAM CLI: pipx install aws-sam-cli"; exit 2; }
+	@python3.13 -c '' 2>/dev/null || { echo "make build needs python3.13 on PATH for the functions:" \
+	  "pyenv install 3.13 && pyenv shell system 3.13, or uv python install 3.13," \
+	  "or build in Docker: make build SAM_ARGS=--use-container"; exit 2; }
+	sam build $(SAM_ARGS)
 
 bench: venv
 	$(BIN)/python bench/bench_parsing.py

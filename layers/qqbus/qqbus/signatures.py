@@ -14,9 +14,10 @@ import functools
 import hashlib
 import hmac
 import re
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+if TYPE_CHECKING:  # cryptography is imported where Ed25519 is used: HMAC users do without it
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 #: What op 13 may ask us to sign: the endpoint signs whatever it is sent, so only the shapes
 #: the platform uses (a short alphanumeric token, a digits-only timestamp) are accepted.
@@ -38,6 +39,8 @@ def qq_seed(secret: str) -> bytes:
 
 @functools.lru_cache(maxsize=64)
 def _qq_key(secret: str) -> Ed25519PrivateKey:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     return Ed25519PrivateKey.from_private_bytes(qq_seed(secret))
 
 
@@ -65,6 +68,8 @@ def qq_verify(secret: str, timestamp: str, body: bytes, signature_hex: str) -> b
         raise SignatureError("X-Signature-Ed25519 is not hex") from exc
     if len(signature) != 64:
         raise SignatureError(f"X-Signature-Ed25519 is {len(signature)} bytes, not 64")
+    from cryptography.exceptions import InvalidSignature
+
     try:
         _qq_key(secret).public_key().verify(signature, timestamp.encode() + body)
     except InvalidSignature:

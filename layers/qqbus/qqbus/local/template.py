@@ -100,7 +100,7 @@ class Template:
             k: v for k, v in self.data.get("Globals", {}).get("Function", {}).items() if k != "Environment"
         }
         for logical_id, res in self.of_type("AWS::Serverless::Function").items():
-            props = {**globals_, **res.get("Properties", {})}  # as SAM merges Globals (shallowly)
+            props = merge_globals(globals_, res.get("Properties", {}))
             env = {**self.globals_environment, **props.get("Environment", {}).get("Variables", {})}
             spec = FunctionSpec(
                 logical_id=logical_id,
@@ -126,6 +126,21 @@ class Template:
 
     def parameter_defaults(self) -> dict[str, Any]:
         return {k: v.get("Default") for k, v in self.data.get("Parameters", {}).items()}
+
+
+def merge_globals(globals_: dict[str, Any], local: dict[str, Any]) -> dict[str, Any]:
+    """A resource's properties with Globals, as SAM merges them: lists are global + local, maps
+    are merged key by key (local wins), anything else is the local value."""
+    merged = dict(globals_)
+    for key, value in local.items():
+        base = merged.get(key)
+        if isinstance(base, list) and isinstance(value, list):
+            merged[key] = base + value
+        elif isinstance(base, dict) and isinstance(value, dict):
+            merged[key] = merge_globals(base, value)
+        else:
+            merged[key] = value
+    return merged
 
 
 _SUB_VAR = re.compile(r"\$\{([^}!]+)\}")
