@@ -170,8 +170,12 @@ def test_globals_pin_a_current_python_runtime_and_powertools_env(template: Templ
     env = template.globals_environment
     assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "IDEMPOTENCY_TABLE_NAME"} <= set(env)
     layer = template.resources["QqbusLayer"]
-    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    assert layer["Metadata"]["BuildMethod"] == "makefile"  # layers/qqbus/Makefile: build-QqbusLayer
     assert layer["Properties"]["ContentUri"].rstrip("/") == "layers/qqbus"
+    assert layer["Properties"]["CompatibleRuntimes"] == [glob["Runtime"]]
+    makefile = (TEMPLATE_PATH.parent / "layers" / "qqbus" / "Makefile").read_text()
+    for logical_id in template.of_type("AWS::Serverless::LayerVersion"):
+        assert f"build-{logical_id}:" in makefile
 
 
 def test_tables_keys_and_ttl(template: Template) -> None:
@@ -259,3 +263,28 @@ def test_dashboard_body_is_json_and_alarms_watch_the_failure_paths(template: Tem
     }
     assert "ActionsFailed" in alarmed_metrics
     assert ["qqbus", "ActionsFailed", "service", "qqbus"] in metrics
+
+
+def test_every_alarm_notifies_the_alarm_topic_when_an_email_is_given(template: Template) -> None:
+    alarms = template.of_type("AWS::CloudWatch::Alarm")
+    assert len(alarms) >= 4
+    for logical_id, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmActions"] == {
+            "Fn::If": ["HasAlarmEmail", [{"Ref": "AlarmTopic"}], {"Ref": "AWS::NoValue"}]
+        }, logical_id
+    topic = template.resources["AlarmTopic"]
+    assert topic["Condition"] == "HasAlarmEmail"
+    assert topic["Properties"]["Subscription"] == [{"Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}]
+
+
+def test_every_function_logs_to_a_group_with_a_retention(template: Template) -> None:
+    logging = template.data["Globals"]["Function"]["LoggingConfig"]
+    assert logging == {"LogFormat": "JSON", "LogGroup": {"Ref": "FunctionsLogGroup"}}
+    group = template.resources["FunctionsLogGroup"]["Properties"]
+    assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert all(
+        "LoggingConfig" not in fn.properties or fn.properties["LoggingConfig"] == logging
+        for fn in template.functions()
+    )
+    for res in template.of_type("AWS::Logs::LogGroup").values():
+        assert "RetentionInDays" in res["Properties"]
