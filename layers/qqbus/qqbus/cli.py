@@ -269,6 +269,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument("--connect", action="append", help="forward WebSocket URL of an implementation")
             p.add_argument("--access-token", help="OneBot access token (default: ONEBOT_ACCESS_TOKEN)")
 
+    p = sub.add_parser("cost", help="estimate what a deployment costs, from template.yaml's settings")
+    p.add_argument("--events-per-day", type=int, required=True)
+    p.add_argument("--replies", type=float, help="actions asked per event (default 0.2)")
+    p.add_argument("--handler-ms", type=float, help="handler duration (default 60 ms)")
+    p.add_argument("--ingress-ms", type=float, help="ingress duration (default 40 ms)")
+    p.add_argument("--sender-ms", type=float, help="sender duration (default 150 ms)")
+
     p = sub.add_parser("new", help="scaffold a new piece of the project")
     new_sub = p.add_subparsers(dest="what", required=True)
     p = new_sub.add_parser(
@@ -300,6 +307,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _groups(args)
     if args.command == "relay":
         return _relay(args)
+    if args.command == "cost":
+        from qqbus.local.cost import run as cost
+
+        return cost(
+            args.events_per_day,
+            replies=args.replies,
+            handler_ms=args.handler_ms,
+            ingress_ms=args.ingress_ms,
+            sender_ms=args.sender_ms,
+        )
     if args.command == "new":
         from qqbus.local.scaffold import run as scaffold
 

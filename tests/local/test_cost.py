@@ -1,0 +1,38 @@
+"""qqbus cost reads the template's own settings: memory and tracing change the estimate."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from qqbus.local.cost import PRICES, Assumptions, per_million, render
+from qqbus.local.template import Template
+
+
+def test_the_estimate_follows_the_template(template: Template) -> None:
+    base = per_million(template, Assumptions())
+    data = copy.deepcopy(template.data)
+    data["Globals"]["Function"]["MemorySize"] = 512
+    data["Globals"]["Function"]["Tracing"] = "PassThrough"
+    for res in data["Resources"].values():
+        if res.get("Type") == "AWS::Serverless::Function":
+            res["Properties"].pop("Tracing", None)
+    bigger = per_million(Template(data), Assumptions())
+    assert bigger["Lambda duration"] > base["Lambda duration"]
+    assert base["X-Ray"] > 0 and bigger["X-Ray"] == 0
+    assert bigger["EventBridge"] == base["EventBridge"]
+
+
+def test_replies_add_bus_events_and_a_sender_run(template: Template) -> None:
+    quiet = per_million(template, Assumptions(replies=0))
+    chatty = per_million(template, Assumptions(replies=1))
+    assert quiet["EventBridge"] == pytest.approx(PRICES["eventbridge_per_million_events"])
+    assert chatty["EventBridge"] == pytest.approx(3 * PRICES["eventbridge_per_million_events"])
+    assert chatty["Lambda requests"] == pytest.approx(3 * PRICES["lambda_per_million_requests"])
+
+
+def test_render_prints_the_month_for_the_daily_volume(template: Template) -> None:
+    costs = per_million(template, Assumptions())
+    text = render(costs, 1_000_000)
+    total = sum(costs.values())
+    assert f"{total:.2f}$" in text and f"{total * 30:.2f}$" in text
