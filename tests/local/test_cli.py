@@ -89,3 +89,16 @@ def test_invoke_an_ingress_function_shows_what_reached_the_bus(capsys: pytest.Ca
     assert result["statusCode"] == 204
     (bus,) = [line["on_the_bus"] for line in lines if "on_the_bus" in line]
     assert bus["rule"] == "OnebotGroupMessageFunction"
+
+
+def test_group_times_carry_their_offset_and_say_when_they_have_passed() -> None:
+    import time as _time
+
+    from qqbus.local.groups_view import readable_time
+
+    past = readable_time(1_700_000_000, now=1_800_000_000)
+    future = readable_time(1_900_000_000, now=1_800_000_000)
+    assert past.endswith("(expired)") and "expired" not in future
+    offset = _time.strftime("%z", _time.localtime(1_900_000_000))
+    assert future.endswith(offset)
+    assert readable_time(MUTED_UNTIL_LIFTED) == "until lifted"

@@ -184,6 +184,15 @@ def test_the_onebot_relay_runs_inside_the_stack(stack: Stack) -> None:
 
 
 def test_ctrl_c_stops_cleanly(stack: Stack) -> None:
+    """Runs last (it stops the module's stack); makes the lines it checks itself."""
+    from websockets.sync.client import connect
+
+    before = stack.stats()["functions"]["OnebotGroupBanFunction"]["invocations"]
+    assert stack.send(EVENTS / "onebot_group_ban.json")[0] == 204
+    stack.wait_for(lambda s: s["functions"]["OnebotGroupBanFunction"]["invocations"] > before)
+    headers = {"X-Self-ID": "123456789", "X-Client-Role": "Universal", "Authorization": "Token relay-token"}
+    with connect(stack.state["relay_onebot"], additional_headers=headers, proxy=None):
+        stack.wait(lambda: "connected as Universal" in stack.log(), 10, "the relay's connect line")
     stack.proc.send_signal(signal.SIGINT)
     stack.proc.wait(timeout=30)
     out = stack.log()
@@ -192,6 +201,8 @@ def test_ctrl_c_stops_cleanly(stack: Stack) -> None:
     assert "<- POST /onebot notice.group_ban 204" in out
     assert "-> OnebotGroupBanFunction notice.group_ban" in out
     assert "qqbus-dev-onebot" in out  # the dev secrets are printed at start
+    assert "~~ relay: OneBot 123456789 connected as Universal" in out  # the relay test's connection
+    assert "ColdStart" not in out  # no metric lines without --verbose
     assert not stack.state_file.exists()
 
 

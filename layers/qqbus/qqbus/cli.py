@@ -11,7 +11,7 @@ from pathlib import Path
 
 def _dev(args: argparse.Namespace) -> int:
     from qqbus.local.functions import DevSecrets
-    from qqbus.local.stack import LocalStack, StackOptions
+    from qqbus.local.stack import LocalStack, PortInUse, StackOptions
 
     secrets = DevSecrets(qq=args.qq_secret, onebot=args.onebot_secret or None)
     options = StackOptions(
@@ -47,7 +47,11 @@ def _dev(args: argparse.Namespace) -> int:
             bus_name="",
             api_base=SANDBOX_API if args.sandbox else PRODUCTION_API,
         )
-    return LocalStack(options).run()
+    try:
+        return LocalStack(options).run()
+    except PortInUse as exc:
+        print(f"qqbus dev: {exc}", file=sys.stderr)
+        return 2
 
 
 def _groups(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from pydantic import BaseModel, ValidationError
 
 from qqbus.actions import Outbox, collecting
@@ -175,6 +176,8 @@ def handler(
         traced = logger.inject_lambda_context(correlation_id_path="detail.event_id", clear_state=True)(
             lambda_handler
         )
-        return metrics.log_metrics(capture_cold_start_metric=True)(traced)  # type: ignore[no-any-return]
+        # Powertools' cold-start metric ignores POWERTOOLS_METRICS_DISABLED (it prints on its own).
+        cold_start = not is_metrics_disabled()
+        return metrics.log_metrics(capture_cold_start_metric=cold_start)(traced)  # type: ignore[no-any-return]
 
     return decorate

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from qqbus.state import MUTED_UNTIL_LIFTED, GroupState
@@ -22,15 +23,19 @@ COLUMNS = (
 )
 
 
+def readable_time(value: int, now: float | None = None) -> str:
+    """Unix seconds as local time with its UTC offset, marked when it has passed."""
+    if value >= MUTED_UNTIL_LIFTED:
+        return "until lifted"
+    text = datetime.fromtimestamp(value).astimezone().strftime("%Y-%m-%d %H:%M %z")
+    return text + (" (expired)" if value <= (time.time() if now is None else now) else "")
+
+
 def _cell(name: str, value: Any) -> str:
     if value is None:
         return "-"
     if name in ("muted_until", "group_muted_until"):
-        return (
-            "until lifted"
-            if value >= MUTED_UNTIL_LIFTED
-            else time.strftime("%Y-%m-%d %H:%M", time.gmtime(value))
-        )
+        return readable_time(int(value))
     if name == "reply_event_id" and len(str(value)) > 28:
         return str(value)[:25] + "..."
     return str(value).lower() if isinstance(value, bool) else str(value)

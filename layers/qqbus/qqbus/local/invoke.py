@@ -24,6 +24,52 @@ def _drain(sqs: Any, url: str) -> list[dict[str, Any]]:
     return [json.loads(m["Body"]) for m in messages]
 
 
+def as_invocation_event(data: Any, raw: bytes, *, ingress: bool) -> dict[str, Any]:
+    """What Lambda would pass for ``data``: an events/ file as it is; a raw platform payload
+    wrapped as the ingress would (a signed Function URL event for ``ingress``, else the bus event).
+
+    Raises
+    ------
+    ValueError
+        When ``data`` is neither an event nor a QQ / OneBot payload.
+    """
+    from qqbus.detail import build_detail, onebot_event_id
+    from qqbus.events.parse import UnknownPayload, parse_event
+    from qqbus.ingress.http import function_url_event
+    from qqbus.local.functions import DEV_QQ_APPID
+    from qqbus.local.send import prepare
+
+    if not isinstance(data, dict):
+        raise ValueError("not an event: a JSON object is needed")
+    if "requestContext" in data or ("detail-type" in data and "detail" in data):
+        return data  # already what Lambda passes
+    if ingress:
+        prepared = prepare(raw)
+        return function_url_event(prepared.body, prepared.headers, path=prepared.path)
+    try:
+        parsed = parse_event(data)
+    except UnknownPayload as exc:
+        raise ValueError(f"not an event: {exc}") from None
+    is_qq = parsed.source == "qq.official"
+    detail = build_detail(
+        bot_id=DEV_QQ_APPID if is_qq else str(data.get("self_id")),
+        event_id=str(data.get("id")) if is_qq and data.get("id") else onebot_event_id(raw),
+        transport="webhook" if is_qq else "http_post",
+        payload=data,
+    )
+    return {
+        "version": "0",
+        "id": "local",
+        "detail-type": parsed.detail_type,
+        "source": parsed.source,
+        "account": "123456789012",
+        "time": "",
+        "region": LOCAL_REGION,
+        "resources": [],
+        "detail": detail,
+    }
+
+
 def run(folder: str, event_path: str, template_path: Path = TEMPLATE_PATH) -> int:
     """Invoke function ``folder`` (or logical id) with the event at ``event_path``."""
     os.environ.setdefault("AWS_DEFAULT_REGION", LOCAL_REGION)
@@ -39,13 +85,19 @@ def run(folder: str, event_path: str, template_path: Path = TEMPLATE_PATH) -> in
     from qqbus.state import DynamoGroupStore
 
     template = Template.read(template_path)
-    event = json.loads(Path(event_path).read_text(encoding="utf-8"))
+    try:
+        raw = Path(event_path).read_bytes()
+        data = json.loads(raw)
+    except OSError as exc:
+        raise SystemExit(f"qqbus invoke: cannot read {event_path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise SystemExit(f"qqbus invoke: {event_path} is not JSON: {exc}") from None
     with mock_aws():
         aws.reset()
         refs = local_refs(template, region=os.environ["AWS_DEFAULT_REGION"])
         sqs = boto3.client("sqs")
         tables = create_tables(template, boto3.client("dynamodb"), refs)
-        create_queues(template, sqs, refs)
+        refs.update(create_queues(template, sqs, refs))
         routes = create_bus_and_routes(template, boto3.client("events"), sqs, refs)
         functions = load_functions(template, refs, template_path.resolve().parent)
         matches = [f for f in functions.values() if folder in (f.spec.folder, f.name)]
@@ -53,6 +105,10 @@ def run(folder: str, event_path: str, template_path: Path = TEMPLATE_PATH) -> in
             known = ", ".join(sorted(f.spec.folder for f in functions.values()))
             raise SystemExit(f"no function {folder!r} in {template_path} (known: {known})")
         fn = matches[0]
+        try:
+            event = as_invocation_event(data, raw, ingress=fn.spec.pattern is None)
+        except ValueError as exc:
+            raise SystemExit(f"qqbus invoke: {event_path}: {exc}") from None
         result = fn.invoke(event)
         print(json.dumps({"function": fn.name, "result": result}, ensure_ascii=False, default=str))
         for logical_id, url in {**routes.function_queues, **routes.catch_all_queues}.items():

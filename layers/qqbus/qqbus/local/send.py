@@ -142,9 +142,21 @@ def run(
 ) -> int:
     from qqbus.local.stack import event_id_of
 
-    prepared = prepare(Path(path).read_bytes(), fresh_time=not keep_time, **secrets)
+    try:
+        prepared = prepare(Path(path).read_bytes(), fresh_time=not keep_time, **secrets)
+    except OSError as exc:
+        print(f"qqbus send: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # not JSON, or not an event
+        print(f"qqbus send: {path} is not an event to send: {exc}", file=sys.stderr)
+        return 2
     base = url or read_state().get("http") or DEFAULT_HTTP
-    status, body = post(base, prepared)
+    try:
+        status, body = post(base, prepared)
+    except OSError as exc:
+        reason = getattr(exc, "reason", exc)
+        print(f"qqbus send: no stack answers at {base} ({reason}): start it with `make dev`", file=sys.stderr)
+        return 2
     print(f"{status} {body.decode('utf-8', 'replace')}".rstrip())
     event_id = event_id_of(prepared.path, prepared.body)
     if status < 400 and wait > 0 and event_id:

@@ -95,6 +95,8 @@ class LocalStack:
 
         cache_jsonpath_parsing()
         opts = self.options
+        for port, what in ((opts.port, "HTTP"), (opts.aws_port, "embedded AWS")):
+            ensure_port_free(opts.host, port, what)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
         self._saved_env = dict(os.environ)
         self._moto = ThreadedMotoServer(ip_address=opts.host, port=opts.aws_port, verbose=False)
@@ -133,6 +135,7 @@ class LocalStack:
         if getattr(self, "_relay", None) is not None:
             self._relay_loop.call_soon_threadsafe(self._relay.stop)
             self._relay_thread.join(timeout=20)
+            logging.getLogger("qqbus.relay").removeHandler(self._relay_log)
         if getattr(self, "_http", None):
             self._http.shutdown()
             self._http.server_close()
@@ -155,7 +158,10 @@ class LocalStack:
     def run(self) -> int:
         """Start, serve until Ctrl-C (or SIGTERM), stop cleanly."""
         done = threading.Event()
+        # Both, explicitly: a shell that started us in the background (`&`, nohup) may have
+        # set SIGINT to "ignore", and then Ctrl-C would never stop the stack.
         signal.signal(signal.SIGTERM, lambda *_: done.set())
+        signal.signal(signal.SIGINT, lambda *_: done.set())
         self.start()
         try:
             while not done.wait(0.5):
@@ -240,6 +246,9 @@ class LocalStack:
         from qqbus.relay.runner import Relay, RelayOptions
 
         opts = self.options
+        self._relay_log = _SayHandler(self._say)  # connects, disconnects, refusals: in the dev log
+        logging.getLogger("qqbus.relay").addHandler(self._relay_log)
+        logging.getLogger("qqbus.relay").setLevel(logging.INFO)
         if opts.relay_qq is not None:
             opts.relay_qq.bus_name = self.routes.bus_name
         spool = (opts.state_file.parent if opts.state_file else Path(".qqbus")) / "spool-dev"
@@ -469,6 +478,40 @@ class LocalStack:
         with self._print_lock:
             prefix = time.strftime("%H:%M:%S ") if stamp else ""
             print(prefix + text, file=self.options.out, flush=True)
+
+
+class _SayHandler(logging.Handler):
+    """Relay log records as stack lines (``~~ OneBot 123 connected as Universal``)."""
+
+    def __init__(self, say: Any) -> None:
+        super().__init__(logging.INFO)
+        self.say = say
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.say(f"~~ relay: {record.getMessage()}")
+
+
+class PortInUse(RuntimeError):
+    """A port the stack needs is taken (most often by another `make dev`)."""
+
+
+def ensure_port_free(host: str, port: int, what: str) -> None:
+    """Fail fast, naming the port, instead of hanging inside a server that cannot bind it."""
+    import socket
+
+    if not port:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            owner = read_state().get("pid")
+            hint = f" (a `qqbus dev` runs as pid {owner})" if owner else ""
+            raise PortInUse(
+                f"{what} port {host}:{port} is in use{hint}: stop it, or pick another with"
+                f" {'--port' if what == 'HTTP' else '--aws-port'}"
+            ) from exc
 
 
 def short_id(event_id: str) -> str:
