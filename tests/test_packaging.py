@@ -61,12 +61,13 @@ print("RESULT " + json.dumps({"qqbus": qqbus.__file__, "app": app.__file__, "res
 @pytest.fixture(scope="module")
 def built_layers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("layers")
+    template = Template.read()
     for layer in LAYER_IDS:
         make = [
             "make",
             "-s",
             "-C",
-            str(LAYERS_SRC),
+            str(REPO / template.resources[layer]["Properties"]["ContentUri"]),  # as sam build does
             f"build-{layer}",
             f"ARTIFACTS_DIR={out / layer}",
             "SKIP_DEPS=1",

@@ -173,9 +173,9 @@ def test_globals_pin_a_current_python_runtime_and_powertools_env(template: Templ
     assert layer["Metadata"]["BuildMethod"] == "makefile"  # layers/qqbus/Makefile: build-QqbusLayer
     assert layer["Properties"]["ContentUri"].rstrip("/") == "layers/qqbus"
     assert layer["Properties"]["CompatibleRuntimes"] == [glob["Runtime"]]
-    makefile = (TEMPLATE_PATH.parent / "layers" / "qqbus" / "Makefile").read_text()
-    for logical_id in template.of_type("AWS::Serverless::LayerVersion"):
-        assert f"build-{logical_id}:" in makefile
+    for logical_id, res in template.of_type("AWS::Serverless::LayerVersion").items():
+        makefile = (TEMPLATE_PATH.parent / res["Properties"]["ContentUri"] / "Makefile").read_text()
+        assert f"build-{logical_id}:" in makefile  # sam build runs it in a copy of ContentUri
 
 
 def test_tables_keys_and_ttl(template: Template) -> None:
