@@ -12,8 +12,10 @@ over a mute, unset over set; see ``_tie``), and then the greater event id (``tie
 same event again is equal, not later: a duplicate changes nothing. Each clock's tie key is
 kept beside it (``member_tie`` beside ``member_at``, ...).
 
-Two adapters share the domain methods of ``GroupStore``: ``DynamoGroupStore`` (the groups
-table of template.yaml) and ``InMemoryGroupStore`` (for unit tests and experiments).
+Each user's state for each bot works the same way (``UserStore``: friend or not, whether the
+user accepts the bot's C2C messages, the event id to cite when messaging them). Two adapters
+share each store's domain methods: DynamoDB (the groups and users tables of template.yaml) and
+in-memory (for unit tests and experiments); both run the same write rule (``_Rows``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from qqbus.aws import cached, client, require_env
 
@@ -37,6 +39,7 @@ MUTED_UNTIL_LIFTED = 253402300799  # 9999-12-31T23:59:59Z
 LEGACY_MUTE_SCOPE = "mute_scope"
 
 GROUPS_TABLE_ENV = "GROUPS_TABLE_NAME"
+USERS_TABLE_ENV = "USERS_TABLE_NAME"
 
 
 @dataclass
@@ -86,6 +89,28 @@ class GroupState:
         return self.is_self_muted(now) or (self.is_group_muted(now) and not self.bot_admin)
 
 
+@dataclass
+class UserState:
+    """One row of the users table."""
+
+    bot_id: str
+    user_id: str
+    protocol: str
+    friend: bool | None = None
+    friend_at: int | None = None
+    proactive: bool | None = None  # QQ: C2C_MSG_RECEIVE / C2C_MSG_REJECT
+    proactive_at: int | None = None
+    reply_event_id: str | None = None  # QQ: a FRIEND_ADD / C2C_MSG_RECEIVE id to cite
+    reply_event_at: int | None = None
+    updated_at: int | None = None
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> UserState:
+        known = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {k: (int(v) if _is_number(v) else v) for k, v in item.items() if k in known}
+        return cls(**values)
+
+
 def _until_after(until: int | None, now: int | None) -> bool:
     return until is not None and until > (int(time.time()) if now is None else now)
 
@@ -107,7 +132,46 @@ def tie_attribute(clock: str) -> str:
     return clock.removesuffix("_at") + "_tie"
 
 
-class GroupStore(ABC):
+S = TypeVar("S")
+
+
+class _Rows(ABC, Generic[S]):
+    """Rows keyed (``bot_id``, ``SORT_KEY``) whose attribute groups each carry a clock.
+
+    ``_apply`` is the one write rule of this module; ``get`` and ``scan`` read rows as ``STATE``.
+    """
+
+    SORT_KEY: ClassVar[str]
+    STATE: ClassVar[Any]  # the row dataclass, with ``from_item``
+
+    @abstractmethod
+    def _apply(
+        self,
+        bot_id: str,
+        key: str,
+        protocol: Protocol,
+        clock: str,
+        at: int,
+        tie: str,
+        values: dict[str, Any],
+    ) -> bool:
+        """Set ``values`` (None removes), ``clock = at`` and its tie, if (at, tie) is later.
+
+        Later than the stored (clock, tie): no clock yet, an older clock, or the same clock
+        and no tie or a smaller one. Returns whether it wrote.
+        """
+
+    @abstractmethod
+    def get(self, bot_id: str, key: str) -> S | None: ...
+
+    @abstractmethod
+    def scan(self, bot_id: str | None = None) -> list[S]: ...
+
+
+class GroupStore(_Rows[GroupState]):
+    SORT_KEY = "group_id"
+    STATE = GroupState
+
     """The domain operations on group state; adapters implement ``_apply``, ``get``, ``scan``.
 
     Every write takes the event time ``at`` and ``tiebreak``, the event's id: pass it, or two
@@ -192,32 +256,9 @@ class GroupStore(ABC):
             bot_id, group_id, protocol, "admin_at", at, _tie(not admin, tiebreak), {"bot_admin": admin}
         )
 
-    @abstractmethod
-    def _apply(
-        self,
-        bot_id: str,
-        group_id: str,
-        protocol: Protocol,
-        clock: str,
-        at: int,
-        tie: str,
-        values: dict[str, Any],
-    ) -> bool:
-        """Set ``values`` (None removes), ``clock = at`` and its tie, if (at, tie) is later.
 
-        Later than the stored (clock, tie): no clock yet, an older clock, or the same clock
-        and no tie or a smaller one. Returns whether it wrote.
-        """
-
-    @abstractmethod
-    def get(self, bot_id: str, group_id: str) -> GroupState | None: ...
-
-    @abstractmethod
-    def scan(self, bot_id: str | None = None) -> list[GroupState]: ...
-
-
-class InMemoryGroupStore(GroupStore):
-    """The same semantics in a dict: for domain tests and experiments."""
+class _InMemoryRows(_Rows[S]):
+    """The write rule in a dict: for domain tests and experiments."""
 
     def __init__(self) -> None:
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
@@ -225,16 +266,15 @@ class InMemoryGroupStore(GroupStore):
     def _apply(
         self,
         bot_id: str,
-        group_id: str,
+        key: str,
         protocol: Protocol,
         clock: str,
         at: int,
         tie: str,
         values: dict[str, Any],
     ) -> bool:
-        item = self.items.setdefault(
-            (bot_id, group_id), {"bot_id": bot_id, "group_id": group_id, "protocol": protocol}
-        )
+        new = {"bot_id": bot_id, self.SORT_KEY: key, "protocol": protocol}
+        item = self.items.setdefault((bot_id, key), new)
         tie_name = tie_attribute(clock)
         if clock in item and (item[clock] > at or (item[clock] == at and item.get(tie_name, "") >= tie)):
             return False
@@ -248,20 +288,20 @@ class InMemoryGroupStore(GroupStore):
                 item[name] = value
         return True
 
-    def get(self, bot_id: str, group_id: str) -> GroupState | None:
-        item = self.items.get((bot_id, group_id))
-        return GroupState.from_item(item) if item else None
+    def get(self, bot_id: str, key: str) -> S | None:
+        item = self.items.get((bot_id, key))
+        return self.STATE.from_item(item) if item else None  # type: ignore[no-any-return]
 
-    def scan(self, bot_id: str | None = None) -> list[GroupState]:
+    def scan(self, bot_id: str | None = None) -> list[S]:
         return [
-            GroupState.from_item(item)
+            self.STATE.from_item(item)
             for (b, _), item in sorted(self.items.items())
             if bot_id is None or b == bot_id
         ]
 
 
-class DynamoGroupStore(GroupStore):
-    """The groups table: partition key ``bot_id`` (S), sort key ``group_id`` (S)."""
+class _DynamoRows(_Rows[S]):
+    """The write rule as one conditional UpdateItem: partition key ``bot_id``, sort key ``SORT_KEY``."""
 
     def __init__(self, table_name: str, dynamodb: DynamoDBClient | None = None) -> None:
         from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -271,10 +311,13 @@ class DynamoGroupStore(GroupStore):
         self._ser = TypeSerializer()
         self._de = TypeDeserializer()
 
+    def _key(self, bot_id: str, key: str) -> dict[str, Any]:
+        return {"bot_id": {"S": bot_id}, self.SORT_KEY: {"S": key}}
+
     def _apply(
         self,
         bot_id: str,
-        group_id: str,
+        key: str,
         protocol: Protocol,
         clock: str,
         at: int,
@@ -311,7 +354,7 @@ class DynamoGroupStore(GroupStore):
         try:
             self._client.update_item(
                 TableName=self.table_name,
-                Key={"bot_id": {"S": bot_id}, "group_id": {"S": group_id}},
+                Key=self._key(bot_id, key),
                 UpdateExpression=expression,
                 ConditionExpression=(
                     "attribute_not_exists(#clock) OR #clock < :at"
@@ -324,15 +367,13 @@ class DynamoGroupStore(GroupStore):
             return False
         return True
 
-    def get(self, bot_id: str, group_id: str) -> GroupState | None:
+    def get(self, bot_id: str, key: str) -> S | None:
         item = self._client.get_item(
-            TableName=self.table_name,
-            Key={"bot_id": {"S": bot_id}, "group_id": {"S": group_id}},
-            ConsistentRead=True,
+            TableName=self.table_name, Key=self._key(bot_id, key), ConsistentRead=True
         ).get("Item")
         return self._state(item) if item else None
 
-    def scan(self, bot_id: str | None = None) -> list[GroupState]:
+    def scan(self, bot_id: str | None = None) -> list[S]:
         if bot_id is None:
             pages = self._client.get_paginator("scan").paginate(TableName=self.table_name)
         else:
@@ -342,13 +383,62 @@ class DynamoGroupStore(GroupStore):
                 ExpressionAttributeValues={":b": {"S": bot_id}},
             )
         states = [self._state(item) for page in pages for item in page.get("Items", [])]
-        return sorted(states, key=lambda s: (s.bot_id, s.group_id))
+        return sorted(states, key=lambda s: (s.bot_id, getattr(s, self.SORT_KEY)))  # type: ignore[attr-defined]
 
-    def _state(self, item: dict[str, Any]) -> GroupState:
-        return GroupState.from_item({k: self._de.deserialize(v) for k, v in item.items()})
+    def _state(self, item: dict[str, Any]) -> S:
+        return self.STATE.from_item({k: self._de.deserialize(v) for k, v in item.items()})  # type: ignore[no-any-return]
+
+
+class InMemoryGroupStore(_InMemoryRows[GroupState], GroupStore):
+    """``GroupStore`` in a dict."""
+
+
+class DynamoGroupStore(_DynamoRows[GroupState], GroupStore):
+    """The groups table: partition key ``bot_id`` (S), sort key ``group_id`` (S)."""
+
+
+class UserStore(_Rows[UserState]):
+    """The domain operations on user state (QQ C2C opt-in, friends; OneBot friends)."""
+
+    SORT_KEY = "user_id"
+    STATE = UserState
+
+    def set_friend(
+        self, bot_id: str, user_id: str, *, protocol: Protocol, friend: bool, at: int, tiebreak: str = ""
+    ) -> bool:
+        """The user became (FRIEND_ADD, OneBot friend_add) or stopped being (FRIEND_DEL) a friend."""
+        tie = _tie(not friend, tiebreak)
+        return self._apply(bot_id, user_id, protocol, "friend_at", at, tie, {"friend": friend})
+
+    def set_proactive(self, bot_id: str, user_id: str, *, accepts: bool, at: int, tiebreak: str = "") -> bool:
+        """The user accepts (C2C_MSG_RECEIVE) or refuses (C2C_MSG_REJECT) the bot's C2C messages."""
+        return self._apply(
+            bot_id, user_id, "qq", "proactive_at", at, _tie(not accepts, tiebreak), {"proactive": accepts}
+        )
+
+    def set_reply_event(
+        self, bot_id: str, user_id: str, *, event_id: str | None, at: int, tiebreak: str = ""
+    ) -> bool:
+        """The QQ event id to cite when messaging the user unprompted (None clears it)."""
+        tie = _tie(event_id is None, tiebreak)
+        return self._apply(bot_id, user_id, "qq", "reply_event_at", at, tie, {"reply_event_id": event_id})
+
+
+class InMemoryUserStore(_InMemoryRows[UserState], UserStore):
+    """``UserStore`` in a dict."""
+
+
+class DynamoUserStore(_DynamoRows[UserState], UserStore):
+    """The users table: partition key ``bot_id`` (S), sort key ``user_id`` (S)."""
 
 
 @cached
 def groups() -> GroupStore:
     """The groups store of this function: the table named by ``GROUPS_TABLE_NAME``."""
     return DynamoGroupStore(require_env(GROUPS_TABLE_ENV))
+
+
+@cached
+def users() -> UserStore:
+    """The users store of this function: the table named by ``USERS_TABLE_NAME``."""
+    return DynamoUserStore(require_env(USERS_TABLE_ENV))
