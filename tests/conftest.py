@@ -66,6 +66,7 @@ def aws_tables(
         monkeypatch.setenv("GROUPS_TABLE_NAME", tables["GroupsTable"])
         monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", tables["IdempotencyTable"])
         monkeypatch.setenv("ACTIONS_TABLE_NAME", tables["ActionsTable"])
+        monkeypatch.setenv("USERS_TABLE_NAME", tables["UsersTable"])
         yield tables
 
 

@@ -74,6 +74,11 @@ def state_writers() -> set[str]:
     return {f for f in handler_folders() if re.search(r"\bgroups\(\)", _code(f))}
 
 
+def users_writers() -> set[str]:
+    """Handlers whose code writes user state (calls ``users()``)."""
+    return {f for f in handler_folders() if re.search(r"\busers\(\)", _code(f))}
+
+
 def action_askers() -> set[str]:
     """Handlers whose code asks for actions (replies, sends, commands)."""
     asks = re.compile(r"\bev\.(reply|send_group|send_private|call)\(|\bcommands\.handle\(")
@@ -85,6 +90,7 @@ CONTRACT: dict[str, tuple[str, str]] = routed_handlers()
 SUB_TYPES: dict[str, tuple[str, str, str]] = sub_type_handlers()
 SENDERS: dict[str, tuple[str, str]] = sender_handlers()
 STATE_WRITERS = state_writers()
+USERS_WRITERS = users_writers()
 ACTION_ASKERS = action_askers()
 
 

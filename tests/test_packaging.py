@@ -24,7 +24,16 @@ from qqbus.local.functions import DevSecrets, function_environment
 from qqbus.local.provision import create_bus_and_routes, create_queues, create_tables, local_refs
 from qqbus.local.template import FunctionSpec, Template
 
-from tests.support import ACTION_ASKERS, EVENTS, HANDLERS, REPO, SENDERS, STATE_WRITERS, handler_folders
+from tests.support import (
+    ACTION_ASKERS,
+    EVENTS,
+    HANDLERS,
+    REPO,
+    SENDERS,
+    STATE_WRITERS,
+    USERS_WRITERS,
+    handler_folders,
+)
 
 LAYERS_SRC = REPO / "layers" / "qqbus"
 LAYER_IDS = ("QqbusLayer", "CryptoLayer")
@@ -168,6 +177,8 @@ def test_function_runs_with_only_its_folder_and_its_layers(
     }
     on_bus = {rule: n for rule, n in on_bus.items() if n}
     assert (len(groups) > 0) == (name in STATE_WRITERS)  # its events/ file changes the state
+    users = boto3.client("dynamodb").scan(TableName=tables["UsersTable"])["Items"]
+    assert (len(users) > 0) == (name in USERS_WRITERS)
     if fn.pattern is None:  # an ingress function: answered, and its event is on the bus
         assert got["result"]["statusCode"] < 500, got["result"]
     elif name in ACTION_ASKERS:  # the events/ file holds a /ping: one action, for its sender

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from qqbus.local.template import TEMPLATE_PATH, Template
 
-from tests.support import ACTION_ASKERS, CONTRACT, SENDERS, STATE_WRITERS, SUB_TYPES
+from tests.support import ACTION_ASKERS, CONTRACT, SENDERS, STATE_WRITERS, SUB_TYPES, USERS_WRITERS
 
 
 class _OfflinePolicies:
@@ -137,6 +137,11 @@ def test_least_privilege_by_what_each_handler_does(template: Template) -> None:
             assert may_write, f"{fn.folder} writes group state without the groups table"
         reads = fn.folder in SENDERS
         assert ("GROUPS_TABLE_NAME" in fn.environment) == (may_write or reads), fn.folder
+        may_write_users = _touches(fn, "UsersTable", "dynamodb:UpdateItem")
+        if fn.folder in USERS_WRITERS:
+            assert may_write_users, f"{fn.folder} writes user state without the users table"
+        reads_users = fn.folder == "qq_sender"
+        assert ("USERS_TABLE_NAME" in fn.environment) == (may_write_users or reads_users), fn.folder
         asks = fn.folder in ACTION_ASKERS or fn.folder in SENDERS
         assert _touches(fn, "EventBus", "events:PutEvents") == asks, fn.folder
         assert ("EVENT_BUS_NAME" in fn.environment) == asks, fn.folder

@@ -1,10 +1,15 @@
-"""notice.friend_add: someone became the bot's friend; logged and counted."""
+"""notice.friend_add: someone became the bot's friend: the users table says so."""
 
 from qqbus.events.onebot import FriendAdd
 from qqbus.observability import logger
 from qqbus.routing import Delivered, handler
+from qqbus.state import users
 
 
 @handler(FriendAdd)
 def lambda_handler(ev: Delivered[FriendAdd], context: object) -> None:
-    logger.info("friend added", extra={"user_id": ev.payload.user_id})
+    e = ev.payload
+    logger.info("friend added", extra={"user_id": e.user_id})
+    users().set_friend(
+        ev.bot_id, str(e.user_id), protocol="onebot", friend=True, at=e.time, tiebreak=ev.event_id
+    )

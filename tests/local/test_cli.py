@@ -72,7 +72,7 @@ def test_groups_table_rendering() -> None:
         "member": True,
         "muted_until": MUTED_UNTIL_LIFTED,
     }
-    assert render([]) == "(no groups yet)"
+    assert render([]) == "(no rows yet)"
 
 
 def test_invoke_runs_a_handler_on_moto(capsys: pytest.CaptureFixture[str]) -> None:
@@ -102,3 +102,16 @@ def test_group_times_carry_their_offset_and_say_when_they_have_passed() -> None:
     offset = _time.strftime("%z", _time.localtime(1_900_000_000))
     assert future.endswith(offset)
     assert readable_time(MUTED_UNTIL_LIFTED) == "until lifted"
+
+
+def test_the_users_view_shows_friends_and_opt_in() -> None:
+    from qqbus.local.groups_view import USER_COLUMNS
+    from qqbus.state import UserState
+
+    text = render(
+        [UserState(bot_id="1", user_id="U", protocol="qq", friend=True, proactive=False, reply_event_id="F:1")],
+        columns=USER_COLUMNS,
+    )
+    header, row = text.splitlines()
+    assert header.split() == list(USER_COLUMNS)
+    assert row.split() == ["1", "U", "qq", "true", "false", "F:1"]

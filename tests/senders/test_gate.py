@@ -8,7 +8,7 @@ import pytest
 from qqbus.actions import Action, ReplyTo, Target
 from qqbus.senders.gate import Allowed, Cite, Passive, Refused, gate_onebot, gate_qq
 from qqbus.senders.ledger import InMemoryLedger
-from qqbus.state import MUTED_UNTIL_LIFTED, GroupState
+from qqbus.state import MUTED_UNTIL_LIFTED, GroupState, UserState
 
 NOW = 1_800_000_000
 G = "GROUPOPENID"
@@ -165,3 +165,64 @@ def test_onebot_matrix(action: Action, state: GroupState | None, reason: str | N
         assert got == Allowed()
     else:
         assert isinstance(got, Refused) and got.reason == reason
+
+
+def user(**fields: Any) -> UserState:
+    return UserState(bot_id="b", user_id="USER", protocol="qq", **fields)
+
+
+FRIEND = {"friend": True, "friend_at": NOW - 60, "reply_event_id": "FRIEND_ADD:f", "reply_event_at": NOW - 60}
+
+
+@pytest.mark.parametrize(
+    "action, state, expected",
+    [
+        # an unprompted C2C message cites the user's stored FRIEND_ADD / C2C_MSG_RECEIVE
+        (qq("c2c_message"), user(**FRIEND), Cite("FRIEND_ADD:f", 1)),
+        (qq("c2c_message"), user(**FRIEND, proactive=True, proactive_at=NOW - 5), Cite("FRIEND_ADD:f", 1)),
+        (
+            qq("c2c_message"),
+            user(**FRIEND, proactive=False, proactive_at=NOW - 5),
+            Refused("proactive_off", ""),
+        ),
+        (qq("c2c_message"), user(friend=False, friend_at=NOW - 5), Refused("proactive_off", "")),
+        (qq("c2c_message"), None, Refused("proactive_off", "")),
+        # a late reply falls back to the stored event, else it is late
+        (
+            qq("c2c_message", reply=message(3601, detail_type="C2C_MESSAGE_CREATE")),
+            user(**FRIEND),
+            Cite("FRIEND_ADD:f", 1),
+        ),
+        (
+            qq("c2c_message", reply=message(3601, detail_type="C2C_MESSAGE_CREATE")),
+            user(friend=True),
+            Refused("reply_window_closed", ""),
+        ),
+        # answering the citable event itself (a greeting on FRIEND_ADD), unless refused since
+        (
+            qq("c2c_message", reply=ReplyTo(event_id="add", detail_type="FRIEND_ADD", time=NOW - 5)),
+            None,
+            Cite("add", 1),
+        ),
+        (
+            qq("c2c_message", reply=ReplyTo(event_id="add", detail_type="FRIEND_ADD", time=NOW - 5)),
+            user(proactive=False, proactive_at=NOW - 1),
+            Refused("proactive_off", ""),
+        ),
+        # passive replies do not depend on the user's opt-in
+        (
+            qq("c2c_message", reply=message(30, detail_type="C2C_MESSAGE_CREATE")),
+            user(proactive=False, proactive_at=NOW - 1),
+            Passive("m1", 1),
+        ),
+    ],
+)
+def test_c2c_matrix(action: Action, state: UserState | None, expected: Any) -> None:
+    ledger = InMemoryLedger()
+    got = gate_qq(
+        action, None, NOW, lambda ref, limit: ledger.take_slot("b", ref, action.action_id, limit), state
+    )
+    if isinstance(expected, Refused):
+        assert isinstance(got, Refused) and got.reason == expected.reason and got.message
+    else:
+        assert got == expected

@@ -247,3 +247,28 @@ def test_an_app_id_without_a_secret_fails_clearly(
     assert qq_send(reply())["status"] == "failed"
     assert results(event_bus)[0]["reason"] == "no_secret"
     assert fake_qq.received == []
+
+
+def test_an_unprompted_c2c_message_cites_the_users_friend_add(
+    qq_send: Send, fake_qq: FakeQQApi, aws_tables: dict[str, str], event_bus: BusTap
+) -> None:
+    from qqbus.state import DynamoUserStore
+
+    users = DynamoUserStore(aws_tables["UsersTable"])
+    box = outbox(function="digest")
+    assert qq_send(box.send_private("qq", "USER1", "hello"))["status"] == "refused"
+    now = int(time.time())
+    users.set_friend(APPID, "USER1", protocol="qq", friend=True, at=now - 60)
+    users.set_reply_event(APPID, "USER1", event_id="FRIEND_ADD:u1", at=now - 60)
+    assert qq_send(box.send_private("qq", "USER1", "hello again"))["status"] == "sent"
+    (request,) = fake_qq.messages()
+    assert request.path == "/v2/users/USER1/messages"
+    assert request.body == {
+        "content": "hello again",
+        "msg_type": 0,
+        "event_id": "FRIEND_ADD:u1",
+        "msg_seq": 1,
+    }
+    users.set_proactive(APPID, "USER1", accepts=False, at=now - 1)
+    assert qq_send(box.send_private("qq", "USER1", "and again"))["status"] == "refused"
+    assert [r.get("reason") for r in results(event_bus)] == ["proactive_off", None, "proactive_off"]

@@ -55,15 +55,20 @@ def _dev(args: argparse.Namespace) -> int:
 
 
 def _groups(args: argparse.Namespace) -> int:
-    from qqbus.local.groups_view import render
+    from qqbus.local.groups_view import USER_COLUMNS, render
     from qqbus.local.state_file import read_state
-    from qqbus.state import DynamoGroupStore
+    from qqbus.state import DynamoGroupStore, DynamoUserStore
 
     state = read_state()
     endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or state.get("aws_endpoint")
-    table = args.table or os.environ.get("GROUPS_TABLE_NAME") or state.get("groups_table")
+    env, key, what = (
+        ("USERS_TABLE_NAME", "users_table", "users")
+        if args.users
+        else ("GROUPS_TABLE_NAME", "groups_table", "groups")
+    )
+    table = args.table or os.environ.get(env) or state.get(key)
     if not table:
-        print("no groups table: start `make dev`, or pass --table / set GROUPS_TABLE_NAME", file=sys.stderr)
+        print(f"no {what} table: start `make dev`, or pass --table / set {env}", file=sys.stderr)
         return 2
     if endpoint:  # the local stack's moto: any credentials do
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
@@ -75,7 +80,10 @@ def _groups(args: argparse.Namespace) -> int:
         endpoint_url=endpoint,
         region_name=state.get("region") or os.environ.get("AWS_DEFAULT_REGION"),
     )
-    print(render(DynamoGroupStore(table, client).scan(args.bot), as_json=args.json))
+    if args.users:
+        print(render(DynamoUserStore(table, client).scan(args.bot), as_json=args.json, columns=USER_COLUMNS))
+    else:
+        print(render(DynamoGroupStore(table, client).scan(args.bot), as_json=args.json))
     return 0
 
 
@@ -225,8 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--wait", type=float, default=10.0, help="seconds to follow the event through the stack (0: do not)"
     )
 
-    p = sub.add_parser("groups", help="print the groups table")
+    p = sub.add_parser("groups", help="print the groups table (--users: the users table)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--users", action="store_true", help="each user's state instead (friends, C2C opt-in)")
     p.add_argument("--bot", help="only this bot_id")
     p.add_argument("--endpoint-url", help="AWS endpoint (default: the running `qqbus dev`, else AWS)")
     p.add_argument("--table", help="table name (default: GROUPS_TABLE_NAME, else the running `qqbus dev`)")
@@ -295,6 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--replies", action="store_true", help="let it ask for actions (EVENT_BUS_NAME, PutEvents)"
     )
+    p.add_argument("--writes-users", action="store_true", help="give it the users table (USERS_TABLE_NAME)")
 
     p = sub.add_parser("invoke", help="run one handler in-process on an embedded moto (no Docker)")
     p.add_argument("function", help="handler folder (e.g. qq_group_add_robot) or logical id")
@@ -324,7 +334,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "new":
         from qqbus.local.scaffold import run as scaffold
 
-        return scaffold(args.type, name=args.name, writes_groups=args.writes_groups, replies=args.replies)
+        return scaffold(
+            args.type,
+            name=args.name,
+            writes_groups=args.writes_groups,
+            replies=args.replies,
+            writes_users=args.writes_users,
+        )
     from qqbus.local.invoke import run as invoke
 
     return invoke(args.function, args.event)

@@ -95,6 +95,49 @@ class GroupMsgReceive(QQDispatch):
     d: GroupRobotData
 
 
+class UserRobotData(_Wire):
+    """What the four user events carry: the user's openid for this bot, and when."""
+
+    openid: Ident = Field(description="The user's openid for this bot")
+    timestamp: UnixSeconds = Field(description="When it happened (Unix seconds)")
+
+
+@register
+class FriendAdd(QQDispatch):
+    """A user added the bot (as a friend); its id may be cited to message the user."""
+
+    t: Literal["FRIEND_ADD"]
+    id: Ident
+    d: UserRobotData
+
+
+@register
+class FriendDel(QQDispatch):
+    """A user removed the bot."""
+
+    t: Literal["FRIEND_DEL"]
+    id: Ident
+    d: UserRobotData
+
+
+@register
+class C2CMsgReject(QQDispatch):
+    """A user turned off the bot's proactive C2C messages."""
+
+    t: Literal["C2C_MSG_REJECT"]
+    id: Ident
+    d: UserRobotData
+
+
+@register
+class C2CMsgReceive(QQDispatch):
+    """A user turned on the bot's proactive C2C messages; its id may be cited to message them."""
+
+    t: Literal["C2C_MSG_RECEIVE"]
+    id: Ident
+    d: UserRobotData
+
+
 class GroupAuthor(_Wire):
     """Who sent a group message (openids are per bot)."""
 

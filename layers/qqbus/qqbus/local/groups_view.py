@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from qqbus.state import MUTED_UNTIL_LIFTED, GroupState
+from qqbus.state import MUTED_UNTIL_LIFTED
 
 COLUMNS = (
     "bot_id",
@@ -21,6 +22,9 @@ COLUMNS = (
     "bot_admin",
     "reply_event_id",
 )
+
+
+USER_COLUMNS = ("bot_id", "user_id", "protocol", "friend", "proactive", "reply_event_id")
 
 
 def readable_time(value: int, now: float | None = None) -> str:
@@ -41,13 +45,14 @@ def _cell(name: str, value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def render(states: list[GroupState], as_json: bool = False) -> str:
+def render(states: Sequence[Any], as_json: bool = False, columns: tuple[str, ...] = COLUMNS) -> str:
+    """Rows of the groups table (or, with ``USER_COLUMNS``, of the users table) for people."""
     if as_json:
         return json.dumps([{k: v for k, v in asdict(s).items() if v is not None} for s in states], indent=2)
     if not states:
-        return "(no groups yet)"
-    rows = [list(COLUMNS)] + [[_cell(c, getattr(s, c)) for c in COLUMNS] for s in states]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
+        return "(no rows yet)"
+    rows = [list(columns)] + [[_cell(c, getattr(s, c)) for c in columns] for s in states]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
     )

@@ -45,6 +45,7 @@ class Plan:
     model: type[BaseModel]
     writes_groups: bool = False
     replies: bool = False
+    writes_users: bool = False
 
     @property
     def spec(self) -> str:
@@ -72,6 +73,7 @@ def plan(
     name: str | None = None,
     writes_groups: bool = False,
     replies: bool = False,
+    writes_users: bool = False,
     root: Path = REPO_ROOT,
 ) -> Plan:
     """Decide source, detail-type, folder and model for ``spec``; refuse what cannot be made.
@@ -109,7 +111,7 @@ def plan(
     folder = name or default_name
     if not re.fullmatch(r"[a-z][a-z0-9_]*", folder):
         raise ScaffoldError(f"{folder!r} is not a handler folder name (lowercase letters, digits, _)")
-    new = Plan(source, detail_type, sub_type, folder, model, writes_groups, replies)
+    new = Plan(source, detail_type, sub_type, folder, model, writes_groups, replies, writes_users)
     template = Template.read(root / "template.yaml")
     for fn in template.event_functions():
         if fn.pattern == new.pattern or (not sub_type and _covers(fn.pattern, source, detail_type)):
@@ -268,6 +270,8 @@ def function_block(p: Plan) -> str:
     env = []
     if p.writes_groups:
         env.append("          GROUPS_TABLE_NAME: !Ref GroupsTable")
+    if p.writes_users:
+        env.append("          USERS_TABLE_NAME: !Ref UsersTable")
     if p.replies:
         env.append("          EVENT_BUS_NAME: !Ref EventBus")
     statements = []
@@ -284,6 +288,13 @@ def function_block(p: Plan) -> str:
             "              Effect: Allow",
             "              Action: [dynamodb:GetItem, dynamodb:UpdateItem]",
             "              Resource: !GetAtt GroupsTable.Arn",
+        ]
+    if p.writes_users:
+        statements += [
+            "            - Sid: UsersState",
+            "              Effect: Allow",
+            "              Action: [dynamodb:GetItem, dynamodb:UpdateItem]",
+            "              Resource: !GetAtt UsersTable.Arn",
         ]
     statements += [
         "            - Sid: Idempotency",
@@ -400,9 +411,24 @@ def write(p: Plan, root: Path = REPO_ROOT, samples: Path | None = None) -> list[
     return [handler, events, test, template_path]
 
 
-def run(spec: str, *, name: str | None, writes_groups: bool, replies: bool, root: Path = REPO_ROOT) -> int:
+def run(
+    spec: str,
+    *,
+    name: str | None,
+    writes_groups: bool,
+    replies: bool,
+    writes_users: bool = False,
+    root: Path = REPO_ROOT,
+) -> int:
     try:
-        p = plan(spec, name=name, writes_groups=writes_groups, replies=replies, root=root)
+        p = plan(
+            spec,
+            name=name,
+            writes_groups=writes_groups,
+            replies=replies,
+            writes_users=writes_users,
+            root=root,
+        )
         written = write(p, root)
     except ScaffoldError as exc:
         print(f"qqbus new handler: {exc}")

@@ -291,6 +291,7 @@ class LocalStack:
             "region": os.environ["AWS_DEFAULT_REGION"],
             "bus": self.routes.bus_name,
             "groups_table": self.tables.get("GroupsTable"),
+            "users_table": self.tables.get("UsersTable"),
             "qq_appid": DEV_QQ_APPID,
             "qq_secret": self.options.secrets.qq,
             "onebot_secret": self.options.secrets.onebot or "",

@@ -5,7 +5,8 @@ unit test. QQ (DESIGN "Protocol facts"): a reply to a message is *passive* (it c
 message's ``msg_id``) within 5 minutes of a group message or 60 minutes of a C2C message, at
 most 5 times per message, each with its own ``msg_seq``. Anything else must cite an event id:
 a GROUP_ADD_ROBOT or GROUP_MSG_RECEIVE event, its own or the one the groups table keeps
-(``reply_event_id``); a group that sent GROUP_MSG_REJECT refuses those. Unprompted posts stopped
+(``reply_event_id``); a group that sent GROUP_MSG_REJECT refuses those. C2C likewise, with a
+user's FRIEND_ADD / C2C_MSG_RECEIVE (the users table) and C2C_MSG_REJECT. Unprompted posts stopped
 on 2025-04-21. OneBot: a group message needs membership and no mute (a whole-group mute does
 not stop an admin bot).
 
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from qqbus.actions import Action, ReplyTo
-from qqbus.state import GroupState
+from qqbus.state import GroupState, UserState
 
 #: Seconds a message may be answered passively, by QQ action.
 PASSIVE_WINDOW_S = {"group_message": 5 * 60, "c2c_message": 60 * 60}
@@ -74,14 +75,18 @@ def _left_at_or_after(group: GroupState | None, time: int | None) -> bool:
     return time is None or (group.member_at or 0) >= time
 
 
-def _rejected_at_or_after(group: GroupState | None, time: int | None) -> bool:
-    if group is None or group.proactive is not False:
+def _rejected_at_or_after(state: GroupState | UserState | None, time: int | None) -> bool:
+    if state is None or state.proactive is not False:
         return False
-    return time is None or (group.proactive_at or 0) >= time
+    return time is None or (state.proactive_at or 0) >= time
 
 
 def gate_qq(
-    action: Action, group: GroupState | None, now: int, take_seq: TakeSeq
+    action: Action,
+    group: GroupState | None,
+    now: int,
+    take_seq: TakeSeq,
+    user: UserState | None = None,
 ) -> Passive | Cite | Refused:
     """QQ ``group_message`` / ``c2c_message``: passive reply, event citation, or refusal."""
     reply = action.reply_to
@@ -102,16 +107,8 @@ def gate_qq(
         )
     citable = CITABLE_GROUP_EVENTS if in_group else CITABLE_USER_EVENTS
     if reply is not None and not reply.message_id and reply.detail_type in citable:
-        return (
-            _cite_own_event(reply, group, take_seq)
-            if in_group
-            else Cite(reply.event_id, _seq(take_seq, reply))
-        )
-    if not in_group:
-        return late or Refused(
-            "proactive_off", "no event of this user may be cited for an unprompted message"
-        )
-    stored = _cite_stored_event(group, take_seq)
+        return _cite_own_event(reply, group if in_group else user, take_seq)
+    stored = _cite_stored_event(group, take_seq) if in_group else _cite_user_event(user, take_seq)
     return late if late is not None and isinstance(stored, Refused) else stored
 
 
@@ -119,10 +116,12 @@ def _seq(take_seq: TakeSeq, reply: ReplyTo) -> int:
     return take_seq(f"event:{reply.event_id}", None) or 1
 
 
-def _cite_own_event(reply: ReplyTo, group: GroupState | None, take_seq: TakeSeq) -> Cite | Refused:
-    """Answer a GROUP_ADD_ROBOT / GROUP_MSG_RECEIVE by citing it, unless refused since."""
-    if _rejected_at_or_after(group, reply.time):
-        return Refused("proactive_off", "the group refused proactive messages after this event")
+def _cite_own_event(
+    reply: ReplyTo, state: GroupState | UserState | None, take_seq: TakeSeq
+) -> Cite | Refused:
+    """Answer a citable event (GROUP_ADD_ROBOT, FRIEND_ADD, ...) by citing it, unless refused since."""
+    if _rejected_at_or_after(state, reply.time):
+        return Refused("proactive_off", "proactive messages were refused after this event")
     return Cite(reply.event_id, _seq(take_seq, reply))
 
 
@@ -135,6 +134,15 @@ def _cite_stored_event(group: GroupState | None, take_seq: TakeSeq) -> Cite | Re
     if not group.reply_event_id:
         return Refused("proactive_off", "no GROUP_ADD_ROBOT / GROUP_MSG_RECEIVE event of this group to cite")
     return Cite(group.reply_event_id, take_seq(f"event:{group.reply_event_id}", None) or 1)
+
+
+def _cite_user_event(user: UserState | None, take_seq: TakeSeq) -> Cite | Refused:
+    """An unprompted C2C message: cite the user's stored FRIEND_ADD / C2C_MSG_RECEIVE event id."""
+    if user is not None and user.proactive is False:
+        return Refused("proactive_off", "the user refuses proactive messages (C2C_MSG_REJECT)")
+    if user is None or not user.reply_event_id:
+        return Refused("proactive_off", "no FRIEND_ADD / C2C_MSG_RECEIVE event of this user to cite")
+    return Cite(user.reply_event_id, take_seq(f"event:{user.reply_event_id}", None) or 1)
 
 
 def gate_onebot(action: Action, group: GroupState | None, now: int) -> Allowed | Refused:

@@ -10,7 +10,7 @@ from typing import Any
 from qqbus.actions import Action, Result
 from qqbus.senders.http import Retrying
 from qqbus.senders.ledger import Ledger, ledger
-from qqbus.state import GroupStore, groups
+from qqbus.state import GroupStore, UserStore, groups, users
 
 #: Seconds of the invocation kept free for reporting after the last retry.
 REPORT_MARGIN_S = 3.0
@@ -29,6 +29,7 @@ class SendContext:
     now: int = field(default_factory=lambda: int(time.time()))
     retrying: Retrying = field(default_factory=lambda: retry_policy())
     groups: Callable[[], GroupStore] = groups
+    users: Callable[[], UserStore] = users
     ledger: Callable[[], Ledger] = ledger
 
     @property

@@ -155,12 +155,15 @@ def perform(action: Action, ctx: SendContext) -> Result:
         return failed(action, "unsupported_message", str(exc))
     if not content.strip() and image is None:
         return failed(action, "empty_message", "nothing to send")
-    group = ctx.groups().get(action.bot_id, to) if action.action == "group_message" else None
+    in_group = action.action == "group_message"
+    group = ctx.groups().get(action.bot_id, to) if in_group else None
+    user = None if in_group else ctx.users().get(action.bot_id, to)
     decision = gate_qq(
         action,
         group,
         ctx.now,
         lambda ref, limit: ctx.ledger().take_slot(action.bot_id, ref, action.action_id, limit),
+        user,
     )
     if isinstance(decision, Refused):
         return refused(action, decision.reason, decision.message)
