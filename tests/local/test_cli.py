@@ -109,7 +109,11 @@ def test_the_users_view_shows_friends_and_opt_in() -> None:
     from qqbus.state import UserState
 
     text = render(
-        [UserState(bot_id="1", user_id="U", protocol="qq", friend=True, proactive=False, reply_event_id="F:1")],
+        [
+            UserState(
+                bot_id="1", user_id="U", protocol="qq", friend=True, proactive=False, reply_event_id="F:1"
+            )
+        ],
         columns=USER_COLUMNS,
     )
     header, row = text.splitlines()

@@ -190,7 +190,10 @@ def test_a_payload_that_does_not_fit_is_reported_not_retried(invoke: Invoke, sam
 '''
 
 
-def _placeholder(annotation: Any) -> Any:
+def _placeholder(annotation: Any, examples: list[Any] | None = None) -> Any:
+    """A value for a required field: the model's first example, else one of the field's type."""
+    if examples:
+        return examples[0]
     text = str(annotation)
     if "int" in text.lower() and "str" not in text.lower():
         return 10001
@@ -223,7 +226,7 @@ def sample_payload(p: Plan, samples: Path) -> dict[str, Any]:
         if isinstance(inner, type) and issubclass(inner, BaseModel):
             for field_name, info in inner.model_fields.items():
                 if info.is_required() and field_name not in data:
-                    data[field_name] = _placeholder(info.annotation)
+                    data[field_name] = _placeholder(info.annotation, info.examples)
         qq_payload["d"] = data
         return qq_payload
     post_type, type_name = p.detail_type.split(".")
@@ -235,7 +238,7 @@ def sample_payload(p: Plan, samples: Path) -> dict[str, Any]:
         payload["sub_type"] = p.sub_type
     for field_name, info in p.model.model_fields.items():
         if info.is_required() and field_name not in payload:
-            payload[field_name] = _placeholder(info.annotation)
+            payload[field_name] = _placeholder(info.annotation, info.examples)
     return payload
 
 

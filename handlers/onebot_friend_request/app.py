@@ -1,0 +1,15 @@
+"""request.friend: someone asks to be the bot's friend; the template's policy answers."""
+
+from qqbus.events.onebot import FriendRequest
+from qqbus.observability import logger
+from qqbus.request_policy import decide_from_env
+from qqbus.routing import Delivered, handler
+
+
+@handler(FriendRequest)
+def lambda_handler(ev: Delivered[FriendRequest], context: object) -> None:
+    e = ev.payload
+    approve = decide_from_env("QQBUS_FRIEND_REQUEST_POLICY", e.comment)
+    logger.info("friend request", extra={"user_id": e.user_id, "approve": approve})
+    if approve is not None:
+        ev.call("set_friend_add_request", flag=e.flag, approve=approve)
