@@ -178,9 +178,9 @@ def test_qq_timestamps_int_string_and_rfc3339() -> None:
 
 def test_qq_dispatch_with_unknown_type_parses_to_the_dispatch_base() -> None:
     parsed = parse_event(
-        {"op": 0, "t": "FRIEND_ADD", "id": "FRIEND_ADD:1", "d": {"openid": "x", "timestamp": T}}
+        {"op": 0, "t": "INTERACTION_CREATE", "id": "INTERACTION_CREATE:1", "d": {"openid": "x", "timestamp": T}}
     )
-    assert type(parsed.model) is qq.QQDispatch and parsed.detail_type == "FRIEND_ADD"
+    assert type(parsed.model) is qq.QQDispatch and parsed.detail_type == "INTERACTION_CREATE"
 
 
 def test_qq_group_event_missing_group_openid_falls_back_with_a_problem() -> None:

@@ -57,7 +57,7 @@ class ActionsNotPublished(RuntimeError):
 class Target(BaseModel):
     """Where an action goes: a group, a user, or both (a group member)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     group_id: str | None = Field(default=None, description="QQ group_openid or OneBot group number")
     user_id: str | None = Field(default=None, description="QQ user openid or OneBot QQ number")
@@ -66,7 +66,7 @@ class Target(BaseModel):
 class ReplyTo(BaseModel):
     """The event an action answers: its id and, for a message, the platform's message id and time."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     event_id: str = Field(description="The bus event_id of the event answered")
     detail_type: str = Field(examples=["GROUP_AT_MESSAGE_CREATE", "message.group"])
@@ -88,7 +88,7 @@ class Origin(BaseModel):
 class Action(BaseModel):
     """The detail of a ``qqbus.action`` event."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     bot_id: str
     action_id: str = Field(description="Deterministic: same function, event and index -> same id")
@@ -114,7 +114,7 @@ class Action(BaseModel):
 class Result(BaseModel):
     """The detail of a ``qqbus.action.result`` event (its detail-type is ``outcome``)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     action_id: str
     bot_id: str

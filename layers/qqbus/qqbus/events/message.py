@@ -43,7 +43,7 @@ def unescape(text: str) -> str:
 class Segment(BaseModel):
     """One message segment: ``text``, ``at``, ``face``, ``image``, ``reply``, ... with its data."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     type: str = Field(description="Segment type", examples=["text", "at", "image"])
     data: dict[str, Any] = Field(default_factory=dict, description="Segment parameters")

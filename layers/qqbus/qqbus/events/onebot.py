@@ -28,7 +28,7 @@ MAX_MUTE_SECONDS = 30 * 24 * 3600
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class OneBotEvent(_Wire):

@@ -27,7 +27,7 @@ Ident = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=1
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class QQPayload(_Wire):
