@@ -54,6 +54,7 @@ bench: venv
 	$(BIN)/python bench/bench_parsing.py
 	$(BIN)/python bench/bench_relay_publisher.py
 	$(BIN)/python bench/bench_reply.py
+	$(BIN)/python bench/bench_cold_start.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -44,3 +44,22 @@ def require_env(name: str) -> str:
     if not value:
         raise RuntimeError(f"environment variable {name} is not set (see template.yaml)")
     return value
+
+
+def prewarm_enabled() -> bool:
+    """In Lambda (``AWS_EXECUTION_ENV``) or when ``QQBUS_PREWARM`` is set, but not in tests.
+
+    Lambda runs module code in its init phase, which the first invocation does not wait for
+    (and SnapStart snapshots): clients made there are free for the first event.
+    """
+    flag = os.environ.get("QQBUS_PREWARM", "").strip().lower()
+    if flag in ("0", "false", "no"):
+        return False
+    return flag in ("1", "true", "yes") or os.environ.get("AWS_EXECUTION_ENV", "").startswith("AWS_Lambda")
+
+
+def prewarm(*services: str) -> None:
+    """Create the clients a function will use, now (see ``prewarm_enabled``)."""
+    if prewarm_enabled():
+        for service in services:
+            client(service)

@@ -27,7 +27,7 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from pydantic import BaseModel, ValidationError
 
 from qqbus.actions import Outbox, collecting
-from qqbus.aws import cached, client
+from qqbus.aws import cached, client, prewarm, prewarm_enabled
 from qqbus.detail import BusEvent, Delivered
 from qqbus.events.registry import error_summary
 from qqbus.observability import count, logger, metrics
@@ -83,6 +83,19 @@ def once_per_key(
     return once(key=key)  # type: ignore[no-any-return]
 
 
+#: The idempotency key of an event handler run.
+EVENT_KEY = "[bot_id, event_id]"
+
+
+def prewarm_function(key_jmespath: str, key_prefix: str, idempotent: bool = True) -> None:
+    """In Lambda's init phase: boto3, the DynamoDB client and the idempotency store, ready."""
+    if not prewarm_enabled():
+        return
+    prewarm("dynamodb", *(["events"] if os.environ.get("EVENT_BUS_NAME") else []))
+    if idempotent:
+        _persistence(key_jmespath, key_prefix)
+
+
 def _is_validation_error(exc: BaseException) -> bool:
     """A DynamoDB ValidationException: a value no retry will make acceptable."""
     response = getattr(exc, "response", None)
@@ -106,6 +119,7 @@ def handler(
 
     def decorate(fn: Callable[[Delivered[M], Any], R]) -> Callable[[dict[str, Any], Any], R | dict[str, str]]:
         key_prefix = f"{os.environ.get('AWS_LAMBDA_FUNCTION_NAME') or model.__name__}.{fn.__name__}"
+        prewarm_function(EVENT_KEY, key_prefix, idempotent)
 
         @functools.wraps(fn)
         def lambda_handler(event: dict[str, Any], context: Any) -> R | dict[str, str]:

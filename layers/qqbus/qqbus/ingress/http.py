@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from qqbus.aws import prewarm
 from qqbus.observability import count, logger, metrics
 
 #: Bodies above this are refused with 413 (a PutEvents entry holds at most 256 KiB).
@@ -117,6 +118,7 @@ def function_url_handler(
             response = Response.json(500, {"error": "internal error"})
         return to_function_url(response)
 
+    prewarm("events")  # in Lambda's init phase only (see qqbus.aws.prewarm_enabled)
     traced = logger.inject_lambda_context(clear_state=True)(lambda_handler)
     return metrics.log_metrics(traced)  # type: ignore[no-any-return]
 

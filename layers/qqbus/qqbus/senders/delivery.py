@@ -23,7 +23,7 @@ from qqbus.detail import BusEvent
 from qqbus.events.registry import error_summary
 from qqbus.observability import count, logger, metrics
 from qqbus.publish import EVENT_BUS_ENV, publisher
-from qqbus.routing import once_per_key
+from qqbus.routing import once_per_key, prewarm_function
 from qqbus.senders.http import Unavailable
 from qqbus.senders.outcome import SendContext, failed
 
@@ -55,6 +55,7 @@ def report(result: Result) -> None:
 def sender(perform: Perform) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda handler that performs each ``qqbus.action`` event with ``perform``."""
     key_prefix = f"{os.environ.get('AWS_LAMBDA_FUNCTION_NAME') or perform.__module__}.send"
+    prewarm_function("[bot_id, action_id]", key_prefix)
 
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         count("ActionsReceived")

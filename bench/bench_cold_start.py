@@ -1,0 +1,141 @@
+"""A state handler's cold start against its floor: the same UpdateItem with bare boto3.
+
+Run: .venv/bin/python bench/bench_cold_start.py. A moto server runs in this process; each run is a
+fresh interpreter that imports a handler and handles one GROUP_ADD_ROBOT, then a second one:
+
+- ours: handlers/qq_group_add_robot (Powertools, pydantic, idempotency, conditional writes), with
+  QQBUS_PREWARM=1 as in Lambda, where module code runs in the init phase;
+- floor: a hand-written handler that does the same conditional UpdateItem with boto3 and nothing else.
+
+Printed: process wall time (import + first call), ours / floor; and inside our process the
+first call / the second call (what the init phase moved out of the first event). Runs interleave.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+
+import boto3
+from moto.server import ThreadedMotoServer
+from qqbus.local.provision import create_tables, local_refs
+from qqbus.local.template import REPO_ROOT, Template
+
+RUNS = 7
+EVENT = json.loads((REPO_ROOT / "events" / "qq_group_add_robot.json").read_text())
+
+OURS = r"""
+import json, sys, time
+t0 = time.perf_counter()
+sys.path.insert(0, sys.argv[1])
+import app
+from qqbus.lambda_context import LocalContext
+t1 = time.perf_counter()
+event = json.loads(sys.argv[2])
+app.lambda_handler(event, LocalContext())
+t2 = time.perf_counter()
+event["detail"]["event_id"] += "-2"; event["detail"]["payload"]["d"]["timestamp"] += 1
+app.lambda_handler(event, LocalContext())
+t3 = time.perf_counter()
+print(json.dumps({"init": t1 - t0, "first": t2 - t1, "second": t3 - t2}))
+"""
+
+FLOOR = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import boto3
+client = boto3.client("dynamodb")
+
+def handler(event):
+    d = event["detail"]["payload"]["d"]
+    try:
+        client.update_item(
+            TableName="qqbus-bench-groups",
+            Key={"bot_id": {"S": event["detail"]["bot_id"]}, "group_id": {"S": d["group_openid"]}},
+            UpdateExpression="SET #m = :m, #at = :at",
+            ConditionExpression="attribute_not_exists(#at) OR #at < :at",
+            ExpressionAttributeNames={"#m": "member", "#at": "member_at"},
+            ExpressionAttributeValues={":m": {"BOOL": True}, ":at": {"N": str(d["timestamp"])}},
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        pass
+
+t1 = time.perf_counter()
+event = json.loads(sys.argv[2])
+handler(event)
+t2 = time.perf_counter()
+event["detail"]["payload"]["d"]["timestamp"] += 1
+handler(event)
+t3 = time.perf_counter()
+print(json.dumps({"init": t1 - t0, "first": t2 - t1, "second": t3 - t2}))
+"""
+
+
+def run(script: str, endpoint: str, n: int) -> tuple[float, dict[str, float]]:
+    event = json.loads(json.dumps(EVENT))
+    event["detail"]["event_id"] += f"-{n}"
+    event["detail"]["payload"]["d"]["group_openid"] += f"{n}"
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": endpoint,
+        "GROUPS_TABLE_NAME": "qqbus-bench-groups",
+        "IDEMPOTENCY_TABLE_NAME": "qqbus-bench-idempotency",
+        "QQBUS_PREWARM": "1",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+    handler_dir = str(REPO_ROOT / "handlers" / "qq_group_add_robot")
+    started = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", script, handler_dir, json.dumps(event)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    wall = time.perf_counter() - started
+    return wall, json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    template = Template.read()
+    create_tables(
+        template, boto3.client("dynamodb", endpoint_url=endpoint), local_refs(template, "us-east-1", "bench")
+    )
+    ours, floor, inner = [], [], []
+    for n in range(RUNS):
+        wall, times = run(OURS, endpoint, n)
+        ours.append(wall)
+        inner.append(times)
+        floor.append(run(FLOOR, endpoint, n + 1000)[0])
+    server.stop()
+    o, f = statistics.median(ours), statistics.median(floor)
+    first = statistics.median(t["first"] for t in inner)
+    second = statistics.median(t["second"] for t in inner)
+    print(
+        f"import + first call, process wall: ours {o * 1000:.0f} ms, floor {f * 1000:.0f} ms"
+        f" = {o / f:.2f}x (goal <= 1.10x)"
+    )
+    print(
+        f"inside ours: first call {first * 1000:.0f} ms / second call {second * 1000:.0f} ms"
+        f" = {first / second:.2f}x (goal <= 2x)"
+    )
+
+
+if __name__ == "__main__":
+    main()
