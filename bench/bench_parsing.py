@@ -24,7 +24,7 @@ def main() -> None:
     payloads = [
         json.loads(p.read_text())["detail"]["payload"]
         for p in sorted(EVENTS.glob("*.json"))
-        if "detail" in json.loads(p.read_text())
+        if "payload" in json.loads(p.read_text()).get("detail", {})
     ]
     raws = [json.dumps(p, ensure_ascii=False).encode() for p in payloads]
     n = 2000

@@ -70,23 +70,30 @@ class Segment(BaseModel):
         return cls(type="image", data={"file": file})
 
 
-def parse_cq(message: str) -> list[Segment]:
-    """Split a CQ-code string into segments, unescaping text and parameter values."""
-    segments: list[Segment] = []
+def _cq_dicts(message: str) -> list[dict[str, Any]]:
+    """``{"type", "data"}`` dicts of a CQ-code string: one left-to-right pass over it."""
+    segments: list[dict[str, Any]] = []
     pos = 0
     for match in _CQ_CODE.finditer(message):
         if match.start() > pos:
-            segments.append(Segment.text(unescape(message[pos : match.start()])))
+            segments.append({"type": "text", "data": {"text": unescape(message[pos : match.start()])}})
         data: dict[str, Any] = {}
-        for param in match.group(2).split(",")[1:]:
-            key, sep, value = param.partition("=")
-            if key:
-                data[key.strip()] = unescape(value) if sep else ""
-        segments.append(Segment(type=match.group(1).strip(), data=data))
+        params = match.group(2)
+        if params:
+            for param in params[1:].split(","):
+                key, sep, value = param.partition("=")
+                if key:
+                    data[key.strip()] = unescape(value) if sep else ""
+        segments.append({"type": match.group(1).strip(), "data": data})
         pos = match.end()
     if pos < len(message):
-        segments.append(Segment.text(unescape(message[pos:])))
+        segments.append({"type": "text", "data": {"text": unescape(message[pos:])}})
     return segments
+
+
+def parse_cq(message: str) -> list[Segment]:
+    """Split a CQ-code string into segments, unescaping text and parameter values."""
+    return [Segment.model_validate(d) for d in _cq_dicts(message)]
 
 
 def _param(value: Any) -> str:
@@ -109,14 +116,19 @@ def to_cq(segments: Iterable[Segment]) -> str:
 
 def to_segments(value: Any) -> list[Segment]:
     """Normalise a wire ``message`` (CQ string, segment array or one segment) to segments."""
+    return [s if isinstance(s, Segment) else Segment.model_validate(s) for s in _wire_message(value)]
+
+
+def _wire_message(value: Any) -> list[Any]:
+    """A wire ``message`` as a list pydantic validates as ``list[Segment]`` (no double work)."""
     if value is None:
         return []
     if isinstance(value, str):
-        return parse_cq(value)
-    if isinstance(value, dict):
-        return [Segment.model_validate(value)]
+        return _cq_dicts(value)
+    if isinstance(value, dict | Segment):
+        return [value]
     if isinstance(value, list):
-        return [s if isinstance(s, Segment) else Segment.model_validate(s) for s in value]
+        return value
     raise ValueError(f"message must be a CQ-code string or a segment array, got {type(value).__name__}")
 
 
@@ -126,4 +138,4 @@ def plain_text(segments: Iterable[Segment]) -> str:
 
 
 #: A message field: accepts a CQ-code string or a segment array, holds ``list[Segment]``.
-Message = Annotated[list[Segment], BeforeValidator(to_segments)]
+Message = Annotated[list[Segment], BeforeValidator(_wire_message)]

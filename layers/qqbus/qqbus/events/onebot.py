@@ -319,11 +319,17 @@ def parse_onebot(payload: dict[str, Any]) -> OneBotEvent:
     return model
 
 
-def parse_onebot_verbose(payload: dict[str, Any]) -> tuple[OneBotEvent, str | None]:
-    """Like ``parse_onebot``; also says why a more specific model did not fit, if one did not."""
+def parse_onebot_verbose(
+    payload: dict[str, Any], type_name: str | None = None
+) -> tuple[OneBotEvent, str | None]:
+    """Like ``parse_onebot``; also says why a more specific model did not fit, if one did not.
+
+    ``type_name`` is ``type_name_of(payload)`` when the caller has it already.
+    """
     post_type = payload.get("post_type")
-    type_name = type_name_of(payload)
-    key = tuple(v for v in (post_type, type_name, payload.get("sub_type")) if isinstance(v, str))
+    type_name = type_name or type_name_of(payload)
+    sub_type = payload.get("sub_type")
+    key = tuple(v for v in (post_type, type_name, sub_type) if isinstance(v, str))
     problem: str | None = None
     candidates = onebot_models.candidates(key)
     for model in candidates[:-1]:

@@ -14,7 +14,7 @@ class UnknownPayload(ValueError):
     """The payload is neither a QQ dispatch nor a OneBot v11 event."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ParsedEvent:
     """A payload's place on the bus and its model.
 
@@ -43,8 +43,12 @@ def parse_event(payload: Any) -> ParsedEvent:
         if "post_type" in payload:
             from qqbus.events import onebot
 
-            detail_type = onebot.detail_type_of(payload)
-            model, problem = onebot.parse_onebot_verbose(payload)
+            post_type = payload["post_type"]
+            if not isinstance(post_type, str) or not post_type:
+                raise UnknownPayload("not a OneBot event: 'post_type' is missing or not a string")
+            type_name = onebot.type_name_of(payload)
+            detail_type = f"{post_type}.{type_name}" if type_name else post_type
+            model, problem = onebot.parse_onebot_verbose(payload, type_name)
             return ParsedEvent(onebot.SOURCE, detail_type, model, problem)
         if "op" in payload:
             from qqbus.events import qq

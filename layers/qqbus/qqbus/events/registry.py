@@ -31,6 +31,7 @@ class ModelRegistry(Generic[M]):
         self.base = base
         self._key_fields = key_fields
         self._models: dict[tuple[object, ...], type[M]] = {}
+        self._candidates: dict[tuple[object, ...], list[type[M]]] = {}  # lookups, by key
 
     def model_key(self, model: type[M]) -> tuple[object, ...]:
         key: list[object] = []
@@ -50,12 +51,19 @@ class ModelRegistry(Generic[M]):
         if not key:
             raise TypeError(f"{model.__name__} pins no discriminator field with a Literal")
         self._models[key] = model
+        self._candidates.clear()
         return model
 
     def candidates(self, values: tuple[object, ...]) -> list[type[M]]:
-        """Registered models for ``values``, most specific first, ending with the base."""
-        found = [self._models[values[:n]] for n in range(len(values), 0, -1) if values[:n] in self._models]
-        return [*found, self.base]
+        """Registered models for ``values``, most specific first, ending with the base (one dict
+        lookup once a key has been seen)."""
+        found = self._candidates.get(values)
+        if found is None:
+            models = [
+                self._models[values[:n]] for n in range(len(values), 0, -1) if values[:n] in self._models
+            ]
+            found = self._candidates[values] = [*models, self.base]
+        return found
 
     def models(self) -> list[type[M]]:
         return list(self._models.values())
