@@ -143,7 +143,8 @@ def entry_size(entry: dict[str, Any]) -> int:
     Never raises: a lone surrogate (only possible outside ``Detail``) counts as its 3 bytes.
     """
     return 14 + sum(
-        len(str(entry.get(k, "")).encode("utf-8", "surrogatepass")) for k in ("Source", "DetailType", "Detail")
+        len(str(entry.get(k, "")).encode("utf-8", "surrogatepass"))
+        for k in ("Source", "DetailType", "Detail")
     )
 
 

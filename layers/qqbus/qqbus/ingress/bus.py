@@ -50,7 +50,9 @@ def publish(
     failed = publisher().put([entry])
     if failed:
         logger.error(
-            utf8_safe(f"the bus refused {parsed.detail_type} {event_id}: {failed[0].code} {failed[0].message}"),
+            utf8_safe(
+                f"the bus refused {parsed.detail_type} {event_id}: {failed[0].code} {failed[0].message}"
+            ),
             extra={"event_id": event_id},
         )
         count("PublishFailed")

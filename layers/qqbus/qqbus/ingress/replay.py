@@ -49,7 +49,9 @@ def outside_window(at: float, now: float | None = None) -> str | None:
         return None
     now = time.time() if now is None else now
     if at < now - MAX_AGE_SECONDS:
-        return f"is {int(now - at)} s old, more than the {MAX_AGE_SECONDS} s a request stays valid (a replay?)"
+        return (
+            f"is {int(now - at)} s old, more than the {MAX_AGE_SECONDS} s a request stays valid (a replay?)"
+        )
     if at > now + MAX_SKEW_SECONDS:
         return f"is {int(at - now)} s in the future, more than the {MAX_SKEW_SECONDS} s of clock skew allowed"
     return None

@@ -1,0 +1,29 @@
+"""Hypothesis profiles of the ingress fuzz suite.
+
+``make test`` runs the default profile (a few thousand cases in all); ``QQBUS_FUZZ=long``
+selects the long one, which CI runs as its own step. The profiles are applied per test
+(``fuzz_settings()``), never loaded globally, so other suites keep their own settings.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+DEFAULT_PROFILE = "qqbus-ingress"
+LONG_PROFILE = "qqbus-ingress-long"
+
+_common = settings(
+    deadline=None,  # one case runs moto's PutEvents and SQS: its time varies with the machine's load
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile(DEFAULT_PROFILE, _common, max_examples=1500)
+settings.register_profile(LONG_PROFILE, _common, max_examples=20_000)
+
+
+def fuzz_settings() -> settings:
+    """The profile that ``QQBUS_FUZZ`` selects: ``long``, or the default."""
+    long = os.environ.get("QQBUS_FUZZ", "").strip().lower() == "long"
+    return settings.get_profile(LONG_PROFILE if long else DEFAULT_PROFILE)
