@@ -50,7 +50,8 @@ def test_local_runs_bind_the_dev_appid_and_accept_the_dated_examples(template: T
     by_id = {spec.logical_id: spec for spec in template.functions()}
     env = function_environment(by_id["QqWebhookFunction"], refs, DevSecrets())
     assert (env["QQ_BOT_APPID"], env["QQBUS_ALLOW_REPLAYS"]) == (DEV_QQ_APPID, "true")
-    assert "QQBUS_ALLOW_REPLAYS" not in function_environment(by_id["QqGroupAddRobotFunction"], refs, DevSecrets())
+    handler_env = function_environment(by_id["QqGroupAddRobotFunction"], refs, DevSecrets())
+    assert "QQBUS_ALLOW_REPLAYS" not in handler_env
 
 
 def test_qqbus_invoke_runs_the_signed_qq_example(capsys: pytest.CaptureFixture[str]) -> None:

@@ -84,7 +84,9 @@ def test_a_surrogate_in_headers_does_not_break_the_answer_or_the_log(qq_webhook:
 # --- nesting -----------------------------------------------------------------------------------
 
 
-def test_deep_nesting_is_400_before_any_signature_check(qq_webhook: Call, onebot_http: Call, bus: Bus) -> None:
+def test_deep_nesting_is_400_before_any_signature_check(
+    qq_webhook: Call, onebot_http: Call, bus: Bus
+) -> None:
     deep = b"[" * 20000
     unsigned = qq_webhook(function_url_event(deep, {"X-Bot-Appid": QQ_APPID}))
     assert unsigned["statusCode"] == 400

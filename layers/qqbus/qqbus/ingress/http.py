@@ -5,8 +5,8 @@ header names, the ``{"statusCode", "headers", "body"}`` answer. An unexpected er
 500 with a generic body; the stack trace goes to the log, never into the response.
 
 ``read_json_object`` is the one place ingress parses JSON, and it only returns what the bus
-can carry: nesting at most ``MAX_JSON_DEPTH`` deep (checked by a loop before ``json.loads``,
-which recurses once per level), finite numbers only (no ``NaN``/``Infinity``, no ``1e999``),
+can carry: nesting at most ``MAX_JSON_DEPTH`` deep (checked without recursion before
+``json.loads``, which recurses once per level), finite numbers only (no ``NaN``/``Infinity``, no ``1e999``),
 integers within 64 bits (the bus's limit). A lone surrogate escape (``"\\ud83d"``, a cut
 emoji) is accepted and kept: ``qqbus.detail.json_text`` writes it back as that escape.
 """
@@ -19,8 +19,10 @@ import json
 import math
 import os
 import re
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 from qqbus.detail import json_text, utf8_safe
@@ -34,7 +36,9 @@ MAX_JSON_DEPTH = 64
 #: The integers EventBridge accepts in ``Detail`` (a signed 64-bit range).
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
-_STRUCTURE = re.compile(r'["\\\[\]{}]')
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = str.maketrans({"[": "\x01", "{": "\x01", "]": "\xff", "}": "\xff"})
 
 
 def max_body_bytes() -> int:
@@ -167,30 +171,15 @@ def _int64(text: str) -> int:
 def nesting_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
     """Whether arrays and objects in JSON ``text`` nest deeper than ``limit``.
 
-    A loop over brackets and quotes, never a recursion: brackets inside strings do not count,
-    and a backslash in a string escapes the character after it.
+    No recursion and no Python loop per character: strings are cut out (an unterminated one
+    runs to the end, so the regex never backtracks), brackets become +1/-1, and the deepest
+    running sum is the depth.
     """
     if text.count("[") + text.count("{") <= limit:
         return False
-    depth, in_string, escaped = 0, False, -1
-    for match in _STRUCTURE.finditer(text):
-        char, at = match.group(), match.start()
-        if in_string:
-            if at == escaped:
-                continue
-            if char == "\\":
-                escaped = at + 1
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        elif char in "]}":
-            depth -= 1
-    return False
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    steps = array("b", brackets.translate(_DEPTH_STEP).encode("latin-1"))
+    return max(accumulate(steps), default=0) > limit
 
 
 def read_json_object(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
