@@ -13,6 +13,9 @@ from hypothesis import HealthCheck, settings
 
 DEFAULT_PROFILE = "qqbus-ingress"
 LONG_PROFILE = "qqbus-ingress-long"
+LONG = os.environ.get("QQBUS_FUZZ", "").strip().lower() == "long"
+#: Seconds a fuzz test may run (pytest-timeout): the long profile takes minutes per test.
+TIMEOUT = 3600 if LONG else 300
 
 _common = settings(
     deadline=None,  # one case runs moto's PutEvents and SQS: its time varies with the machine's load
@@ -25,5 +28,4 @@ settings.register_profile(LONG_PROFILE, _common, max_examples=20_000)
 
 def fuzz_settings() -> settings:
     """The profile that ``QQBUS_FUZZ`` selects: ``long``, or the default."""
-    long = os.environ.get("QQBUS_FUZZ", "").strip().lower() == "long"
-    return settings.get_profile(LONG_PROFILE if long else DEFAULT_PROFILE)
+    return settings.get_profile(LONG_PROFILE if LONG else DEFAULT_PROFILE)

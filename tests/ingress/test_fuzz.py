@@ -46,10 +46,11 @@ from qqbus.observability import logger
 from qqbus.signatures import onebot_signature, qq_sign_request, qq_verify
 
 from tests.ingress.conftest import ONEBOT_SECRET, QQ_APPID, QQ_SECRET
-from tests.ingress.fuzz_profiles import fuzz_settings
+from tests.ingress.fuzz_profiles import TIMEOUT, fuzz_settings
 from tests.support import SAMPLES, load_handler, load_json
 
 FUZZ = fuzz_settings()
+pytestmark = pytest.mark.timeout(TIMEOUT)
 QQ_BASES = [load_json(p) for p in sorted(SAMPLES.glob("qq/*.json"))]
 ONEBOT_BASES = [load_json(p) for p in sorted(SAMPLES.glob("onebot/*.json"))]
 QQ_ENVELOPE = frozenset({"op", "s", "t", "id"})
