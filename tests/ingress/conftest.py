@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import io
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -11,6 +13,7 @@ import pytest
 from moto import mock_aws
 from qqbus.ingress.http import function_url_event
 from qqbus.lambda_context import LocalContext
+from qqbus.observability import logger
 from qqbus.signatures import onebot_signature, qq_sign_request
 
 from tests.support import load_handler
@@ -62,6 +65,44 @@ def bus(refs: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Bus]:
 
 
 Call = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class LogTap:
+    """The function's log lines, written as Lambda writes them: to a strict UTF-8 stream."""
+
+    stream: io.TextIOWrapper
+
+    def lines(self) -> list[str]:
+        """The lines written since the last call."""
+        buffer = self.stream.buffer
+        assert isinstance(buffer, io.BytesIO)
+        text = buffer.getvalue().decode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+        return text.splitlines()
+
+
+@pytest.fixture
+def strict_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[LogTap]:
+    """A log line that cannot be written raises, instead of being dropped with a notice.
+
+    Under pytest the handler writes to a forgiving capture stream; in Lambda, stdout is strict
+    UTF-8, where a lone surrogate in a log line loses that line.
+    """
+
+    def handle_error(self: logging.Handler, record: logging.LogRecord) -> None:
+        raise  # the error that the handler is handling
+
+    monkeypatch.setattr(logging.Handler, "handleError", handle_error)
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict", write_through=True)
+    previous = handler.setStream(stream)
+    try:
+        yield LogTap(stream)
+    finally:
+        handler.setStream(previous)
 
 
 @pytest.fixture

@@ -18,9 +18,7 @@ envelope intact, its numbers and nesting within bounds) is accepted, whatever it
 from __future__ import annotations
 
 import copy
-import io
 import json
-import logging
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -42,10 +40,9 @@ from qqbus.ingress.http import (
 )
 from qqbus.ingress.replay import MAX_AGE_SECONDS, MAX_SKEW_SECONDS
 from qqbus.lambda_context import LocalContext
-from qqbus.observability import logger
 from qqbus.signatures import onebot_signature, qq_sign_request, qq_verify
 
-from tests.ingress.conftest import ONEBOT_SECRET, QQ_APPID, QQ_SECRET
+from tests.ingress.conftest import ONEBOT_SECRET, QQ_APPID, QQ_SECRET, LogTap
 from tests.ingress.fuzz_profiles import TIMEOUT, fuzz_settings
 from tests.support import SAMPLES, load_handler, load_json
 
@@ -332,59 +329,20 @@ def _report() -> Iterator[None]:
             print(f"\ningress fuzz {name}: {sum(statuses.values())} cases, answers {answers}")
 
 
-@dataclass
-class LogTap:
-    """The function's log lines, written as Lambda writes them: to a strict UTF-8 stream."""
-
-    stream: io.TextIOWrapper
-
-    def lines(self) -> list[str]:
-        """The lines written since the last call (each a JSON object, or the test fails)."""
-        buffer = self.stream.buffer
-        assert isinstance(buffer, io.BytesIO)
-        text = buffer.getvalue().decode("utf-8")
-        buffer.seek(0)
-        buffer.truncate()
-        return text.splitlines()
-
-
-@pytest.fixture
-def strict_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[LogTap]:
-    """A log line that cannot be written raises, instead of being dropped with a notice.
-
-    Under pytest the handler writes to a forgiving capture stream; in Lambda, stdout is strict
-    UTF-8, where a lone surrogate in a log line loses that line.
-    """
-
-    def handle_error(self: logging.Handler, record: logging.LogRecord) -> None:
-        raise  # the error that the handler is handling
-
-    monkeypatch.setattr(logging.Handler, "handleError", handle_error)
-    handler = logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict", write_through=True)
-    previous = handler.setStream(stream)
-    try:
-        yield LogTap(stream)
-    finally:
-        handler.setStream(previous)
-
-
 def _run(
     name: str, case: Case, put_events: PutEvents, logs: LogTap, expect: int
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Send the case and check what holds for every request; the answer and the published payloads."""
     handler = QQ_WEBHOOK if name == "qq_webhook" else ONEBOT_HTTP
     resp = handler(case.event, LocalContext(function_name=name))
+    entries, lines = put_events.accepted(), logs.lines()  # taken first: nothing spills into the next case
     status = resp["statusCode"]
     STATUSES[name][status] += 1
     why = f"{status} {resp['body'][:300]} for {case.notes}"
     assert status < 500 or (status == 503 and case.bus_broken), why
     answer = json.dumps(resp, ensure_ascii=False)
-    lines = logs.lines()
     assert lines and all(isinstance(json.loads(line), dict) for line in lines), why
     assert not any(secret in text for secret in SECRETS for text in [answer, *lines]), why
-    entries = put_events.accepted()
     assert len(entries) <= (1 if status < 300 else 0), why
     details = [json.loads(entry["Detail"].encode("utf-8")) for entry in entries]  # valid UTF-8 and JSON
     for detail in details:

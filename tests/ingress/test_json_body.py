@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from qqbus.detail import build_entry, entry_size, json_text
 from qqbus.ingress.http import MAX_JSON_DEPTH, function_url_event, nesting_exceeds, read_json_object
 
-from tests.ingress.conftest import ONEBOT_SECRET, QQ_APPID, Bus, Call, post, signed
+from tests.ingress.conftest import ONEBOT_SECRET, QQ_APPID, Bus, Call, LogTap, post, signed
 
 CUT_EMOJI = b'"\\ud83d"'  # what JS-based implementations send when they cut an emoji in half
 
@@ -47,6 +47,17 @@ def test_onebot_lone_surrogate_is_published_as_received(
     assert resp["statusCode"] == 204, resp["body"]
     (event,) = bus.published()
     assert event["detail"]["payload"]["message"] == "\ude00 and \ud83d"
+
+
+def test_a_surrogate_in_the_event_id_is_published_and_logged(
+    qq_webhook: Call, bus: Bus, strict_logging: LogTap
+) -> None:
+    # Found by the long fuzz profile: the id went into a log line that stdout could not write.
+    body = b'{"op":0,"t":"GROUP_AT_MESSAGE_CREATE","id":"AT:\\ud83d","d":{}}'
+    assert qq_webhook(signed(body))["statusCode"] == 200
+    (event,) = bus.published()
+    assert event["detail"]["event_id"] == "AT:\ud83d"
+    assert any('"event_id":"AT:\\\\ud83d"' in line for line in strict_logging.lines())
 
 
 def test_the_entry_writes_a_surrogate_back_as_its_escape() -> None:

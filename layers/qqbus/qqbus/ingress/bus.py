@@ -48,18 +48,19 @@ def publish(
         bus_name=require_env(EVENT_BUS_ENV),
     )
     failed = publisher().put([entry])
+    logged_id = utf8_safe(event_id)  # the envelope's id, as sent: a log line must still be writable
     if failed:
         logger.error(
             utf8_safe(
                 f"the bus refused {parsed.detail_type} {event_id}: {failed[0].code} {failed[0].message}"
             ),
-            extra={"event_id": event_id},
+            extra={"event_id": logged_id},
         )
         count("PublishFailed")
         return refused(failed[0])
     logger.info(
         f"published {parsed.source} {parsed.detail_type}",
-        extra={"event_id": event_id, "bot_id": bot_id, "transport": transport},
+        extra={"event_id": logged_id, "bot_id": bot_id, "transport": transport},
     )
     count("Published")
     return None
