@@ -32,11 +32,14 @@ def test_both_ingress_functions_reserve_concurrency(
         assert _props(template, refs, name).get("ReservedConcurrentExecutions") == expected, name
 
 
-def test_the_webhook_binds_its_secret_to_qq_bot_appid_and_replays_stay_refused(template: Template) -> None:
+def test_every_holder_of_the_qq_secret_knows_its_appid_and_replays_stay_refused(template: Template) -> None:
     refs = local_refs(template, region="us-east-1")
     refs["QqBotAppId"] = "102000777"
-    webhook = _props(template, refs, "QqWebhookFunction")["Environment"]["Variables"]
-    assert webhook["QQ_BOT_APPID"] == "102000777"
+    holders = [f for f in template.functions() if "QQ_BOT_SECRET_PARAMETER" in f.environment]
+    assert "QqWebhookFunction" in {f.logical_id for f in holders}
+    for fn in holders:
+        env = _props(template, refs, fn.logical_id)["Environment"]["Variables"]
+        assert env["QQ_BOT_APPID"] == "102000777", fn.logical_id
     assert template.data["Parameters"]["QqBotAppId"]["AllowedPattern"] == "^[0-9]*$"
     for name in INGRESS:
         assert _props(template, refs, name)["Environment"]["Variables"]["QQBUS_ALLOW_REPLAYS"] == "false"

@@ -115,7 +115,7 @@ def test_onebot_resend_after_5_seconds_is_accepted_with_the_same_id(
         (lambda: int(time.time()) + MAX_SKEW_SECONDS + 60, "future"),
         (None, "time: Field required"),
         ("1718000035", "old"),  # read as its model reads it
-        (1.5, "fractional part"),
+        (1.5, "envelope: time"),
     ],
 )
 def test_signed_onebot_event_outside_the_window_is_400(
