@@ -178,7 +178,12 @@ def test_qq_timestamps_int_string_and_rfc3339() -> None:
 
 def test_qq_dispatch_with_unknown_type_parses_to_the_dispatch_base() -> None:
     parsed = parse_event(
-        {"op": 0, "t": "INTERACTION_CREATE", "id": "INTERACTION_CREATE:1", "d": {"openid": "x", "timestamp": T}}
+        {
+            "op": 0,
+            "t": "INTERACTION_CREATE",
+            "id": "INTERACTION_CREATE:1",
+            "d": {"openid": "x", "timestamp": T},
+        }
     )
     assert type(parsed.model) is qq.QQDispatch and parsed.detail_type == "INTERACTION_CREATE"
 

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import io
 import json
+import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -8,7 +11,10 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from qqbus.ingress.http import function_url_event
 from qqbus.lambda_context import LocalContext
+from qqbus.observability import logger
+from qqbus.signatures import onebot_signature, qq_sign_request
 
 from tests.support import load_handler
 
@@ -52,11 +58,51 @@ def bus(refs: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Bus]:
         events.put_targets(Rule="everything", EventBusName=name, Targets=[{"Id": "q", "Arn": arn}])
         monkeypatch.setenv("EVENT_BUS_NAME", name)
         monkeypatch.setenv("QQ_BOT_SECRET", QQ_SECRET)
+        monkeypatch.setenv("QQ_BOT_APPID", QQ_APPID)
+        monkeypatch.delenv("QQBUS_ALLOW_REPLAYS", raising=False)
         monkeypatch.delenv("ONEBOT_SECRET", raising=False)
         yield Bus(name, url)
 
 
 Call = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class LogTap:
+    """The function's log lines, written as Lambda writes them: to a strict UTF-8 stream."""
+
+    stream: io.TextIOWrapper
+
+    def lines(self) -> list[str]:
+        """The lines written since the last call."""
+        buffer = self.stream.buffer
+        assert isinstance(buffer, io.BytesIO)
+        text = buffer.getvalue().decode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+        return text.splitlines()
+
+
+@pytest.fixture
+def strict_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[LogTap]:
+    """A log line that cannot be written raises, instead of being dropped with a notice.
+
+    Under pytest the handler writes to a forgiving capture stream; in Lambda, stdout is strict
+    UTF-8, where a lone surrogate in a log line loses that line.
+    """
+
+    def handle_error(self: logging.Handler, record: logging.LogRecord) -> None:
+        raise  # the error that the handler is handling
+
+    monkeypatch.setattr(logging.Handler, "handleError", handle_error)
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict", write_through=True)
+    previous = handler.setStream(stream)
+    try:
+        yield LogTap(stream)
+    finally:
+        handler.setStream(previous)
 
 
 @pytest.fixture
@@ -69,3 +115,40 @@ def qq_webhook(bus: Bus) -> Call:
 def onebot_http(bus: Bus) -> Call:
     module = load_handler("onebot_http")
     return lambda event: module.lambda_handler(event, LocalContext(function_name="onebot_http"))
+
+
+def now() -> str:
+    return str(int(time.time()))
+
+
+def signed(
+    body: bytes, *, secret: str = QQ_SECRET, appid: str = QQ_APPID, ts: str | None = None, **kw: Any
+) -> dict[str, Any]:
+    """The request the platform sends with ``body``, signed now (or at ``ts``)."""
+    ts = ts or now()
+    headers = {
+        "X-Signature-Ed25519": qq_sign_request(secret, ts, body),
+        "X-Signature-Timestamp": ts,
+        "X-Bot-Appid": appid,
+        "User-Agent": "QQBot-Callback",
+        "Content-Type": "application/json",
+    }
+    return function_url_event(body, headers, **kw)
+
+
+def post(
+    payload: Any,
+    *,
+    secret: str | None = None,
+    self_id: str | None = "123456789",
+    raw: bytes | None = None,
+    **headers: str,
+) -> dict[str, Any]:
+    body = raw if raw is not None else json.dumps(payload, ensure_ascii=False).encode()
+    h = {"Content-Type": "application/json"}
+    if self_id is not None:
+        h["X-Self-ID"] = self_id
+    if secret is not None:
+        h["X-Signature"] = onebot_signature(secret, body)
+    h.update(headers)
+    return function_url_event(body, h)

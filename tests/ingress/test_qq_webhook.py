@@ -8,25 +8,9 @@ from typing import Any
 import boto3
 import pytest
 from qqbus.ingress.http import function_url_event
-from qqbus.signatures import qq_sign_request
 
-from tests.ingress.conftest import QQ_APPID, QQ_SECRET, Bus, Call
+from tests.ingress.conftest import QQ_APPID, QQ_SECRET, Bus, Call, signed
 from tests.support import SAMPLES, load_json
-
-TS = "1725442341"
-
-
-def signed(
-    body: bytes, *, secret: str = QQ_SECRET, appid: str = QQ_APPID, ts: str = TS, **kw: Any
-) -> dict[str, Any]:
-    headers = {
-        "X-Signature-Ed25519": qq_sign_request(secret, ts, body),
-        "X-Signature-Timestamp": ts,
-        "X-Bot-Appid": appid,
-        "User-Agent": "QQBot-Callback",
-        "Content-Type": "application/json",
-    }
-    return function_url_event(body, headers, **kw)
 
 
 def test_op13_public_vector_is_answered_byte_exact(qq_webhook: Call, bus: Bus) -> None:
@@ -133,7 +117,7 @@ def _with(event: dict[str, Any], header: str, value: str) -> dict[str, Any]:
         (lambda: _without(_without(signed(BODY), "x-signature-timestamp"), "x-signature-ed25519"), 401),
         (lambda: _with(signed(BODY), "x-signature-ed25519", "not-hex"), 401),
         (lambda: _with(signed(BODY), "x-signature-ed25519", "ab" * 10), 401),
-        (lambda: _with(signed(BODY), "x-signature-timestamp", "1725442342"), 401),
+        (lambda: _with(signed(BODY, ts="1725442341"), "x-signature-timestamp", "1725442342"), 401),
         (lambda: signed(BODY, secret="wrong-secret"), 401),
         (lambda: _without(signed(BODY), "x-bot-appid"), 401),
         (

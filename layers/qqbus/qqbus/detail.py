@@ -102,6 +102,25 @@ def build_detail(
     }
 
 
+def json_text(data: Any) -> str:
+    """Compact JSON with non-ASCII kept (entries stay small), always encodable as UTF-8.
+
+    A lone surrogate (``"\\ud83d"``: JS-based OneBot implementations emit one when they cut an
+    emoji in half) cannot be written as UTF-8; it is written back as the ``\\u`` escape it
+    arrived as, so the payload stays exactly as received and the text stays valid JSON.
+    """
+    return utf8_safe(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+
+
+def utf8_safe(text: str) -> str:
+    """``text`` with each lone surrogate as its ``\\uXXXX`` escape: UTF-8 can encode the result.
+
+    Inside JSON text the escape means the same character, so JSON stays equivalent; in a log
+    line or an answer it keeps one stray character from making the whole line unwritable.
+    """
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def build_entry(
     *,
     source: str,
@@ -109,18 +128,24 @@ def build_entry(
     detail: dict[str, Any],
     bus_name: str,
 ) -> dict[str, Any]:
-    """One PutEvents entry; ``Detail`` is compact JSON (non-ASCII kept, so entries stay small)."""
+    """One PutEvents entry; ``Detail`` is ``json_text`` of ``detail``."""
     return {
         "Source": source,
         "DetailType": detail_type,
-        "Detail": json.dumps(detail, ensure_ascii=False, separators=(",", ":")),
+        "Detail": json_text(detail),
         "EventBusName": bus_name,
     }
 
 
 def entry_size(entry: dict[str, Any]) -> int:
-    """The size EventBridge counts for an entry: UTF-8 Source, DetailType, Detail, 14 for Time."""
-    return 14 + sum(len(str(entry.get(k, "")).encode()) for k in ("Source", "DetailType", "Detail"))
+    """The size EventBridge counts for an entry: UTF-8 Source, DetailType, Detail, 14 for Time.
+
+    Never raises: a lone surrogate (only possible outside ``Detail``) counts as its 3 bytes.
+    """
+    return 14 + sum(
+        len(str(entry.get(k, "")).encode("utf-8", "surrogatepass"))
+        for k in ("Source", "DetailType", "Detail")
+    )
 
 
 def event_entry(

@@ -25,6 +25,9 @@ MAX_ENTRIES_PER_CALL = 10
 #: PutEvents request limit (entries summed); an entry larger than this can never be put.
 MAX_REQUEST_BYTES = 256 * 1024
 RETRYABLE_CODES = frozenset({"InternalFailure", "ThrottlingException", "InternalException"})
+#: Codes that fault the entry itself, so no retry of the same entry can succeed: too large
+#: (ours), an invalid field or Detail (PutEvents), and a refused call (of that one entry).
+ENTRY_FAULT_CODES = frozenset({"EntryTooLarge", "InvalidArgument", "MalformedDetail", "ValidationException"})
 
 
 @dataclass
@@ -38,6 +41,11 @@ class Failed:
     @property
     def retryable(self) -> bool:
         return self.code in RETRYABLE_CODES
+
+    @property
+    def entry_at_fault(self) -> bool:
+        """The entry can never be put (other failures: the bus or its access, which can heal)."""
+        return self.code in ENTRY_FAULT_CODES
 
 
 class Publisher(ABC):

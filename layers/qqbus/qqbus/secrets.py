@@ -2,7 +2,10 @@
 
 QQ: ``QQ_BOT_SECRET`` is one secret, or a JSON object ``{"<AppID>": "<secret>", ...}`` for
 several bots in one deployment; otherwise ``QQ_BOT_SECRET_PARAMETER`` names where the same
-value is stored. OneBot: ``ONEBOT_SECRET`` or ``ONEBOT_SECRET_PARAMETER``; with neither set,
+value is stored. ``X-Bot-Appid`` is not covered by the signature, so a secret answers only
+for the AppID it belongs to: the map names its AppIDs, a single secret belongs to
+``QQ_BOT_APPID``; any other AppID has no secret (and a single secret without ``QQ_BOT_APPID``
+belongs to none). OneBot: ``ONEBOT_SECRET`` or ``ONEBOT_SECRET_PARAMETER``; with neither set,
 OneBot requests are not signed (the OneBot default). A parameter name is an SSM parameter
 (a SecureString, decrypted), or ``secretsmanager:<id>`` for a Secrets Manager secret. Values
 are cached by Powertools Parameters for ``SECRETS_MAX_AGE`` seconds.
@@ -15,8 +18,10 @@ import os
 from typing import Any
 
 from qqbus.aws import cached, client
+from qqbus.observability import logger
 
 SECRETS_MAX_AGE = 300
+QQ_APPID_ENV = "QQ_BOT_APPID"
 
 
 class SecretUnavailable(RuntimeError):
@@ -53,7 +58,9 @@ def _read(env_value: str, env_parameter: str) -> str | None:
 
 
 def qq_secret(app_id: str | None) -> str | None:
-    """The secret of QQ bot ``app_id``, or None when no secret is configured for it."""
+    """The secret of QQ bot ``app_id``, or None when no secret is configured for that AppID."""
+    if not app_id:
+        return None
     value = _read("QQ_BOT_SECRET", "QQ_BOT_SECRET_PARAMETER")
     if value is None:
         return None
@@ -65,9 +72,16 @@ def qq_secret(app_id: str | None) -> str | None:
             raise SecretUnavailable("the QQ bot secret map is not valid JSON") from exc
         if not isinstance(secrets, dict):
             raise SecretUnavailable("the QQ bot secret map is not a JSON object")
-        found = secrets.get(str(app_id)) if app_id else None
+        found = secrets.get(app_id)
         return str(found) if found else None
-    return value
+    owner = os.environ.get(QQ_APPID_ENV, "").strip()
+    if not owner:
+        logger.error(
+            f"the QQ bot secret is a single secret and {QQ_APPID_ENV} is not set: it belongs to no AppID, "
+            'so every request is refused (set QqBotAppId, or store {"<AppID>": "<secret>"})'
+        )
+        return None
+    return value if app_id == owner else None
 
 
 def onebot_secret() -> str | None:

@@ -3,6 +3,12 @@
 Everything Lambda-specific about the ingress functions lives here: base64 bodies, lowercased
 header names, the ``{"statusCode", "headers", "body"}`` answer. An unexpected error becomes a
 500 with a generic body; the stack trace goes to the log, never into the response.
+
+``read_json_object`` is the one place ingress parses JSON, and it only returns what the bus
+can carry: nesting at most ``MAX_JSON_DEPTH`` deep (checked without recursion before
+``json.loads``, which recurses once per level), finite numbers only (no ``NaN``/``Infinity``, no ``1e999``),
+integers within 64 bits (the bus's limit). A lone surrogate escape (``"\\ud83d"``, a cut
+emoji) is accepted and kept: ``qqbus.detail.json_text`` writes it back as that escape.
 """
 
 from __future__ import annotations
@@ -10,20 +16,39 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import os
+import re
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 from qqbus.aws import prewarm
+from qqbus.detail import json_text, utf8_safe
 from qqbus.observability import count, logger, metrics
 
 #: Bodies above this are refused with 413 (a PutEvents entry holds at most 256 KiB).
 DEFAULT_MAX_BODY_BYTES = 240 * 1024
+#: Deepest nesting of arrays and objects accepted. Real events nest a handful of levels; the
+#: cap keeps ``json.loads`` far from the recursion limit (and the bus's own 1000 levels).
+MAX_JSON_DEPTH = 64
+#: The integers EventBridge accepts in ``Detail`` (a signed 64-bit range).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = str.maketrans({"[": "\x01", "{": "\x01", "]": "\xff", "}": "\xff"})
 
 
 def max_body_bytes() -> int:
     return int(os.environ.get("QQBUS_MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)
+
+
+def env_flag(name: str) -> bool:
+    """Whether environment variable ``name`` is set to a true value (1, true, yes)."""
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
 
 
 class BadRequest(ValueError):
@@ -50,13 +75,13 @@ class Response:
 
     @classmethod
     def json(cls, status: int, data: Any) -> Response:
-        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-        return cls(status, body, {"content-type": "application/json"})
+        return cls(status, json_text(data).encode(), {"content-type": "application/json"})
 
     @classmethod
     def error(cls, status: int, reason: str, log_message: str | None = None) -> Response:
         """A refusal: logged with its reason, counted, and explained in a JSON body."""
-        logger.warning(log_message or reason, extra={"status": status, "reason": reason})
+        reason = utf8_safe(reason)  # it may quote the request
+        logger.warning(utf8_safe(log_message or reason), extra={"status": status, "reason": reason})
         count(f"Rejected{status}")
         return cls.json(status, {"error": reason})
 
@@ -82,7 +107,7 @@ def from_function_url(event: dict[str, Any]) -> Request:
             raise BadRequest("body is marked base64 but is not valid base64") from exc
     else:
         body = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
-    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    headers = {str(k).lower(): utf8_safe(str(v)) for k, v in (event.get("headers") or {}).items()}
     return Request(
         method=str(http.get("method") or event.get("httpMethod") or "POST").upper(),
         path=str(event.get("rawPath") or http.get("path") or "/"),
@@ -123,14 +148,54 @@ def function_url_handler(
     return metrics.log_metrics(traced)  # type: ignore[no-any-return]
 
 
+class _Unacceptable(ValueError):
+    """Valid JSON syntax that the bus cannot carry (a non-finite or out-of-range number)."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _Unacceptable(f"body has {name}, which is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _Unacceptable(f"body has the number {text[:30]}, which overflows to infinity")
+    return value
+
+
+def _int64(text: str) -> int:
+    value = int(text) if len(text) <= 20 else None  # 20 characters hold every int64
+    if value is None or not INT64_MIN <= value <= INT64_MAX:
+        raise _Unacceptable(f"body has the integer {text[:30]}, outside the 64-bit range of the bus")
+    return value
+
+
+def nesting_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether arrays and objects in JSON ``text`` nest deeper than ``limit``.
+
+    No recursion and no Python loop per character: strings are cut out (an unterminated one
+    runs to the end, so the regex never backtracks), brackets become +1/-1, and the deepest
+    running sum is the depth.
+    """
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    steps = array("b", brackets.translate(_DEPTH_STEP).encode("latin-1"))
+    return max(accumulate(steps), default=0) > limit
+
+
 def read_json_object(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
-    """The body as a JSON object, or None and why it is not one."""
+    """The body as a JSON object the bus can carry, or None and why it is not one."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         return None, f"body is not UTF-8 (byte {exc.start})"
+    if nesting_exceeds(text):
+        return None, f"body nests arrays or objects more than {MAX_JSON_DEPTH} levels deep"
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_int64)
+    except _Unacceptable as exc:
+        return None, str(exc)
     except ValueError as exc:
         return None, f"body is not JSON: {exc}"
     if not isinstance(data, dict):

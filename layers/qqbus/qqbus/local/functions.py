@@ -31,6 +31,7 @@ _INVOKE_LOCK = threading.RLock()
 @dataclass
 class DevSecrets:
     qq: str = DEV_QQ_SECRET
+    qq_appid: str = DEV_QQ_APPID  # the AppID the single QQ secret belongs to (QQ_BOT_APPID)
     onebot: str | None = DEV_ONEBOT_SECRET  # None or "": OneBot requests are not signed
 
 
@@ -97,8 +98,11 @@ def function_environment(
     )
     if "QQ_BOT_SECRET" in env:
         env["QQ_BOT_SECRET"] = secrets.qq
+        env["QQ_BOT_APPID"] = secrets.qq_appid
     if "ONEBOT_SECRET" in env:
         env["ONEBOT_SECRET"] = secrets.onebot or ""
+    if "QQBUS_ALLOW_REPLAYS" in env:  # the example payloads are dated in the past
+        env["QQBUS_ALLOW_REPLAYS"] = "true"
     return env
 
 

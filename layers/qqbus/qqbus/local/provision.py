@@ -48,6 +48,8 @@ def local_refs(template: Template, region: str, stage: str | None = None) -> dic
             region=region, account=ACCOUNT_ID, name=name
         )
         refs[f"{logical_id}.QueueName"] = name
+    for logical_id in template.resources:  # layers, functions, ...: nothing local stands for them
+        refs.setdefault(logical_id, logical_id)
     refs[CONDITIONS_KEY] = evaluate_conditions(template, refs)
     return refs
 
