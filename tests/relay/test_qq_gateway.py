@@ -68,17 +68,37 @@ def test_close_code_policy(code: int | None, action: str) -> None:
     assert close_action(code) == action
 
 
-def test_seq_tracker_resumes_from_the_last_seq_everything_before_which_is_on_the_bus() -> None:
+def test_seq_tracker_resumes_from_the_last_seq_everything_before_which_is_safe() -> None:
     t = SeqTracker()
-    for s in (1, 2, 3, 4):
-        t.received(s)
-    t.accepted(1)
-    t.accepted(3)
+    assert all(t.admit(s) for s in (1, 2, 3, 4))
+    t.settled(1, "published")
+    t.settled(3, "spooled")
     assert t.resume_seq == 1 and t.last_received == 4
-    t.accepted(2)
+    t.settled(2, "rejected")  # refused for good: it stops holding the resume seq
     assert t.resume_seq == 3
-    t.accepted(4)
+    t.settled(4, "published")
     assert t.resume_seq == 4 and t.in_flight == 0
+
+
+def test_seq_tracker_turns_away_replayed_seqs_but_not_dropped_ones() -> None:
+    t = SeqTracker()
+    assert all(t.admit(s) for s in range(1, 11))
+    for s in range(1, 11):
+        t.settled(s, "dropped" if s in (4, 5, 8) else "published")
+    assert t.resume_seq == 3 and t.holes == 3
+    # The gateway replays 4..10 after a resume from 3: only the dropped ones go out again.
+    assert [s for s in range(4, 11) if t.admit(s)] == [4, 5, 8]
+    assert t.duplicates == 4 and t.holes == 0 and t.resume_seq == 3
+    for s in (4, 5, 8):
+        t.settled(s, "published")
+    assert t.resume_seq == 10
+    assert t.admit(11) and not t.admit(11) and t.duplicates == 5
+
+
+def test_seq_tracker_restored_from_a_saved_seq_treats_older_seqs_as_done() -> None:
+    t = SeqTracker(start=41)
+    assert t.resume_seq == 41
+    assert not t.admit(40) and t.admit(42) and t.resume_seq == 41
 
 
 def test_thousands_of_dispatches_with_faults_all_reach_the_bus(tap: BusTap, tmp_path: Path) -> None:

@@ -94,7 +94,7 @@ def test_relay_process_publishes_reports_health_and_stops_on_sigterm(tmp_path: P
         out, _ = proc.communicate(timeout=30)
         assert proc.returncode == 0, out
         lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-        assert any("relay stopped: 1 published, 0 spooled" in line["message"] for line in lines), out
+        assert any("1 published, 0 spooled" in line["message"] for line in lines), out
         body = json.loads(sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2)["Messages"][0]["Body"])
         assert body["detail"]["payload"] == event and body["detail"]["transport"] == "reverse_ws"
     finally:

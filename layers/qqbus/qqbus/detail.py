@@ -92,8 +92,13 @@ def build_entry(
 
 
 def entry_size(entry: dict[str, Any]) -> int:
-    """The size EventBridge counts for an entry: UTF-8 Source, DetailType, Detail, 14 for Time."""
-    return 14 + sum(len(str(entry.get(k, "")).encode()) for k in ("Source", "DetailType", "Detail"))
+    """The size EventBridge counts for an entry: UTF-8 Source, DetailType, Detail, 14 for Time.
+
+    ``surrogatepass``: a lone surrogate escape in a payload (a JS implementation that cut an
+    emoji in half) is counted, not fatal.
+    """
+    fields = ("Source", "DetailType", "Detail")
+    return 14 + sum(len(str(entry.get(k, "")).encode("utf-8", "surrogatepass")) for k in fields)
 
 
 def event_entry(
