@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from qqbus.detail import build_entry
 from qqbus.publish import EventBridgePublisher
 from qqbus.relay.publisher import Outcome, RelayPublisher
 
-from tests.relay.conftest import BusTap
+from tests.relay.conftest import Blackhole, BusTap
 from tests.relay.faults import PutEventsFaults
 
 
@@ -173,3 +174,45 @@ def test_backpressure_when_the_queue_is_full(tap: BusTap, tmp_path: Path) -> Non
 
     assert asyncio.run(scenario()) is True
     assert [n for _, n in received(tap)] == list(range(6))
+
+
+def test_an_entry_too_large_for_any_call_is_refused_alone(tap: BusTap, tmp_path: Path) -> None:
+    pub, _ = publisher(tmp_path, lambda call, n: None, flush_delay=0.2)
+    outcomes: dict[int, list[Outcome]] = {}
+    entries = [entry(0, 0), entry(0, 1, pad=300 * 1024), entry(0, 2)]
+    asyncio.run(pump(pub, entries, outcomes))
+    assert [n for _, n in received(tap)] == [0, 2]  # its batch-mates are not taken down with it
+    assert outcomes == {0: ["published"], 1: ["rejected"], 2: ["published"]}
+    rejected = json.loads((tmp_path / "spool" / "rejected.jsonl").read_text())
+    assert rejected["error"] == "EntryTooLarge" and json.loads(rejected["entry"]["Detail"])["n"] == 1
+
+
+def test_close_keeps_its_deadline_when_put_events_hangs(tmp_path: Path, blackhole: Blackhole) -> None:
+    """A call stuck on the network is abandoned at the deadline; its entries and the queue are spooled."""
+    from botocore.config import Config
+
+    client = boto3.client(
+        "events", endpoint_url=blackhole.url, config=Config(read_timeout=60, retries={"total_max_attempts": 1})
+    )
+    pub = RelayPublisher(EventBridgePublisher(events=client), tmp_path / "spool", flush_delay=0.005)
+    outcomes: dict[int, list[Outcome]] = {}
+
+    async def scenario() -> float:
+        runner = asyncio.create_task(pub.run())
+        for i in range(50):
+            await pub.submit(entry(0, i), on_done=lambda o, i=i: outcomes.setdefault(i, []).append(o))
+        for _ in range(500):
+            if blackhole.accepted:
+                break
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        await pub.close(timeout=1.0)
+        await runner
+        return time.monotonic() - started
+
+    elapsed = asyncio.run(scenario())
+    assert blackhole.accepted >= 1
+    assert elapsed < 2.0, elapsed
+    assert pub.spool.pending == 50
+    assert outcomes == {i: ["spooled"] for i in range(50)}
+    assert [json.loads(e["Detail"])["n"] for _, e in pub.spool.peek(50)] == list(range(50))

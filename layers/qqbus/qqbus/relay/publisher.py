@@ -322,7 +322,7 @@ class RelayPublisher:
             if now - self._last_drop_complaint >= self.complain_every or self.stats.dropped == dropped:
                 self._last_drop_complaint = now
                 log.error(
-                    "the spool is full (%d of %d bytes): %d entries dropped so far (newest first); "
+                    "the spool is full (%d of %d bytes): %d new entries dropped so far; "
                     "QQ gateway events are asked for again at the next resume, OneBot events are lost",
                     self.spool.pending_bytes,
                     self.spool.max_bytes,

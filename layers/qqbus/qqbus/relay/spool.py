@@ -87,6 +87,7 @@ class Spool:
         self.rejected_path = directory / "rejected.jsonl"
         self.quarantine_path = directory / "spool.quarantine"
         self.max_bytes = max_bytes
+        self.full = False  # an entry did not fit, and nothing was drained since
         self.quarantined = 0
         self.path.touch(exist_ok=True)
         self._repair_tail()
@@ -111,10 +112,6 @@ class Spool:
     def pending_bytes(self) -> int:
         return self._size - self._offset
 
-    @property
-    def full(self) -> bool:
-        return self.pending_bytes >= self.max_bytes
-
     # --- writing ----------------------------------------------------------------------------
 
     def append(self, entries: list[dict[str, Any]]) -> list[bool]:
@@ -138,6 +135,7 @@ class Spool:
                 fh.flush()
                 os.fsync(fh.fileno())
         self._pending += sum(kept)
+        self.full = self.full or not all(kept)
         return kept
 
     def reject(self, entry: dict[str, Any], code: str, message: str) -> None:
@@ -182,6 +180,7 @@ class Spool:
     # --- internals --------------------------------------------------------------------------
 
     def _move_to(self, offset: int, count: int, *, compact: bool = False) -> None:
+        self.full = self.full and offset == self._offset
         self._offset = offset
         self._pending -= count
         if self._pending <= 0:
