@@ -148,7 +148,9 @@ class ServerBus:
     def drain(self) -> list[dict[str, Any]]:
         """Every event received so far (kept in ``got`` too)."""
         while True:
-            msgs = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            msgs = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
             if not msgs:
                 return self.got
             self.got.extend(json.loads(m["Body"]) for m in msgs)
@@ -172,4 +174,8 @@ def process_env(**extra: str) -> dict[str, str]:
     """The environment of a relay process: no proxies, no real AWS endpoint or profile."""
     drop = ("AWS_ENDPOINT", "AWS_PROFILE", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "EVENT_BUS_NAME")
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(drop)}
-    return env | {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"} | extra
+    return (
+        env
+        | {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}
+        | extra
+    )

@@ -119,7 +119,13 @@ def test_entries_refused_for_good_are_kept_not_retried(tap: BusTap, tmp_path: Pa
     assert len(rejected) == 1 and rejected[0]["error"] == "ValidationException"
     assert json.loads(rejected[0]["entry"]["Detail"])["n"] == 0
     # The refused entry is done with too: it must not hold a QQ resume seq back.
-    assert outcomes == {0: ["rejected"], 1: ["published"], 2: ["published"], 3: ["published"], 4: ["published"]}
+    assert outcomes == {
+        0: ["rejected"],
+        1: ["published"],
+        2: ["published"],
+        3: ["published"],
+        4: ["published"],
+    }
 
 
 def test_batches_respect_ten_entries_and_the_size_limit(tap: BusTap, tmp_path: Path) -> None:
@@ -192,7 +198,9 @@ def test_close_keeps_its_deadline_when_put_events_hangs(tmp_path: Path, blackhol
     from botocore.config import Config
 
     client = boto3.client(
-        "events", endpoint_url=blackhole.url, config=Config(read_timeout=60, retries={"total_max_attempts": 1})
+        "events",
+        endpoint_url=blackhole.url,
+        config=Config(read_timeout=60, retries={"total_max_attempts": 1}),
     )
     pub = RelayPublisher(EventBridgePublisher(events=client), tmp_path / "spool", flush_delay=0.005)
     outcomes: dict[int, list[Outcome]] = {}

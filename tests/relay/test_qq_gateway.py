@@ -159,7 +159,9 @@ def test_seqs_replayed_after_a_resume_are_not_submitted_again(tap: BusTap, tmp_p
     so the relay must skip exactly as many as the fake replayed, and the bus gets each event once.
     """
     total = 2000
-    schedule = dict(zip(range(300, total, 300), itertools.cycle(["op7", "4009", "op7", "4006"]), strict=False))
+    schedule = dict(
+        zip(range(300, total, 300), itertools.cycle(["op7", "4009", "op7", "4006"]), strict=False)
+    )
     client = boto3.client("events")
     faults = PutEventsFaults(client, lambda call, n: "ThrottlingException" if call % 3 == 0 else None)
     seen: list[str] = []

@@ -44,7 +44,9 @@ def test_a_torn_line_is_quarantined_and_the_publisher_goes_on(tap: BusTap, tmp_p
     (spool_dir / "spool.jsonl").write_bytes(
         encode_line(entry(0)) + torn + encode_line(entry(2)) + b"[1, 2]\n" + encode_line(entry(3))
     )
-    publisher = RelayPublisher(EventBridgePublisher(events=boto3.client("events")), spool_dir, flush_delay=0.005)
+    publisher = RelayPublisher(
+        EventBridgePublisher(events=boto3.client("events")), spool_dir, flush_delay=0.005
+    )
     assert publisher.spool.pending == 5
 
     async def scenario() -> None:
@@ -96,7 +98,9 @@ def test_a_lone_surrogate_survives_the_spool(tmp_path: Path) -> None:
     assert [e for _, e in Spool(tmp_path).peek(1)] == [cut]
 
 
-def test_compaction_bounds_the_file_and_keeps_the_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compaction_bounds_the_file_and_keeps_the_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(spool_module, "COMPACT_AT", 2000)
     spool = Spool(tmp_path)
     spool.append([entry(n, "x" * 50) for n in range(100)])

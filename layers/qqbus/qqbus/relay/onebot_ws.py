@@ -99,9 +99,8 @@ def read_frame(
 ) -> Frame:
     """One frame to its bus entry. Never raises: whatever the bytes, a ``Frame`` says what they were.
 
-    ``self_id`` is the connection's ``X-Self-ID`` (None on a forward connection, where the
-    event's own ``self_id`` names the bot). An event naming another bot is refused, as the HTTP
-    ingress refuses it; one without ``self_id`` belongs to the connection's bot.
+    ``self_id`` is the connection's ``X-Self-ID`` (None on a forward connection until its first
+    event names the bot). An event naming another bot is refused, as the HTTP ingress refuses it.
     """
     body = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
     try:
