@@ -4,6 +4,8 @@ import json
 import os
 import socket
 import threading
+import urllib.request
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -130,11 +132,11 @@ class ServerBus:
         self.server.start()
         host, port = self.server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
-        self.name = "relay-bus"
+        self.name = f"relay-bus-{uuid.uuid4().hex[:8]}"  # moto's state is per process, not per server
         events = self.client("events")
         self.sqs = self.client("sqs")
         events.create_event_bus(Name=self.name)
-        self.queue_url = self.sqs.create_queue(QueueName="relay-tap")["QueueUrl"]
+        self.queue_url = self.sqs.create_queue(QueueName=self.name)["QueueUrl"]
         arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
@@ -160,6 +162,9 @@ class ServerBus:
             )
 
     def stop(self) -> None:
+        urllib.request.urlopen(
+            urllib.request.Request(self.endpoint + "/moto-api/reset", method="POST"), timeout=10
+        )
         self.server.stop()
 
 

@@ -144,7 +144,10 @@ class Relay:
                 log.debug("%s ended with %r", task.get_name(), task.exception())
         for server in servers:
             server.close()
-        await self.publisher.close(max(0.0, deadline - time.monotonic() - 0.5))
+        try:
+            await self.publisher.close(max(0.0, deadline - time.monotonic() - 0.5))
+        except Exception:  # the spool itself failed (a full or broken disk): say so, exit anyway
+            log.exception("could not flush or spool the queue at shutdown")
         if not publisher_task.done():
             publisher_task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
