@@ -171,6 +171,9 @@ class Spool:
                     self._move_to(fh.tell(), 1)
                     continue
                 out.append((fh.tell(), entry))
+            if not out and self._pending and fh.tell() >= self._size:  # never spin on a wrong count
+                log.warning("the spool counted %d entries past its end: resynced", self._pending)
+                self._move_to(fh.tell(), self._pending)
         return out
 
     def advance(self, offset: int, count: int) -> None:
