@@ -142,7 +142,7 @@ class HttpRetry:
         c = self.config
         return backoff(initial_delay=c.backoff_initial, min_delay=c.backoff_min, max_delay=c.backoff_max)
 
-    async def json(self, what: str, method: str, url: str, body: Any = None, headers: Any = None) -> Any:
+    async def fetch(self, what: str, method: str, url: str, body: Any = None, headers: Any = None) -> Any:
         """The JSON answer of ``what``; ``GatewayStopped`` when it is refused (4xx)."""
         delays = self._delays()
         while True:
@@ -186,15 +186,10 @@ class TokenSource:
         async with self._lock:
             if force or self.token is None or time.time() > self.expires_at - 60:
                 body = {"appId": self.config.app_id, "clientSecret": self.config.secret}
-                answer = await self.http.json("getAppAccessToken", "POST", self.config.token_url, body)
+                answer = await self.http.fetch("getAppAccessToken", "POST", self.config.token_url, body)
                 if not isinstance(answer, dict) or not answer.get("access_token"):
-                    shown = (
-                        {k: v for k, v in answer.items() if k != "access_token"}
-                        if isinstance(answer, dict)
-                        else answer
-                    )
                     raise GatewayStopped(
-                        f"getAppAccessToken gave no token (check appId/secret): {shown}"[:400]
+                        f"getAppAccessToken gave no token (check appId/secret): {answer}"[:400]
                     )
                 try:
                     expires_in = int(str(answer.get("expires_in", "7200")))
@@ -666,7 +661,9 @@ class QQGatewayRelay:
     async def gateway(self) -> dict[str, Any]:
         token = await self.tokens.get()
         url = self.config.api_base.rstrip("/") + "/gateway/bot"
-        info = await self.http.json("GET /gateway/bot", "GET", url, None, {"Authorization": f"QQBot {token}"})
+        info = await self.http.fetch(
+            "GET /gateway/bot", "GET", url, None, {"Authorization": f"QQBot {token}"}
+        )
         if not isinstance(info, dict) or not isinstance(info.get("url"), str) or not info["url"]:
             raise GatewayStopped(f"GET /gateway/bot gave no url: {info}"[:400])
         return info
