@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 from qqbus.detail import entry_size
@@ -167,6 +167,7 @@ header_values = st.text(st.characters(codec="latin-1"), max_size=30).filter(is_v
         st.just(""), st.just(f"?access_token={TOKEN}"), st.just("?access_token=x"), header_values
     ),
 )
+@example(self_id=SELF, role=None, auth=None, query="/[")  # the long profile found it: urlsplit raised
 def test_handshakes_never_raise_and_never_echo_the_token(
     server: OneBotReverseServer,
     logged: Lines,
