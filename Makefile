@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: venv test test-slow lint fmt invoke dev build validate bench clean
+.PHONY: venv test test-slow fuzz-long lint fmt invoke dev build validate bench clean
 
 $(STAMP): pyproject.toml layers/qqbus/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ test: venv
 
 test-slow: venv
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+# The fuzz suites with their long profile (many more cases than `make test` runs).
+fuzz-long: venv
+	QQBUS_FUZZ=long $(BIN)/python -m pytest tests/ingress/test_fuzz.py tests/relay/test_fuzz_frames.py $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

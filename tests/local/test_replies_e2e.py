@@ -20,9 +20,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
 
 
-def _ping(stack: Stack, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Send events/<name>.json (time set to now); its settled trace and the payload sent."""
-    prepared = prepare((EVENTS / f"{name}.json").read_bytes(), fresh_time=True)
+def _ping(stack: Stack, name: str, message_id: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Send events/<name>.json (time set to now; OneBot: another message_id, when given);
+    its settled trace and the payload sent."""
+    raw = (EVENTS / f"{name}.json").read_bytes()
+    if message_id is not None:
+        event = json.loads(raw)
+        event["detail"]["payload"]["message_id"] = message_id  # another message: another event id
+        raw = json.dumps(event).encode()
+    prepared = prepare(raw, fresh_time=True)
     status, _ = stack.send(prepared.body)  # prepare again: signs the same bytes
     assert status in (200, 204)
     event_id = event_id_of(prepared.path, prepared.body)
@@ -88,7 +94,7 @@ def test_help_lists_the_commands(stack: Stack) -> None:
 
 def test_platform_5xx_exhausted_reports_failed_and_parks_the_action(stack: Stack) -> None:
     stack.fail_next("onebot", 503, {"status": "failed"}, times=40)
-    trace, _ = _ping(stack, "onebot_group_message")
+    trace, _ = _ping(stack, "onebot_group_message", message_id=777)
     (asked,) = trace["actions"].values()
     assert asked["result"]["outcome"] == "failed" and asked["result"]["reason"] == "unavailable"
     sqs = stack.client("sqs")

@@ -7,9 +7,13 @@ Before emitting event number k the gateway looks up ``faults[k]``:
 - ``op7``: ask the client to reconnect; ``op9``: invalidate the session
 - ``4009`` / ``4006``: close with that code (4009 resumable, 4006 invalidates the session)
 - ``zombie``: stop ACKing heartbeats and stop sending until the client gives up on us
+- ``hold``: stop sending (heartbeats still ACKed) until the client goes away
 
-A resume replays every dispatch of the session after the client's seq. Once all events are
-out and ``finish`` is set, the gateway closes with 4914.
+A resume replays every dispatch of the session after the client's seq (``replayed`` counts the
+frames). ``offline(n)`` adds n events to the last session while no client is connected, as
+the platform does while a relay is down. ``token_failures`` lists answers the token endpoint
+gives before it works: ``"503"``, ``"html"`` (a 200 that is not JSON). Once all events are out
+and ``finish`` is set, the gateway closes with 4914.
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ class FakeQQ:
         self.tokens_issued = 0
         self.expires_in = "7200"
         self.bad_auth = 0
+        self.replayed = 0
+        self.token_failures: list[str] = []
         self.finish = asyncio.Event()
         self.log: list[str] = []
         self._t0 = time.monotonic()
@@ -75,6 +81,17 @@ class FakeQQ:
 
             def do_POST(self) -> None:
                 request = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                if fake.token_failures:
+                    failure = fake.token_failures.pop(0)
+                    if failure == "html":
+                        body = b"<html>bad gateway</html>"
+                        self.send_response(200)
+                        self.send_header("content-length", str(len(body)))
+                        self.end_headers()
+                        self.wfile.write(body)
+                    else:
+                        self._json(int(failure), {"message": "try again"})
+                    return
                 if self.path != "/app/getAppAccessToken" or request != {
                     "appId": "1024",
                     "clientSecret": "s3cret",
@@ -165,22 +182,44 @@ class FakeQQ:
             self.log.append(f"resume@{d['seq']}")
             for s, frame in session.history:
                 if s > int(d["seq"]):
+                    self.replayed += 1
                     await ws.send(frame)
             await ws.send(json.dumps({"op": 0, "t": "RESUMED", "d": ""}))
             return session
         await ws.close(4001, "invalid opcode")
         return None
 
-    async def _send_dispatch(
-        self, ws: ServerConnection, session: Session, t: str, d: Any, event_id: str = ""
-    ) -> None:
+    def _next_event(self) -> tuple[str, dict[str, Any], str]:
+        k = self.cursor
+        self.cursor += 1
+        d = {
+            "group_openid": "G",
+            "author": {"member_openid": "M"},
+            "content": f"m{k}",
+            "id": f"MSG{k}",
+            "timestamp": "2024-01-01T00:00:00+08:00",
+        }
+        return "GROUP_AT_MESSAGE_CREATE", d, f"EVT:{k}"
+
+    def _record(self, session: Session, t: str, d: Any, event_id: str = "") -> str:
         frame = {"op": 0, "s": session.next_s, "t": t, "d": d}
         if event_id:
             frame["id"] = event_id
         text = json.dumps(frame)
         session.history.append((session.next_s, text))
         session.next_s += 1
-        await ws.send(text)
+        return text
+
+    async def _send_dispatch(
+        self, ws: ServerConnection, session: Session, t: str, d: Any, event_id: str = ""
+    ) -> None:
+        await ws.send(self._record(session, t, d, event_id))
+
+    def offline(self, n: int) -> None:
+        """n events for the last session, sent to nobody: a resume replays them."""
+        session = list(self.sessions.values())[-1]
+        for _ in range(min(n, self.total - self.cursor)):
+            self._record(session, *self._next_event())
 
     async def _read(self, ws: ServerConnection, state: dict[str, bool]) -> None:
         async for raw in ws:
@@ -195,16 +234,7 @@ class FakeQQ:
                 self.log.append(f"{time.monotonic() - self._t0:.1f} fault {fault} at {self.cursor}")
                 await self._misbehave(ws, session, state, fault)
                 return
-            k = self.cursor
-            self.cursor += 1
-            d = {
-                "group_openid": "G",
-                "author": {"member_openid": "M"},
-                "content": f"m{k}",
-                "id": f"MSG{k}",
-                "timestamp": "2024-01-01T00:00:00+08:00",
-            }
-            await self._send_dispatch(ws, session, "GROUP_AT_MESSAGE_CREATE", d, event_id=f"EVT:{k}")
+            await self._send_dispatch(ws, session, *self._next_event())
             if self.cursor % self.burst == 0:
                 await asyncio.sleep(0.02)
         await self.finish.wait()
@@ -228,4 +258,6 @@ class FakeQQ:
             await ws.close(int(fault), "fault")
         elif fault == "zombie":
             state["ack"] = False
+            await ws.wait_closed()
+        elif fault == "hold":
             await ws.wait_closed()

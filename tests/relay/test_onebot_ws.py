@@ -21,7 +21,7 @@ from tests.relay.conftest import BusTap
 SELF = "123456789"
 TOKEN = "onebot-relay-token"
 LIFECYCLE = {
-    "time": 1,
+    "time": 1718000000,
     "self_id": 123456789,
     "post_type": "meta_event",
     "meta_event_type": "lifecycle",
@@ -222,3 +222,99 @@ def test_health_endpoint_reports_state(tap: BusTap, tmp_path: Path) -> None:
             assert state["publisher"]["queue_depth"] == 0
 
     run_relay(tmp_path, body)
+
+
+def test_an_event_naming_another_bot_is_refused(tap: BusTap, tmp_path: Path) -> None:
+    """X-Self-ID 123456789 publishing as bot 999 is refused, as the HTTP ingress refuses it."""
+
+    async def body(relay: Relay) -> None:
+        assert relay.onebot_server is not None
+        async with connect(relay.onebot_server.url, additional_headers=headers(), proxy=None) as ws:
+            await ws.send(json.dumps(MESSAGE | {"self_id": 999, "message_id": 1}))
+            await ws.send(json.dumps(MESSAGE | {"self_id": "999", "message_id": 2}))
+            await ws.send(json.dumps(MESSAGE | {"self_id": int(SELF), "message_id": 3}))
+            await ws.send(
+                json.dumps(MESSAGE | {"self_id": SELF, "message_id": 4})
+            )  # a string is the same bot
+            await wait_for(lambda: relay.publisher.stats.published >= 2)
+
+    relay = run_relay(tmp_path, body)
+    events = tap.drain()
+    assert [e["detail"]["payload"]["message_id"] for e in events] == [3, 4]
+    assert {e["detail"]["bot_id"] for e in events} == {SELF}
+    assert relay.onebot_server is not None and relay.onebot_server.relay.stats.refused_frames == 2
+
+
+def test_a_lone_surrogate_is_published_as_received_and_the_connection_lives_on(
+    tap: BusTap, tmp_path: Path
+) -> None:
+    """A JS implementation that cut an emoji sends a lone surrogate escape; it used to kill the handler."""
+    text = json.dumps(MESSAGE | {"raw_message": "cut \ud83d", "message_id": 1})
+    assert "\\ud83d" in text  # the escape as the implementation sends it
+
+    async def body(relay: Relay) -> None:
+        assert relay.onebot_server is not None
+        async with connect(relay.onebot_server.url, additional_headers=headers(), proxy=None) as ws:
+            await ws.send(text)
+            await ws.send(json.dumps(MESSAGE | {"message_id": 2}))
+            await wait_for(lambda: relay.publisher.stats.published >= 2)
+
+    run_relay(tmp_path, body)
+    events = tap.drain()
+    assert [e["detail"]["payload"]["message_id"] for e in events] == [1, 2]
+    assert events[0]["detail"]["payload"]["raw_message"] == "cut \ud83d"
+    assert events[0]["detail"]["payload"] == json.loads(text)
+
+
+def test_a_frame_over_the_size_limit_closes_that_connection_only(tap: BusTap, tmp_path: Path) -> None:
+    big = json.dumps(MESSAGE | {"raw_message": "x" * (1024 * 1024 + 1)})
+
+    async def body(relay: Relay) -> None:
+        assert relay.onebot_server is not None
+        url = relay.onebot_server.url
+        async with connect(url, additional_headers=headers(), proxy=None, max_size=None) as ws:
+            await ws.send(big)
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 5)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+        async with connect(url, additional_headers=headers(), proxy=None) as ws:
+            await ws.send(json.dumps(MESSAGE))
+            await wait_for(lambda: relay.publisher.stats.published >= 1)
+
+    run_relay(tmp_path, body)
+    assert [e["detail"]["payload"] for e in tap.drain()] == [MESSAGE]
+
+
+def test_forward_client_limits_frames_and_pins_the_bot(tap: BusTap, tmp_path: Path) -> None:
+    """An oversized frame ends the connection (the client reconnects); a second bot on it is refused."""
+    connections: list[int] = []
+
+    async def implementation(ws: ServerConnection) -> None:
+        connections.append(1)
+        if len(connections) == 1:
+            await ws.send("[" + "0," * (600 * 1024) + "0]")
+        else:
+            await ws.send(json.dumps(MESSAGE))
+            await ws.send(json.dumps(MESSAGE | {"self_id": 5, "message_id": 9}))
+        await ws.wait_closed()
+
+    async def body_with_server() -> None:
+        server = await serve(implementation, "127.0.0.1", 0, max_size=None)
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+        try:
+            await _run(
+                tmp_path,
+                lambda relay: wait_for(
+                    lambda: (
+                        relay.publisher.stats.published >= 1
+                        and relay.onebot_clients[0].relay.stats.refused_frames >= 1
+                    )
+                ),
+                {"onebot_listen": None, "onebot_connect": [url]},
+            )
+        finally:
+            server.close()
+
+    asyncio.run(body_with_server())
+    assert len(connections) >= 2
+    assert [e["detail"]["payload"] for e in tap.drain()] == [MESSAGE]

@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from pathlib import Path
 from typing import Any
 
 import boto3
 from qqbus.detail import build_entry
 from qqbus.publish import EventBridgePublisher
-from qqbus.relay.publisher import RelayPublisher
+from qqbus.relay.publisher import Outcome, RelayPublisher
 
-from tests.relay.conftest import BusTap
+from tests.relay.conftest import Blackhole, BusTap
 from tests.relay.faults import PutEventsFaults
 
 
@@ -31,12 +32,16 @@ def publisher(tmp_path: Path, plan: Any, **kw: Any) -> tuple[RelayPublisher, Put
 
 
 async def pump(
-    pub: RelayPublisher, entries: list[dict[str, Any]], accepted: list[int], *, outage: bool = False
+    pub: RelayPublisher,
+    entries: list[dict[str, Any]],
+    outcomes: dict[int, list[Outcome]],
+    *,
+    outage: bool = False,
 ) -> None:
     """Submit everything, wait until it is on the bus (or, in an outage, all in the spool), close."""
     runner = asyncio.create_task(pub.run())
     for i, e in enumerate(entries):
-        await pub.submit(e, on_accepted=lambda i=i: accepted.append(i))
+        await pub.submit(e, on_done=lambda outcome, i=i: outcomes.setdefault(i, []).append(outcome))
     for _ in range(2000):
         if outage and pub.spool.pending == len(entries):
             break
@@ -59,15 +64,18 @@ def test_whole_call_failures_and_an_outage_lose_nothing_and_keep_order(tap: BusT
 
     pub, faults = publisher(tmp_path, plan)
     entries = [entry(c, n) for n in range(150) for c in range(3)]
-    accepted: list[int] = []
-    asyncio.run(pump(pub, entries, accepted))
+    outcomes: dict[int, list[Outcome]] = {}
+    asyncio.run(pump(pub, entries, outcomes))
     got = received(tap)
     assert got == [
         (e_conn, e_n)
         for e_conn, e_n in ((json.loads(e["Detail"])["conn"], json.loads(e["Detail"])["n"]) for e in entries)
     ]
     assert pub.stats.spooled_total > 0 and pub.spool.pending == 0
-    assert sorted(accepted) == list(range(len(entries)))
+    # One outcome per entry: on the bus, or safe in the spool (which then drained).
+    assert sorted(outcomes) == list(range(len(entries)))
+    assert all(len(o) == 1 and o[0] in ("published", "spooled") for o in outcomes.values())
+    assert sum(o == ["spooled"] for o in outcomes.values()) == pub.stats.spooled_total
     assert faults.injected > 0
 
 
@@ -82,8 +90,8 @@ def test_per_entry_faults_lose_nothing_and_reorder_only_within_a_call(tap: BusTa
 
     pub, faults = publisher(tmp_path, plan, attempts=6)
     entries = [entry(c, n) for n in range(200) for c in range(2)]
-    accepted: list[int] = []
-    asyncio.run(pump(pub, entries, accepted))
+    outcomes: dict[int, list[Outcome]] = {}
+    asyncio.run(pump(pub, entries, outcomes))
     got = received(tap)
     first_seen: dict[tuple[int, int], int] = {}
     for position, key in enumerate(got):
@@ -95,7 +103,8 @@ def test_per_entry_faults_lose_nothing_and_reorder_only_within_a_call(tap: BusTa
         # An entry that failed lands after its call's successes, never later than that call.
         for n, position in enumerate(positions):
             assert all(position > positions[m] - 20 for m in range(n)), (conn, n)
-    assert sorted(set(accepted)) == list(range(len(entries)))
+    assert sorted(outcomes) == list(range(len(entries)))
+    assert all(len(o) == 1 for o in outcomes.values())
 
 
 def test_entries_refused_for_good_are_kept_not_retried(tap: BusTap, tmp_path: Path) -> None:
@@ -103,13 +112,20 @@ def test_entries_refused_for_good_are_kept_not_retried(tap: BusTap, tmp_path: Pa
         return ["ValidationException" if call == 1 and i == 0 else None for i in range(n)]
 
     pub, _ = publisher(tmp_path, plan)
-    accepted: list[int] = []
-    asyncio.run(pump(pub, [entry(0, n) for n in range(5)], accepted))
+    outcomes: dict[int, list[Outcome]] = {}
+    asyncio.run(pump(pub, [entry(0, n) for n in range(5)], outcomes))
     assert [n for _, n in received(tap)] == [1, 2, 3, 4]
     rejected = [json.loads(line) for line in (tmp_path / "spool" / "rejected.jsonl").read_text().splitlines()]
     assert len(rejected) == 1 and rejected[0]["error"] == "ValidationException"
     assert json.loads(rejected[0]["entry"]["Detail"])["n"] == 0
-    assert sorted(accepted) == [1, 2, 3, 4]
+    # The refused entry is done with too: it must not hold a QQ resume seq back.
+    assert outcomes == {
+        0: ["rejected"],
+        1: ["published"],
+        2: ["published"],
+        3: ["published"],
+        4: ["published"],
+    }
 
 
 def test_batches_respect_ten_entries_and_the_size_limit(tap: BusTap, tmp_path: Path) -> None:
@@ -120,7 +136,7 @@ def test_batches_respect_ten_entries_and_the_size_limit(tap: BusTap, tmp_path: P
         return None
 
     pub, _ = publisher(tmp_path, plan, max_request_bytes=3000, flush_delay=0.2)
-    asyncio.run(pump(pub, [entry(0, n, pad=900) for n in range(12)] + [entry(1, n) for n in range(25)], []))
+    asyncio.run(pump(pub, [entry(0, n, pad=900) for n in range(12)] + [entry(1, n) for n in range(25)], {}))
     assert max(sizes) <= 10
     assert len(received(tap)) == 37
     assert sizes[0] <= 3  # three padded entries fill 3000 bytes
@@ -128,7 +144,7 @@ def test_batches_respect_ten_entries_and_the_size_limit(tap: BusTap, tmp_path: P
 
 def test_a_restart_drains_what_an_earlier_process_spooled(tap: BusTap, tmp_path: Path) -> None:
     down, _ = publisher(tmp_path, lambda call, n: "ServiceUnavailable")
-    asyncio.run(pump(down, [entry(0, n) for n in range(30)], [], outage=True))
+    asyncio.run(pump(down, [entry(0, n) for n in range(30)], {}, outage=True))
     assert down.spool.pending == 30 and received(tap) == []
     up, _ = publisher(tmp_path, lambda call, n: None)
     assert up.spool.pending == 30
@@ -164,3 +180,47 @@ def test_backpressure_when_the_queue_is_full(tap: BusTap, tmp_path: Path) -> Non
 
     assert asyncio.run(scenario()) is True
     assert [n for _, n in received(tap)] == list(range(6))
+
+
+def test_an_entry_too_large_for_any_call_is_refused_alone(tap: BusTap, tmp_path: Path) -> None:
+    pub, _ = publisher(tmp_path, lambda call, n: None, flush_delay=0.2)
+    outcomes: dict[int, list[Outcome]] = {}
+    entries = [entry(0, 0), entry(0, 1, pad=300 * 1024), entry(0, 2)]
+    asyncio.run(pump(pub, entries, outcomes))
+    assert [n for _, n in received(tap)] == [0, 2]  # its batch-mates are not taken down with it
+    assert outcomes == {0: ["published"], 1: ["rejected"], 2: ["published"]}
+    rejected = json.loads((tmp_path / "spool" / "rejected.jsonl").read_text())
+    assert rejected["error"] == "EntryTooLarge" and json.loads(rejected["entry"]["Detail"])["n"] == 1
+
+
+def test_close_keeps_its_deadline_when_put_events_hangs(tmp_path: Path, blackhole: Blackhole) -> None:
+    """A call stuck on the network is abandoned at the deadline; its entries and the queue are spooled."""
+    from botocore.config import Config
+
+    client = boto3.client(
+        "events",
+        endpoint_url=blackhole.url,
+        config=Config(read_timeout=60, retries={"total_max_attempts": 1}),
+    )
+    pub = RelayPublisher(EventBridgePublisher(events=client), tmp_path / "spool", flush_delay=0.005)
+    outcomes: dict[int, list[Outcome]] = {}
+
+    async def scenario() -> float:
+        runner = asyncio.create_task(pub.run())
+        for i in range(50):
+            await pub.submit(entry(0, i), on_done=lambda o, i=i: outcomes.setdefault(i, []).append(o))
+        for _ in range(500):
+            if blackhole.accepted:
+                break
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        await pub.close(timeout=1.0)
+        await runner
+        return time.monotonic() - started
+
+    elapsed = asyncio.run(scenario())
+    assert blackhole.accepted >= 1
+    assert elapsed < 2.0, elapsed
+    assert pub.spool.pending == 50
+    assert outcomes == {i: ["spooled"] for i in range(50)}
+    assert [json.loads(e["Detail"])["n"] for _, e in pub.spool.peek(50)] == list(range(50))

@@ -15,7 +15,7 @@ remembers ids, delivers once.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -359,8 +359,14 @@ class Outbox:
             raise ActionsNotPublished(
                 f"{len(failed)} of {len(self.actions)} actions not on the bus ({codes})"
             )
+        for listener in PUBLISHED_LISTENERS:
+            listener(self.actions)
         return len(self.actions)
 
+
+#: Called with the actions of each flush once they are on the bus. Empty in Lambda; the local
+#: stack listens, so its trace knows an event's actions before its handler's run ends.
+PUBLISHED_LISTENERS: list[Callable[[list[Action]], None]] = []
 
 _current: ContextVar[Outbox | None] = ContextVar("qqbus_outbox", default=None)
 

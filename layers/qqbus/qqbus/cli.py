@@ -88,6 +88,7 @@ def _groups(args: argparse.Namespace) -> int:
 
 
 def _relay(args: argparse.Namespace) -> int:
+    """``qqbus relay qq|onebot``: 0 stopped, 2 wrong configuration (do not restart), 1 restart."""
     import logging
 
     from qqbus.local.state_file import read_state
@@ -95,29 +96,50 @@ def _relay(args: argparse.Namespace) -> int:
     from qqbus.relay.runner import RelayOptions, run_blocking
 
     _configure_logging(args.log_format, logging.DEBUG if args.verbose else logging.INFO)
-    state = read_state()
-    endpoint = (
-        args.endpoint_url
-        or os.environ.get("AWS_ENDPOINT_URL")
-        or (state.get("aws_endpoint") if args.local else None)
-    )
-    bus = args.bus or os.environ.get("EVENT_BUS_NAME") or (state.get("bus") if args.local else None)
+    log = logging.getLogger("qqbus.relay")
+    state = (read_state(Path(args.state_file)) if args.state_file else read_state()) if args.local else {}
+    if args.local and not state.get("bus"):
+        print("--local: no running `make dev` found (start it, or pass --state-file)", file=sys.stderr)
+        return 2
+    endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or state.get("aws_endpoint")
+    bus = args.bus or os.environ.get("EVENT_BUS_NAME") or state.get("bus")
     if not bus:
         print(
             "the bus is required: --bus or EVENT_BUS_NAME (or --local with `make dev` running)",
             file=sys.stderr,
         )
         return 2
+    if args.local:  # the embedded AWS takes any credentials; none may be configured at all
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     import boto3
+    from botocore.config import Config
+    from botocore.exceptions import NoRegionError
 
-    events = boto3.client(
-        "events", endpoint_url=endpoint, region_name=state.get("region") if args.local else None
-    )
+    # One attempt per call, short timeouts: the publisher retries, spools, and must stop in time.
+    config = Config(connect_timeout=3, read_timeout=5, retries={"total_max_attempts": 1, "mode": "standard"})
+    session = boto3.session.Session()
+    try:
+        events = session.client(
+            "events", endpoint_url=endpoint, region_name=args.region or state.get("region"), config=config
+        )
+    except NoRegionError:
+        print("no AWS region: pass --region or set AWS_DEFAULT_REGION (the bus's region)", file=sys.stderr)
+        return 2
+    spool_dir = Path(args.spool_dir or f".qqbus/spool/{args.platform}")
+    if session.get_credentials() is None:
+        log.error(
+            "no AWS credentials found (AWS_ACCESS_KEY_ID/..., a profile, or an instance role): "
+            "events will be spooled in %s until there are some",
+            spool_dir,
+        )
     options = RelayOptions(
         bus_name=bus,
-        spool_dir=Path(args.spool_dir),
+        spool_dir=spool_dir,
         publish_heartbeats=args.publish_heartbeats,
         health=_host_port(args.health) if args.health else None,
+        stop_timeout=args.stop_timeout,
+        max_spool_bytes=int(args.spool_max_mb * 1024 * 1024),
         events_client=events,
     )
     if args.platform == "qq":
@@ -244,23 +266,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         "relay", help="hold QQ gateway / OneBot websockets and put their events on the bus"
     )
     relay_sub = relay.add_subparsers(dest="platform", required=True)
-    for name, text in (
-        ("qq", "the QQ official websocket gateway"),
-        ("onebot", "OneBot v11 reverse/forward WebSocket"),
+    # A qq and a onebot relay on one host must not share a spool or a health port: the defaults differ.
+    for name, text, health_port in (
+        ("qq", "the QQ official websocket gateway", 8081),
+        ("onebot", "OneBot v11 reverse/forward WebSocket", 8082),
     ):
         p = relay_sub.add_parser(name, help=text)
         p.add_argument("--bus", help="event bus name (default: EVENT_BUS_NAME)")
-        p.add_argument("--endpoint-url", help="EventBridge endpoint (default: AWS)")
-        p.add_argument("--local", action="store_true", help="use the bus of the running `make dev`")
+        p.add_argument("--endpoint-url", help="EventBridge endpoint (default: AWS_ENDPOINT_URL, else AWS)")
+        p.add_argument("--region", help="the bus's AWS region (default: AWS_DEFAULT_REGION / the profile's)")
+        p.add_argument(
+            "--local",
+            action="store_true",
+            help="use the bus of the running `make dev` (no credentials needed)",
+        )
+        p.add_argument(
+            "--state-file", help="with --local: the dev stack's state file (default .qqbus/dev.json)"
+        )
         p.add_argument(
             "--spool-dir",
-            default=os.environ.get("QQBUS_SPOOL_DIR", ".qqbus/spool"),
-            help="where entries wait while the bus is unreachable",
+            default=os.environ.get("QQBUS_SPOOL_DIR"),
+            help="where entries wait while the bus is unreachable, and the QQ session is kept; one per "
+            f"relay (default: QQBUS_SPOOL_DIR, else .qqbus/spool/{name})",
+        )
+        p.add_argument(
+            "--spool-max-mb",
+            type=float,
+            default=os.environ.get("QQBUS_SPOOL_MAX_MB", "256"),
+            help="spool cap; when full, new entries are dropped with an error (default 256)",
         )
         p.add_argument(
             "--health",
-            default=os.environ.get("QQBUS_HEALTH", "127.0.0.1:8081"),
-            help="HOST:PORT of GET /health ('' to turn it off)",
+            default=os.environ.get("QQBUS_HEALTH", f"127.0.0.1:{health_port}"),
+            help=f"HOST:PORT of GET /health, 503 while the bus is unreachable ('' to turn it off; "
+            f"default QQBUS_HEALTH, else 127.0.0.1:{health_port})",
+        )
+        p.add_argument(
+            "--stop-timeout",
+            type=float,
+            default=8.0,
+            help="seconds from SIGTERM to exit: flush, spool the rest (default 8, under Docker's 10)",
         )
         p.add_argument(
             "--publish-heartbeats", action="store_true", help="put OneBot heartbeats on the bus too"

@@ -117,6 +117,9 @@ class LocalStack:
         from qqbus import aws
 
         aws.reset()
+        from qqbus import actions
+
+        actions.PUBLISHED_LISTENERS.append(self._on_actions_published)
         self._provision()
         self._start_fake_apis()
         self._serve_http()
@@ -147,6 +150,10 @@ class LocalStack:
             self._moto.stop()
         if self.options.state_file and read_state(self.options.state_file).get("pid") == os.getpid():
             self.options.state_file.unlink()  # only our own: another stack may have started since
+        from qqbus import actions
+
+        if self._on_actions_published in actions.PUBLISHED_LISTENERS:
+            actions.PUBLISHED_LISTENERS.remove(self._on_actions_published)
         if self._saved_env is not None:
             os.environ.clear()
             os.environ.update(self._saved_env)
@@ -399,6 +406,14 @@ class LocalStack:
             )
             return
         self._dead_letter(fn, event, error, attempts, sqs)
+
+    def _on_actions_published(self, asked: list[Any]) -> None:
+        """A handler's actions, recorded as they reach the bus (before its run ends)."""
+        for action in asked:
+            detail = action.model_dump(mode="json", exclude_none=True)
+            if action.origin is not None:
+                line = f"   asks {action.detail_type} {_quote(detail)}"
+                self.trace.action(action.origin.event_id, detail, line)
 
     def _step(self, event_id: Any, kind: str, line: str, **data: Any) -> None:
         """Print ``line`` and keep it in the trace of ``event_id`` (when there is one)."""

@@ -38,9 +38,11 @@ class EventTrace:
 
     @property
     def settled(self) -> bool:
-        """Something handled or parked it, and every action it asked for has a result."""
+        """Something handled or parked it, and every action it asked for has run its sender and
+        has a result (the two arrive in either order)."""
         handled = any(s.kind in ("invocation", "unhandled", "refused") for s in self.steps)
-        return handled and all("result" in a for a in self.actions.values())
+        performed = {s.data.get("action_id") for s in self.steps if s.kind == "invocation"}
+        return handled and all("result" in a and aid in performed for aid, a in self.actions.items())
 
     def ordered_steps(self) -> list[Step]:
         """The steps in the order of the story: the event's own, then each action's, as asked."""
@@ -91,10 +93,15 @@ class Trace:
         return event
 
     def action(self, origin_event_id: str, action: dict[str, Any], line: str) -> None:
+        """An action asked for while handling ``origin_event_id`` (once, however often told)."""
+        action_id = str(action.get("action_id"))
         with self._lock:
-            self._action_origin[str(action.get("action_id"))] = origin_event_id
-            self._event(origin_event_id).actions.setdefault(str(action.get("action_id")), dict(action))
-        self.add(origin_event_id, Step("action", line, data={"action_id": action.get("action_id")}))
+            self._action_origin[action_id] = origin_event_id
+            actions = self._event(origin_event_id).actions
+            if action_id in actions:
+                return
+            actions[action_id] = dict(action)
+        self.add(origin_event_id, Step("action", line, data={"action_id": action_id}))
 
     def result(self, result: dict[str, Any], line: str) -> str | None:
         """Attach a result to its action; the origin event id, when the action is known."""

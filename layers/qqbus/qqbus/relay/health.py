@@ -12,7 +12,9 @@ log = logging.getLogger("qqbus.relay")
 
 
 async def serve_health(state: Callable[[], dict[str, Any]], host: str, port: int) -> asyncio.Server:
-    """``GET /health`` (or ``/``) answers ``state()`` as JSON; anything else is 404."""
+    """``GET /health`` (or ``/``) answers ``state()`` as JSON: 200, or 503 when its ``healthy``
+    is False (the bus is unreachable), so a container or load balancer check sees it too.
+    Anything else is 404."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -22,7 +24,9 @@ async def serve_health(state: Callable[[], dict[str, Any]], host: str, port: int
             parts = request_line.decode("latin-1").split()
             path = parts[1].split("?")[0] if len(parts) > 1 else "/"
             if path in ("/", "/health"):
-                status, body = "200 OK", json.dumps(state(), default=str).encode()
+                data = state()
+                status = "200 OK" if data.get("healthy", True) else "503 Service Unavailable"
+                body = json.dumps(data, default=str).encode()
             else:
                 status, body = "404 Not Found", b'{"error":"not found"}'
             writer.write(

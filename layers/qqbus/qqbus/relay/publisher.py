@@ -4,13 +4,23 @@
 websocket reader). One task sends batches of at most 10 entries within the PutEvents size
 limit, as soon as a batch is full or ``flush_delay`` after its first entry. Entries that fail
 with a retryable code are retried, with exponential backoff and jitter, before anything newer
-is sent; entries refused for good are kept in ``rejected.jsonl`` and logged. When a batch still
-fails after ``attempts`` tries the bus is taken to be unreachable: that batch and everything
-queued behind it go to the on-disk spool, new entries follow them there, and the spool is
-drained in order, oldest first, once the bus answers again.
+is sent; entries refused for good (or too large ever to be put) are kept in ``rejected.jsonl``
+and logged. When a batch still fails after ``attempts`` tries the bus is taken to be
+unreachable: that batch and everything queued behind it go to the on-disk spool, new entries
+follow them there, and the spool is drained in order, oldest first, once the bus answers again.
+An unreachable bus is loud: an ERROR line when it starts, another every ``complain_every``
+seconds while it lasts, and ``healthy`` is False (``/health`` answers 503).
 
-An entry's ``on_accepted`` callback runs once the bus has accepted it; the QQ gateway uses it
-to advance the sequence number it resumes from, so anything not yet on the bus is replayed.
+Every entry's ``on_done(outcome)`` runs exactly once, when the relay is done with it:
+
+- ``published``: the bus accepted it;
+- ``rejected``: the bus refused it for good (kept in ``rejected.jsonl``);
+- ``spooled``: it is fsynced in the spool, which this process or the next one drains;
+- ``dropped``: the spool was full (``max_spool_bytes``): it is kept nowhere.
+
+The QQ gateway uses it to move the seq it resumes from, so what is not yet safe is replayed by
+the server and nothing safe is asked for again. In memory there are at most ``max_queue``
+entries and callbacks (plus one batch): a spooled entry carries none.
 
 Within one PutEvents call the bus accepts or fails each entry independently, so a failed entry
 retried later lands after the entries of its own call that succeeded: order is kept between
@@ -24,24 +34,26 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from qqbus.detail import entry_size
 from qqbus.publish import MAX_ENTRIES_PER_CALL, MAX_REQUEST_BYTES, EventBridgePublisher, Failed
-from qqbus.relay.spool import Spool
+from qqbus.relay.blocking import call_in_daemon_thread
+from qqbus.relay.spool import DEFAULT_MAX_BYTES, Spool
 
 log = logging.getLogger("qqbus.relay.publisher")
 
-Callback = Callable[[], None]
+Outcome = Literal["published", "rejected", "spooled", "dropped"]
+OnDone = Callable[[Outcome], None]
 
 
-@dataclass
+@dataclass(eq=False)
 class _Item:
     entry: dict[str, Any]
-    on_accepted: Callback | None = None
+    on_done: OnDone | None = None
     size: int = 0
 
 
@@ -52,8 +64,10 @@ class PublisherStats:
     retried: int = 0
     rejected: int = 0
     spooled_total: int = 0
-    state: str = "ok"  # ok | retrying | spooling
+    dropped: int = 0
+    state: str = "ok"  # ok | retrying | unreachable | draining
     last_error: str | None = None
+    unreachable_since: float | None = None  # time.time()
 
 
 class RelayPublisher:
@@ -68,54 +82,117 @@ class RelayPublisher:
         retry_base: float = 0.1,
         retry_max: float = 10.0,
         max_request_bytes: int = MAX_REQUEST_BYTES,
+        max_spool_bytes: int = DEFAULT_MAX_BYTES,
+        complain_every: float = 30.0,
     ) -> None:
         self.bus = bus
-        self.spool = Spool(spool_dir)
+        self.spool = Spool(spool_dir, max_spool_bytes)
         self.flush_delay = flush_delay
         self.attempts = attempts
         self.retry_base = retry_base
         self.retry_max = retry_max
         self.max_request_bytes = max_request_bytes
+        self.complain_every = complain_every
         self.stats = PublisherStats()
         self._queue: asyncio.Queue[_Item] = asyncio.Queue(max_queue)
-        self._spool_callbacks: dict[int, Callback] = {}  # spool position -> callback
-        self._spooled_seen = 0  # entries appended to the spool by this process
-        self._spool_base = self.spool.pending  # entries already there at start (no callbacks)
-        self._drained = 0
-        self._stopping = False
-        self._wake = asyncio.Event()
         self._carry: _Item | None = None  # taken from the queue, did not fit the last batch
+        self._in_flight: list[_Item] = []  # the queue batch being sent (not in the spool)
+        self._stopping = False
+        self._aborting = False
+        self._closed = False
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._last_complaint = 0.0
+        self._last_drop_complaint = 0.0
+        if self.spool.pending:
+            log.info("%d entries spooled by an earlier run: sending them first", self.spool.pending)
 
     # --- producer side ----------------------------------------------------------------------
 
     @property
     def queue_depth(self) -> int:
-        return self._queue.qsize() + (self._carry is not None)
+        return self._queue.qsize() + (self._carry is not None) + len(self._in_flight)
 
-    async def submit(self, entry: dict[str, Any], on_accepted: Callback | None = None) -> None:
+    @property
+    def healthy(self) -> bool:
+        return self.stats.state != "unreachable"
+
+    def health(self) -> dict[str, Any]:
+        s = self.stats
+        since = s.unreachable_since
+        return {
+            "state": s.state,
+            "healthy": self.healthy,
+            "unreachable_for_s": round(time.time() - since, 1) if since else None,
+            "queue_depth": self.queue_depth,
+            "spooled": self.spool.pending,
+            "spool_bytes": self.spool.pending_bytes,
+            "spool_max_bytes": self.spool.max_bytes,
+            "spool_full": self.spool.full,
+            "published": s.published,
+            "rejected": s.rejected,
+            "dropped": s.dropped,
+            "quarantined": self.spool.quarantined,
+            "last_error": s.last_error,
+        }
+
+    async def submit(self, entry: dict[str, Any], on_done: OnDone | None = None) -> None:
         """Queue ``entry`` for the bus; waits while the queue is full."""
         self.stats.submitted += 1
-        if self.spool.pending:  # the bus is behind: keep the order by joining the spool
-            self._to_spool([_Item(entry, on_accepted)])
-            self._wake.set()
+        item = _Item(entry, on_done, entry_size(entry))
+        if item.size > self.max_request_bytes:  # alone it would fail the whole call it is in
+            self._refuse(item, "EntryTooLarge", f"{item.size} bytes > {self.max_request_bytes}")
             return
-        await self._queue.put(_Item(entry, on_accepted, entry_size(entry)))
-        self._wake.set()
+        if self.spool.pending or self._closed:  # the bus is behind (or we stopped): join the spool
+            self._to_spool([item])
+            return
+        await self._queue.put(item)
 
     # --- consumer side ----------------------------------------------------------------------
 
     async def run(self) -> None:
         """Send until ``close()``; then flush what is queued (or spool it)."""
+        self._task = asyncio.current_task()
+        try:
+            await self._loop()
+        except asyncio.CancelledError:
+            if not self._aborting:
+                raise
+            self._spool_rest()
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Stop taking work: flush the queue within ``timeout``, spool whatever is left.
+
+        Returns within ``timeout`` (plus an fsync) even when a PutEvents call hangs: the call
+        is abandoned and its entries spooled (they may then reach the bus twice).
+        """
+        self._stopping = True
+        self._wake.set()
+        task = self._task
+        if task is not None and not task.done():
+            done, _ = await asyncio.wait({task}, timeout=max(0.0, timeout))
+            if not done:
+                self._aborting = True
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._closed = True
+        self._spool_rest()
+
+    # --- internals --------------------------------------------------------------------------
+
+    async def _loop(self) -> None:
         delays = self._delays()
         while True:
             if self.spool.pending:
                 self._spool_queue()
+                if self._stopping:
+                    return  # the spool waits for the next start
                 if await self._drain_spool():
                     delays = self._delays()
-                elif not self._stopping:
+                else:
+                    self._complain()
                     await self._sleep(next(delays))
-                if self._stopping and (self.spool.pending or self._queue.empty()):
-                    return
                 continue
             if self._stopping and self._queue.empty() and self._carry is None:
                 return
@@ -123,18 +200,7 @@ class RelayPublisher:
             if batch:
                 await self._send_with_retries(batch)
 
-    async def close(self, timeout: float = 10.0) -> None:
-        """Stop taking work: flush the queue within ``timeout``, spool whatever is left."""
-        self._stopping = True
-        self._wake.set()
-        deadline = time.monotonic() + timeout
-        while (not self._queue.empty()) and time.monotonic() < deadline and not self.spool.pending:
-            await asyncio.sleep(0.05)
-        self._spool_queue()
-
-    # --- internals --------------------------------------------------------------------------
-
-    def _delays(self) -> Any:
+    def _delays(self) -> Iterator[float]:
         delay = self.retry_base
         while True:
             yield delay * (0.5 + random.random() / 2)
@@ -174,44 +240,54 @@ class RelayPublisher:
             size += item.size
         return batch
 
-    async def _attempt(self, items: list[_Item]) -> tuple[list[_Item], list[tuple[_Item, Failed]]]:
-        """One PutEvents call: the items still to retry, and those refused for good."""
-        results = await asyncio.to_thread(self.bus.put_once, [i.entry for i in items])
+    async def _attempt(self, items: list[_Item]) -> list[_Item]:
+        """One PutEvents call; the items still to retry (those refused for good are kept aside)."""
+        results: list[Failed | None] = await call_in_daemon_thread(
+            self.bus.put_once, [i.entry for i in items], name="qqbus-put-events"
+        )
         retry: list[_Item] = []
-        refused: list[tuple[_Item, Failed]] = []
         for item, failure in zip(items, results, strict=True):
             if failure is None:
                 self.stats.published += 1
-                if item.on_accepted:
-                    item.on_accepted()
+                self._done(item, "published")
             elif failure.retryable:
                 retry.append(item)
                 self.stats.last_error = f"{failure.code}: {failure.message}"[:300]
             else:
-                refused.append((item, failure))
-        for item, failure in refused:
-            self.stats.rejected += 1
-            log.error(
-                "the bus refused an entry for good (%s %s); kept in %s",
-                failure.code,
-                failure.message,
-                self.spool.rejected_path,
-            )
-            self.spool.reject(item.entry, failure.code, failure.message)
-        return retry, refused
+                self._refuse(item, failure.code, failure.message)
+        return retry
+
+    def _refuse(self, item: _Item, code: str, message: str) -> None:
+        self.stats.rejected += 1
+        log.error(
+            "the bus refused an entry for good (%s %s); kept in %s", code, message, self.spool.rejected_path
+        )
+        self.spool.reject(item.entry, code, message)
+        self._done(item, "rejected")
+
+    def _done(self, item: _Item, outcome: Outcome) -> None:
+        if item.on_done is None:
+            return
+        try:
+            item.on_done(outcome)
+        except Exception:  # a caller's bookkeeping must never stop the publisher
+            log.exception("an on_done callback failed (%s)", outcome)
 
     async def _send_with_retries(self, batch: list[_Item]) -> None:
         delays = self._delays()
+        self._in_flight = batch
         for attempt in range(self.attempts):
-            batch, _ = await self._attempt(batch)
+            batch = self._in_flight = await self._attempt(batch)
             if not batch:
-                self.stats.state = "ok"
+                self._back()
                 return
             self.stats.retried += len(batch)
-            self.stats.state = "retrying"
+            if self.stats.state == "ok":
+                self.stats.state = "retrying"
             if attempt + 1 < self.attempts:
                 await asyncio.sleep(next(delays))
-        log.warning("bus unreachable after %d attempts (%s): spooling", self.attempts, self.stats.last_error)
+        self._in_flight = []
+        self._unreachable()
         self._to_spool(batch)
         self._spool_queue()
 
@@ -222,44 +298,100 @@ class RelayPublisher:
             items.append(self._queue.get_nowait())
         self._to_spool(items)
 
+    def _spool_rest(self) -> None:
+        """Stopping for good: what is in flight and queued goes to the spool."""
+        in_flight, self._in_flight = self._in_flight, []
+        self._to_spool(in_flight)
+        self._spool_queue()
+
     def _to_spool(self, items: list[_Item]) -> None:
         if not items:
             return
-        for item in items:
-            if item.on_accepted:
-                self._spool_callbacks[self._spool_base + self._spooled_seen] = item.on_accepted
-            self._spooled_seen += 1
-        self.spool.append([i.entry for i in items])
-        self.stats.spooled_total += len(items)
-        self.stats.state = "spooling"
+        kept = self.spool.append([i.entry for i in items])
+        dropped = 0
+        for item, ok in zip(items, kept, strict=True):
+            if ok:
+                self.stats.spooled_total += 1
+                self._done(item, "spooled")
+            else:
+                dropped += 1
+                self._done(item, "dropped")
+        if dropped:
+            self.stats.dropped += dropped
+            now = time.monotonic()
+            if now - self._last_drop_complaint >= self.complain_every or self.stats.dropped == dropped:
+                self._last_drop_complaint = now
+                log.error(
+                    "the spool is full (%d of %d bytes): %d new entries dropped so far; "
+                    "QQ gateway events are asked for again at the next resume, OneBot events are lost",
+                    self.spool.pending_bytes,
+                    self.spool.max_bytes,
+                    self.stats.dropped,
+                )
 
     async def _drain_spool(self) -> bool:
-        """Send the oldest spooled entries once; True if the bus took them."""
+        """Send the oldest spooled entries once; True if the bus took them (or refused them for good)."""
         lines = self.spool.peek(MAX_ENTRIES_PER_CALL)
         items: list[_Item] = []
         size = 0
         for _, entry in lines:
             n = entry_size(entry)
-            if items and size + n > self.max_request_bytes:
+            if n > self.max_request_bytes and not items:  # never puttable: out of the way
+                self._refuse(_Item(entry, None, n), "EntryTooLarge", f"{n} bytes > {self.max_request_bytes}")
+                self.spool.advance(lines[0][0], 1)
+                return True
+            if items and (size + n > self.max_request_bytes or n > self.max_request_bytes):
                 break
-            position = self._drained + len(items)
-            items.append(_Item(entry, self._spool_callbacks.pop(position, None), n))
+            items.append(_Item(entry, None, n))
             size += n
-        retry, _ = await self._attempt(items)
+        if not items:
+            return True
+        retry = await self._attempt(items)
         # Advance past the accepted (or refused) prefix; what follows a retryable failure is sent
-        # again with it (at least once), and keeps its callback.
-        done = len(items) if not retry else items.index(retry[0])
-        for index in range(done, len(items)):
-            callback = items[index].on_accepted
-            if callback and any(r is items[index] for r in retry):
-                self._spool_callbacks[self._drained + index] = callback
+        # again with it (at least once).
+        done = len(items) if not retry else next(i for i, it in enumerate(items) if it is retry[0])
         if done:
             self.spool.advance(lines[done - 1][0], done)
-            self._drained += done
-            if not self.spool.pending:
-                self._drained = 0
-                self._spooled_seen = 0
-                self._spool_base = 0
-                self.stats.state = "ok"
-                log.info("spool drained; the bus is back")
+        if not retry:
+            self._back()
+            if self.spool.pending:
+                self.stats.state = "draining"
+            else:
+                log.info("spool drained")
         return not retry
+
+    def _unreachable(self) -> None:
+        if self.stats.state == "unreachable":
+            return
+        self.stats.state = "unreachable"
+        self.stats.unreachable_since = time.time()
+        self._last_complaint = time.monotonic()
+        log.error(
+            "the bus is unreachable after %d attempts (%s): spooling to %s until it answers",
+            self.attempts,
+            self.stats.last_error,
+            self.spool.path,
+        )
+
+    def _complain(self) -> None:
+        self._unreachable()
+        now = time.monotonic()
+        if now - self._last_complaint < self.complain_every:
+            return
+        self._last_complaint = now
+        since = self.stats.unreachable_since or time.time()
+        log.error(
+            "the bus is still unreachable after %.0f s (%s): %d entries (%d bytes) spooled",
+            time.time() - since,
+            self.stats.last_error,
+            self.spool.pending,
+            self.spool.pending_bytes,
+        )
+
+    def _back(self) -> None:
+        if self.stats.state == "unreachable" and self.stats.unreachable_since:
+            log.warning(
+                "the bus answers again after %.0f s unreachable", time.time() - self.stats.unreachable_since
+            )
+        self.stats.state = "ok"
+        self.stats.unreachable_since = None

@@ -3,13 +3,20 @@
 Token: ``POST getAppAccessToken {appId, clientSecret}`` -> ``{access_token, expires_in}``
 (``expires_in`` is a string of seconds), refreshed in its last 60 s. Gateway: ``GET
 /gateway/bot`` gives the URL, the shard count and ``session_start_limit``; identifies are
-paced to ``max_concurrency`` per 5 s. Per shard: Hello (op 10) -> Identify (op 2) or Resume
-(op 6) -> READY / RESUMED; heartbeats (op 1) at the server's interval with the last seq; a
-heartbeat with no ACK (op 11) since the previous one marks the connection dead.
+paced to ``max_concurrency`` per 5 s. A 5xx, 429 or network failure of either endpoint is
+retried with backoff for as long as it lasts (a relay that ran for hours must survive one 503
+at its next token refresh); a 4xx (a wrong secret) stops with ``GatewayStopped``.
+
+Per shard: Hello (op 10) -> Identify (op 2) or Resume (op 6) -> READY / RESUMED; heartbeats
+(op 1) at the server's interval with the last seq; a heartbeat with no ACK (op 11) since the
+previous one marks the connection dead.
 
 Every dispatch but READY/RESUMED goes to the bus (source qq.official, transport websocket).
-The seq a shard resumes from is the last one such that it and everything before it is on the
-bus (``SeqTracker``), so whatever was received but not yet accepted is replayed by the server.
+``SeqTracker`` keeps the seq a shard resumes from: the last one such that it and everything
+before it is safe (on the bus, refused for good, or fsynced in the spool), so what was received
+but is not yet safe is replayed by the server. A replayed seq that was already submitted is not
+submitted again. The session id and that seq are saved beside the spool (``SessionFile``), so a
+restarted relay resumes too.
 
 After a drop, op 7, or close 4008/4009 the shard resumes; op 9 and the other 4xxx codes make
 it identify again; 4914/4915 stop the relay with ``GatewayStopped``, and so do 4001-4002 and
@@ -19,16 +26,20 @@ it identify again; 4914/4915 stop the relay with ``GatewayStopped``, and so do 4
 from __future__ import annotations
 
 import asyncio
+import bisect
 import functools
 import hashlib
 import json
 import logging
+import math
 import random
 import time
 import urllib.error
 import urllib.request
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -37,7 +48,9 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from qqbus.detail import event_entry
 from qqbus.events.qq import INTENT_GROUP_AND_C2C_EVENT, SOURCE
-from qqbus.relay.publisher import RelayPublisher
+from qqbus.relay.blocking import call_in_daemon_thread
+from qqbus.relay.publisher import Outcome, RelayPublisher
+from qqbus.relay.session_file import SessionFile
 
 log = logging.getLogger("qqbus.relay.qq")
 
@@ -94,8 +107,10 @@ class GatewayConfig:
     backoff_min: float = 1.0
     backoff_max: float = 60.0
     open_timeout: float = 10.0
-    close_timeout: float = 2.0
+    close_timeout: float = 1.0
     proxy: str | Literal[True] | None = True  # websockets' default: honour HTTPS_PROXY
+    max_frame_bytes: int = 1024 * 1024
+    save_every: float = 0.5  # seconds: how stale the saved resume seq may get
 
 
 def _http_json(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
@@ -106,15 +121,63 @@ def _http_json(method: str, url: str, body: Any = None, headers: dict[str, str] 
         method=method,
         headers={"Content-Type": "application/json", "User-Agent": "qqbus-relay", **(headers or {})},
     )
-    with urllib.request.urlopen(request, timeout=15) as response:
+    with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
+
+
+def transient_status(status: int) -> bool:
+    """An HTTP status worth retrying: the server's trouble, not our request's."""
+    return status >= 500 or status in (408, 429)
+
+
+class HttpRetry:
+    """Calls to the platform's HTTP endpoints, retried with backoff while they fail transiently."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.failures = 0
+        self.last_error: str | None = None
+
+    def _delays(self) -> Iterator[float]:
+        c = self.config
+        return backoff(initial_delay=c.backoff_initial, min_delay=c.backoff_min, max_delay=c.backoff_max)
+
+    async def fetch(self, what: str, method: str, url: str, body: Any = None, headers: Any = None) -> Any:
+        """The JSON answer of ``what``; ``GatewayStopped`` when it is refused (4xx)."""
+        delays = self._delays()
+        while True:
+            try:
+                answer = await call_in_daemon_thread(
+                    _http_json, method, url, body, headers, name="qqbus-http"
+                )
+                self.last_error = None
+                return answer
+            except urllib.error.HTTPError as exc:
+                if not transient_status(exc.code):
+                    raise GatewayStopped(f"{what} refused: HTTP {exc.code} {_error_text(exc)}") from exc
+                problem = f"HTTP {exc.code}"
+            except (urllib.error.URLError, OSError, ValueError) as exc:  # network, timeout, not JSON
+                problem = f"{type(exc).__name__}: {exc}"
+            self.failures += 1
+            self.last_error = f"{what}: {problem}"[:300]
+            delay = next(delays)
+            log.warning("%s failed (%s); retrying in %.1f s", what, problem, delay)
+            await asyncio.sleep(delay)
+
+
+def _error_text(exc: urllib.error.HTTPError) -> str:
+    try:
+        return exc.read(300).decode("utf-8", "replace")
+    except Exception:
+        return ""
 
 
 class TokenSource:
     """The app access token, fetched on demand and refreshed in its last 60 seconds."""
 
-    def __init__(self, config: GatewayConfig) -> None:
+    def __init__(self, config: GatewayConfig, http: HttpRetry | None = None) -> None:
         self.config = config
+        self.http = http or HttpRetry(config)
         self.token: str | None = None
         self.expires_at = 0.0
         self._lock = asyncio.Lock()
@@ -123,15 +186,18 @@ class TokenSource:
         async with self._lock:
             if force or self.token is None or time.time() > self.expires_at - 60:
                 body = {"appId": self.config.app_id, "clientSecret": self.config.secret}
-                try:
-                    answer = await asyncio.to_thread(_http_json, "POST", self.config.token_url, body)
-                except urllib.error.HTTPError as exc:
-                    raise GatewayStopped(f"getAppAccessToken refused: HTTP {exc.code}") from exc
+                answer = await self.http.fetch("getAppAccessToken", "POST", self.config.token_url, body)
                 if not isinstance(answer, dict) or not answer.get("access_token"):
-                    raise GatewayStopped(f"getAppAccessToken gave no token (check appId/secret): {answer}")
+                    raise GatewayStopped(
+                        f"getAppAccessToken gave no token (check appId/secret): {answer}"[:400]
+                    )
+                try:
+                    expires_in = int(str(answer.get("expires_in", "7200")))
+                except ValueError:
+                    expires_in = 7200
                 self.token = str(answer["access_token"])
-                self.expires_at = time.time() + int(str(answer.get("expires_in", "7200")))
-                log.info("access token refreshed; expires in %ss", answer.get("expires_in"))
+                self.expires_at = time.time() + expires_in
+                log.info("access token refreshed; expires in %ss", expires_in)
             return self.token
 
 
@@ -155,41 +221,152 @@ class IdentifyLimiter:
             self._times.append(time.monotonic())
 
 
-class SeqTracker:
-    """The seq to resume from: the highest one with it and every earlier dispatch on the bus."""
+class SeqRanges:
+    """A set of seqs kept as sorted, disjoint ranges (dropped entries come in runs)."""
 
     def __init__(self) -> None:
-        self.last_received: int | None = None
-        self._pending: set[int] = set()
-        self._accepted_max: int | None = None
+        self._lo: list[int] = []
+        self._hi: list[int] = []
 
-    def received(self, seq: int) -> None:
+    def _find(self, seq: int) -> int:
+        return bisect.bisect_right(self._lo, seq) - 1
+
+    def __contains__(self, seq: object) -> bool:
+        if not isinstance(seq, int):
+            return False
+        i = self._find(seq)
+        return i >= 0 and seq <= self._hi[i]
+
+    def __len__(self) -> int:
+        return sum(hi - lo + 1 for lo, hi in zip(self._lo, self._hi, strict=True))
+
+    def first(self) -> int | None:
+        return self._lo[0] if self._lo else None
+
+    def add(self, seq: int) -> None:
+        if seq in self:
+            return
+        i = self._find(seq)
+        left = i >= 0 and self._hi[i] == seq - 1
+        right = i + 1 < len(self._lo) and self._lo[i + 1] == seq + 1
+        if left and right:
+            self._hi[i] = self._hi[i + 1]
+            del self._lo[i + 1], self._hi[i + 1]
+        elif left:
+            self._hi[i] = seq
+        elif right:
+            self._lo[i + 1] = seq
+        else:
+            self._lo.insert(i + 1, seq)
+            self._hi.insert(i + 1, seq)
+
+    def discard(self, seq: int) -> None:
+        if seq not in self:
+            return
+        i = self._find(seq)
+        lo, hi = self._lo[i], self._hi[i]
+        if lo == hi:
+            del self._lo[i], self._hi[i]
+        elif seq == lo:
+            self._lo[i] = seq + 1
+        elif seq == hi:
+            self._hi[i] = seq - 1
+        else:
+            self._hi[i] = seq - 1
+            self._lo.insert(i + 1, seq + 1)
+            self._hi.insert(i + 1, hi)
+
+
+class SeqTracker:
+    """Which seqs to submit, and the seq to resume from.
+
+    Frames arrive in order on a connection and a resume replays from ``resume_seq + 1``, so a
+    seq at or below ``last_received`` was submitted before: ``admit`` turns it away (a replayed
+    duplicate), unless its entry was dropped (the spool was full): that hole is what the replay
+    is for. ``resume_seq`` is the highest seq with it and everything before it settled.
+    """
+
+    def __init__(self, start: int | None = None) -> None:
+        self.last_received = start
+        self.duplicates = 0
+        self._pending: set[int] = set()
+        self._holes = SeqRanges()
+
+    def admit(self, seq: int) -> bool:
+        """Record a received seq; False when it was already submitted (do not submit it again)."""
+        if self.last_received is not None and seq <= self.last_received and seq not in self._holes:
+            self.duplicates += 1
+            return False
+        self._holes.discard(seq)
         self._pending.add(seq)
         self.last_received = seq if self.last_received is None else max(self.last_received, seq)
+        return True
 
-    def accepted(self, seq: int) -> None:
+    def settled(self, seq: int, outcome: Outcome = "published") -> None:
+        """The entry of ``seq`` is done with; a dropped one stays a hole to be replayed."""
         self._pending.discard(seq)
-        self._accepted_max = seq if self._accepted_max is None else max(self._accepted_max, seq)
+        if outcome == "dropped":
+            self._holes.add(seq)
 
     @property
     def in_flight(self) -> int:
         return len(self._pending)
 
     @property
+    def holes(self) -> int:
+        return len(self._holes)
+
+    @property
     def resume_seq(self) -> int:
-        if self._pending:
-            return min(self._pending) - 1
+        unsettled = [s for s in (min(self._pending, default=None), self._holes.first()) if s is not None]
+        if unsettled:
+            return min(unsettled) - 1
         return self.last_received or 0
+
+
+def read_gateway_frame(raw: str | bytes) -> dict[str, Any] | None:
+    """A gateway frame as a JSON object, or None when it is not one. Never raises."""
+    try:
+        message = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    return message if isinstance(message, dict) else None
+
+
+def frame_seq(message: dict[str, Any]) -> int | None:
+    seq = message.get("s")
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+
+
+def dispatch_entry(message: dict[str, Any], raw: str | bytes, config: GatewayConfig) -> dict[str, Any]:
+    """The bus entry of a dispatch (op 0 with a string ``t``): the frame as received is the payload."""
+    given = message.get("id")
+    if isinstance(given, str) and given:
+        event_id = given
+    else:
+        body = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+        event_id = hashlib.sha256(body).hexdigest()
+    return event_entry(
+        source=SOURCE,
+        detail_type=str(message["t"]),
+        bot_id=config.app_id,
+        event_id=event_id,
+        transport="websocket",
+        payload=message,
+        bus_name=config.bus_name,
+    )
 
 
 @dataclass
 class ShardStats:
     state: str = "starting"
     session_id: str | None = None
+    restored: bool = False  # the session came from the file a previous run saved
     identifies: int = 0
     resumes: int = 0
     connections: int = 0
     dispatches: int = 0
+    duplicates_skipped: int = 0
     last_close: str | None = None
 
 
@@ -205,15 +382,29 @@ class ShardSession:
         tokens: TokenSource,
         limiter: IdentifyLimiter,
         publisher: RelayPublisher,
+        session_file: SessionFile | None = None,
     ) -> None:
         self.shard, self.shards, self.url = shard, shards, url
         self.config, self.tokens, self.limiter, self.publisher = config, tokens, limiter, publisher
         self.session_id: str | None = None
         self.tracker = SeqTracker()
         self.stats = ShardStats()
+        self.session_file = session_file
+        self._save_handle: asyncio.TimerHandle | None = None
         self._our_close: Action | None = None  # why we closed the connection, if we did
         self._acked = True
         self._was_ready = False
+        saved = session_file.load() if session_file else None
+        if saved is not None:
+            self.session_id, self.tracker = saved.session_id, SeqTracker(start=saved.seq)
+            self.stats.session_id, self.stats.restored = saved.session_id, True
+            log.info(
+                "shard %s: resuming the saved session %s from seq %s (saved %.0f s ago)",
+                shard,
+                saved.session_id,
+                saved.seq,
+                time.time() - saved.saved_at,
+            )
 
     def health(self) -> dict[str, Any]:
         return {
@@ -222,7 +413,41 @@ class ShardSession:
             "last_seq": self.tracker.last_received,
             "resume_seq": self.tracker.resume_seq,
             "in_flight": self.tracker.in_flight,
+            "holes": self.tracker.holes,
         }
+
+    def save(self) -> None:
+        """Write the session id and resume seq now (also what a pending timed save would do)."""
+        if self._save_handle is not None:
+            self._save_handle.cancel()
+            self._save_handle = None
+        if self.session_file is None:
+            return
+        try:
+            self.session_file.save(self.session_id, self.tracker.resume_seq)
+        except OSError as exc:
+            log.error("shard %s: cannot save the session to %s: %s", self.shard, self.session_file.path, exc)
+
+    def _save_soon(self) -> None:
+        """Save within ``save_every`` seconds: a burst of events costs one write."""
+        if self.session_file is None or self._save_handle is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.save()
+            return
+        self._save_handle = loop.call_later(self.config.save_every, self.save)
+
+    def _settled(self, tracker: SeqTracker, seq: int, outcome: Outcome) -> None:
+        tracker.settled(seq, outcome)
+        if tracker is self.tracker:
+            self._save_soon()
+
+    def _forget_session(self) -> None:
+        self.session_id, self.tracker = None, SeqTracker()
+        self.stats.session_id = None
+        self.save()
 
     async def run(self) -> None:
         """Connect, and reconnect for ever, until the gateway says stop (``GatewayStopped``).
@@ -237,22 +462,25 @@ class ShardSession:
             max_delay=self.config.backoff_max,
         )
         failures = delays()
-        async for ws in connect(
-            self.url,
-            reconnect_delays=delays,
-            process_exception=_retryable,
-            open_timeout=self.config.open_timeout,
-            close_timeout=self.config.close_timeout,
-            proxy=self.config.proxy,
-            max_size=None,
-        ):
-            self.stats.connections += 1
-            action = await self._serve(ws)
-            if self._was_ready:
-                failures = delays()  # a session was up: start the backoff over
-            if action == "identify":
-                self.session_id, self.tracker = None, SeqTracker()
-            await asyncio.sleep(next(failures) if not self._was_ready or action == "identify" else 0)
+        try:
+            async for ws in connect(
+                self.url,
+                reconnect_delays=delays,
+                process_exception=_retryable,
+                open_timeout=self.config.open_timeout,
+                close_timeout=self.config.close_timeout,
+                proxy=self.config.proxy,
+                max_size=self.config.max_frame_bytes,
+            ):
+                self.stats.connections += 1
+                action = await self._serve(ws)
+                if self._was_ready:
+                    failures = delays()  # a session was up: start the backoff over
+                if action == "identify":
+                    self._forget_session()
+                await asyncio.sleep(next(failures) if not self._was_ready or action == "identify" else 0)
+        finally:
+            self.save()
 
     async def _serve(self, ws: ClientConnection) -> Action:
         """One connection, from Hello to close; what to do next."""
@@ -260,14 +488,16 @@ class ShardSession:
         self._was_ready = False
         heartbeat: asyncio.Task[None] | None = None
         try:
-            hello = json.loads(await asyncio.wait_for(ws.recv(), timeout=self.config.open_timeout))
-            if hello.get("op") != OP_HELLO:
-                log.warning("shard %s: expected Hello, got op %s", self.shard, hello.get("op"))
+            hello = read_gateway_frame(await asyncio.wait_for(ws.recv(), timeout=self.config.open_timeout))
+            if hello is None or hello.get("op") != OP_HELLO:
+                log.warning("shard %s: expected Hello, got %.100r", self.shard, hello)
                 await ws.close(4002, "expected hello")
                 return "resume" if self.session_id else "identify"
             interval = float(hello["d"]["heartbeat_interval"]) / 1000
+            if not math.isfinite(interval) or interval <= 0:
+                raise ValueError(f"heartbeat_interval {interval!r}")
             await self._identify_or_resume(ws)
-            heartbeat = asyncio.create_task(self._heartbeat(ws, interval))
+            heartbeat = asyncio.create_task(self._heartbeat(ws, min(interval, 300.0)))
             async for raw in ws:
                 action = await self._on_frame(ws, raw)
                 if action is not None:
@@ -340,16 +570,15 @@ class ShardSession:
             await asyncio.sleep(interval)
 
     async def _on_frame(self, ws: ClientConnection, raw: str | bytes) -> Action | None:
-        try:
-            message = json.loads(raw)
-        except ValueError:
-            log.warning("shard %s: a frame that is not JSON: %.100r", self.shard, raw)
+        message = read_gateway_frame(raw)
+        if message is None:
+            log.warning("shard %s: a frame that is not a JSON object: %.100r", self.shard, raw)
             return None
         op = message.get("op")
         if op == OP_HEARTBEAT_ACK:
             self._acked = True
         elif op == OP_DISPATCH:
-            await self._dispatch(message, raw if isinstance(raw, bytes) else raw.encode())
+            await self._dispatch(message, raw)
         elif op == OP_HEARTBEAT:
             await ws.send(json.dumps({"op": OP_HEARTBEAT, "d": self.tracker.last_received}))
         elif op == OP_RECONNECT:
@@ -360,89 +589,111 @@ class ShardSession:
             return "identify"
         return None
 
-    async def _dispatch(self, message: dict[str, Any], raw: bytes) -> None:
-        t, seq, data = message.get("t"), message.get("s"), message.get("d")
+    async def _dispatch(self, message: dict[str, Any], raw: str | bytes) -> None:
+        t, seq, data = message.get("t"), frame_seq(message), message.get("d")
         if t == "READY":
-            self.session_id = str((data or {}).get("session_id"))
+            session_id = data.get("session_id") if isinstance(data, dict) else None
+            if isinstance(session_id, (str, int)) and not isinstance(session_id, bool) and str(session_id):
+                self.session_id = str(session_id)
+            else:
+                log.warning(
+                    "shard %s: READY without a session_id: this session cannot be resumed", self.shard
+                )
             self.stats.session_id, self.stats.state = self.session_id, "ready"
             self._was_ready = True
             log.info("shard %s: READY, session %s", self.shard, self.session_id)
+            self.save()
         elif t == "RESUMED":
             self.stats.state = "ready"
             self._was_ready = True
             log.info("shard %s: RESUMED", self.shard)
-        if not isinstance(seq, int):
-            seq = None
-        if t in ("READY", "RESUMED") or not isinstance(t, str):
-            if seq is not None:
-                self.tracker.received(seq)
-                self.tracker.accepted(seq)
+        if t in ("READY", "RESUMED") or not isinstance(t, str) or not t:
+            if seq is not None and self.tracker.admit(seq):
+                self._settled(self.tracker, seq, "published")
+            return
+        if seq is not None and not self.tracker.admit(seq):
+            self.stats.duplicates_skipped += 1  # replayed after a resume, and already submitted
             return
         self.stats.dispatches += 1
-        given = message.get("id")
-        event_id = given if isinstance(given, str) and given else hashlib.sha256(raw).hexdigest()
-        entry = event_entry(
-            source=SOURCE,
-            detail_type=t,
-            bot_id=self.config.app_id,
-            event_id=event_id,
-            transport="websocket",
-            payload=message,
-            bus_name=self.config.bus_name,
-        )
+        entry = dispatch_entry(message, raw, self.config)
         if seq is None:
             await self.publisher.submit(entry)
             return
-        tracker = self.tracker
-        tracker.received(seq)
-        await self.publisher.submit(entry, on_accepted=lambda: tracker.accepted(seq))
+        await self.publisher.submit(entry, on_done=functools.partial(self._settled, self.tracker, seq))
 
 
 def _retryable(exc: Exception) -> Exception | None:
     """Retry network errors and 5xx/429 handshakes; raise anything else."""
     if isinstance(exc, InvalidStatus):
         status = exc.response.status_code
-        return None if status >= 500 or status == 429 else exc
+        return None if transient_status(status) else exc
     if isinstance(exc, (OSError, TimeoutError, InvalidHandshake)):
         return None
     return exc
 
 
 class QQGatewayRelay:
-    """All shards of one bot: token, gateway URL, pacing, sessions."""
+    """All shards of one bot: token, gateway URL, pacing, sessions (saved in ``session_dir``)."""
 
-    def __init__(self, config: GatewayConfig, publisher: RelayPublisher) -> None:
+    def __init__(
+        self, config: GatewayConfig, publisher: RelayPublisher, session_dir: Path | None = None
+    ) -> None:
         self.config = config
         self.publisher = publisher
-        self.tokens = TokenSource(config)
+        self.session_dir = session_dir
+        self.http = HttpRetry(config)
+        self.tokens = TokenSource(config, self.http)
         self.sessions: list[ShardSession] = []
 
     def health(self) -> dict[str, Any]:
-        return {"app_id": self.config.app_id, "shards": [s.health() for s in self.sessions]}
+        return {
+            "app_id": self.config.app_id,
+            "http_failures": self.http.failures,
+            "http_last_error": self.http.last_error,
+            "shards": [s.health() for s in self.sessions],
+        }
+
+    def save(self) -> None:
+        """Save every shard's session now (the runner calls it after the last flush)."""
+        for session in self.sessions:
+            session.save()
 
     async def gateway(self) -> dict[str, Any]:
         token = await self.tokens.get()
         url = self.config.api_base.rstrip("/") + "/gateway/bot"
-        try:
-            info = await asyncio.to_thread(_http_json, "GET", url, None, {"Authorization": f"QQBot {token}"})
-        except urllib.error.HTTPError as exc:
-            raise GatewayStopped(f"GET /gateway/bot refused: HTTP {exc.code}") from exc
-        if not isinstance(info, dict) or not info.get("url"):
-            raise GatewayStopped(f"GET /gateway/bot gave no url: {info}")
+        info = await self.http.fetch(
+            "GET /gateway/bot", "GET", url, None, {"Authorization": f"QQBot {token}"}
+        )
+        if not isinstance(info, dict) or not isinstance(info.get("url"), str) or not info["url"]:
+            raise GatewayStopped(f"GET /gateway/bot gave no url: {info}"[:400])
         return info
 
     async def run(self) -> None:
         info = await self.gateway()
-        limit = info.get("session_start_limit") or {}
-        if limit.get("remaining") == 0:
-            wait = int(limit.get("reset_after", 0)) / 1000
+        limit = info.get("session_start_limit")
+        limit = limit if isinstance(limit, dict) else {}
+        shards = self.config.shards or _positive_int(info.get("shards"), 1)
+        files = [
+            SessionFile(self.session_dir, self.config.app_id, i, shards) if self.session_dir else None
+            for i in range(shards)
+        ]
+        restorable = any(f is not None and f.load() is not None for f in files)
+        if limit.get("remaining") == 0 and not restorable:
+            wait = _positive_int(limit.get("reset_after"), 0) / 1000
             log.warning("no session starts left; waiting %.0f s for the limit to reset", wait)
             await asyncio.sleep(wait)
-        shards = self.config.shards or int(info.get("shards") or 1)
-        limiter = IdentifyLimiter(int(limit.get("max_concurrency") or 1), self.config.identify_window)
+        limiter = IdentifyLimiter(_positive_int(limit.get("max_concurrency"), 1), self.config.identify_window)
         self.sessions = [
-            ShardSession(i, shards, info["url"], self.config, self.tokens, limiter, self.publisher)
+            ShardSession(i, shards, info["url"], self.config, self.tokens, limiter, self.publisher, files[i])
             for i in range(shards)
         ]
         log.info("gateway %s, %d shard(s)", info["url"], shards)
         await asyncio.gather(*(s.run() for s in self.sessions))
+
+
+def _positive_int(value: Any, default: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return default
+    return number if number > 0 else default

@@ -1,7 +1,12 @@
-"""Running the relay as a process: components, the publisher, health, and a clean shutdown.
+"""Running the relay as a process: components, the publisher, health, and a bounded shutdown.
+
+Exit codes (what the systemd unit acts on): 0 stopped by a signal; 2 the configuration is
+wrong or the QQ gateway said stop (4914/4915, a refused secret): do not restart; 1 anything
+else, such as a task the relay depends on dying: restart.
 
 On SIGINT/SIGTERM the websockets are closed first (no new events), then the publisher flushes
-what it holds within ``flush_timeout`` and spools the rest to disk for the next start.
+what it holds and spools the rest to disk for the next start, all within ``stop_timeout``
+seconds (8 by default, under the 10 s container engines wait before SIGKILL).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +25,11 @@ from qqbus.relay.health import log_status, serve_health
 from qqbus.relay.onebot_ws import OneBotForwardClient, OneBotRelay, OneBotReverseServer, OneBotWsConfig
 from qqbus.relay.publisher import RelayPublisher
 from qqbus.relay.qq_gateway import GatewayConfig, GatewayStopped, QQGatewayRelay
+from qqbus.relay.spool import DEFAULT_MAX_BYTES, SpoolInUse, lock_directory
 
 log = logging.getLogger("qqbus.relay")
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
 @dataclass
@@ -34,7 +43,8 @@ class RelayOptions:
     publish_heartbeats: bool = False
     health: tuple[str, int] | None = ("127.0.0.1", 8081)
     status_every: float = 60.0
-    flush_timeout: float = 10.0
+    stop_timeout: float = 8.0  # the whole shutdown, signal to exit
+    max_spool_bytes: int = DEFAULT_MAX_BYTES
     events_client: Any = None  # a boto3 events client (default: the cached one)
 
 
@@ -43,8 +53,12 @@ class Relay:
 
     def __init__(self, options: RelayOptions) -> None:
         self.options = options
-        self.publisher = RelayPublisher(EventBridgePublisher(events=options.events_client), options.spool_dir)
-        self.qq = QQGatewayRelay(options.qq, self.publisher) if options.qq else None
+        self.publisher = RelayPublisher(
+            EventBridgePublisher(events=options.events_client),
+            options.spool_dir,
+            max_spool_bytes=options.max_spool_bytes,
+        )
+        self.qq = QQGatewayRelay(options.qq, self.publisher, options.spool_dir) if options.qq else None
         onebot = OneBotRelay(
             OneBotWsConfig(options.bus_name, options.onebot_token, options.publish_heartbeats), self.publisher
         )
@@ -54,16 +68,9 @@ class Relay:
         self.health_url: str | None = None
 
     def state(self) -> dict[str, Any]:
-        p = self.publisher
         return {
-            "publisher": {
-                "state": p.stats.state,
-                "queue_depth": p.queue_depth,
-                "spooled": p.spool.pending,
-                "published": p.stats.published,
-                "rejected": p.stats.rejected,
-                "last_error": p.stats.last_error,
-            },
+            "healthy": self.publisher.healthy,
+            "publisher": self.publisher.health(),
             "qq": self.qq.health() if self.qq else None,
             "onebot": {
                 "reverse": self.onebot_server.health() if self.onebot_server else None,
@@ -75,64 +82,104 @@ class Relay:
         self._stop.set()
 
     async def run(self, *, install_signal_handlers: bool = True) -> int:
-        """Run until ``stop()`` (or a signal); 0, or 2 when the QQ gateway said stop."""
+        """Run until ``stop()`` (or a signal); the exit code (see the module docstring)."""
+        try:
+            lock = lock_directory(self.options.spool_dir)
+        except SpoolInUse as exc:
+            log.error("%s", exc)
+            return EXIT_CONFIG
+        try:
+            return await self._run(install_signal_handlers)
+        finally:
+            lock.close()
+
+    async def _run(self, install_signal_handlers: bool) -> int:
         if install_signal_handlers:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.stop)
         publisher_task = asyncio.create_task(self.publisher.run(), name="publisher")
         tasks: list[asyncio.Task[Any]] = []
-        servers: list[Any] = []
-        if self.options.health:
-            health = await serve_health(self.state, *self.options.health)
-            servers.append(health)
-            host, port = health.sockets[0].getsockname()[:2]
-            self.health_url = f"http://{host}:{port}/health"
-        if self.onebot_server and self.options.onebot_listen:
-            await self.onebot_server.start(*self.options.onebot_listen)
+        servers: list[asyncio.Server] = []
+        code = await self._start(tasks, servers)
+        if code is None:
+            code = await self._until_stopped([publisher_task, *tasks])
+        await self._shutdown(tasks, servers, publisher_task)
+        return code
+
+    async def _start(self, tasks: list[asyncio.Task[Any]], servers: list[asyncio.Server]) -> int | None:
+        """Start the servers and tasks; an exit code if one cannot start."""
+        try:
+            if self.options.health:
+                health = await serve_health(self.state, *self.options.health)
+                servers.append(health)
+                host, port = health.sockets[0].getsockname()[:2]
+                self.health_url = f"http://{host}:{port}/health"
+            if self.onebot_server and self.options.onebot_listen:
+                await self.onebot_server.start(*self.options.onebot_listen)
+        except OSError as exc:  # the port is taken (maybe by a relay still stopping): restart later
+            log.error("cannot listen: %s", exc)
+            return EXIT_FAILED
         if self.qq:
             tasks.append(asyncio.create_task(self.qq.run(), name="qq-gateway"))
         tasks += [asyncio.create_task(c.run(), name=f"onebot-forward-{c.url}") for c in self.onebot_clients]
         tasks.append(asyncio.create_task(log_status(self.state, self.options.status_every), name="status"))
-        code = await self._until_stopped(tasks)
+        return None
+
+    async def _shutdown(
+        self, tasks: list[asyncio.Task[Any]], servers: list[asyncio.Server], publisher_task: asyncio.Task[Any]
+    ) -> None:
+        """Close the websockets, flush, spool the rest, save the QQ sessions: within ``stop_timeout``."""
+        started = time.monotonic()
+        deadline = started + self.options.stop_timeout
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        closing = [*tasks]
         if self.onebot_server:
-            await self.onebot_server.stop()
+            closing.append(asyncio.create_task(self.onebot_server.stop()))
+        if closing:
+            await asyncio.wait(closing, timeout=min(2.0, self.options.stop_timeout / 4))
+        for task in closing:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                log.debug("%s ended with %r", task.get_name(), task.exception())
         for server in servers:
             server.close()
-        await self.publisher.close(self.options.flush_timeout)
-        await publisher_task
+        try:
+            await self.publisher.close(max(0.0, deadline - time.monotonic() - 0.5))
+        except Exception:  # the spool itself failed (a full or broken disk): say so, exit anyway
+            log.exception("could not flush or spool the queue at shutdown")
+        if not publisher_task.done():
+            publisher_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await publisher_task
+        if self.qq:
+            self.qq.save()
         log.info(
-            "relay stopped: %d published, %d spooled for the next start",
+            "relay stopped in %.1f s: %d published, %d spooled for the next start",
+            time.monotonic() - started,
             self.publisher.stats.published,
             self.publisher.spool.pending,
         )
-        return code
 
     async def _until_stopped(self, tasks: list[asyncio.Task[Any]]) -> int:
+        """Wait for ``stop()``; or for a task to end, which ends the relay: every task runs for ever."""
         stopper: asyncio.Task[Any] = asyncio.create_task(self._stop.wait())
-        watched: list[asyncio.Task[Any]] = [stopper, *tasks]
-        while True:
-            done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
-            if stopper in done:
-                return 0
-            for task in done:
-                error = task.exception()
-                if isinstance(error, GatewayStopped):
-                    log.error("QQ gateway: %s", error)
-                    stopper.cancel()
-                    return 2
-                if error is not None:
-                    log.error(
-                        "%s failed: %r", task.get_name() if isinstance(task, asyncio.Task) else task, error
-                    )
-                    stopper.cancel()
-                    return 1
-                watched.remove(task)
+        try:
+            done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+        if stopper in done:
+            return EXIT_OK
+        task = next(iter(done))
+        error = None if task.cancelled() else task.exception()
+        if isinstance(error, GatewayStopped):
+            log.error("QQ gateway: %s", error)
+            return EXIT_CONFIG
+        if error is not None:
+            log.error("%s failed: %r; stopping the relay", task.get_name(), error, exc_info=error)
+        else:
+            log.error("%s ended unexpectedly; stopping the relay", task.get_name())
+        return EXIT_FAILED
 
 
 def run_blocking(options: RelayOptions) -> int:
