@@ -2,12 +2,16 @@
 
 Several functions share one process here, so each invocation runs under one lock with its own
 function's environment in ``os.environ`` (as its Lambda would have it), restored afterwards.
-Secrets come from the dev values below instead of SSM.
+Secrets come from the dev values below instead of SSM. An invocation can keep the log lines it
+wrote (``invoke(event, logs=[])``, for the console's trace); the lines at or above the function's
+own level still reach the terminal as before.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import io
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -26,6 +30,9 @@ DEV_QQ_SECRET = "qqbus-dev-secret"
 DEV_ONEBOT_SECRET = "qqbus-dev-onebot"
 
 _INVOKE_LOCK = threading.RLock()
+#: Log lines kept per invocation, and characters per line.
+MAX_LOG_LINES = 100
+MAX_LOG_CHARS = 4000
 
 
 @dataclass
@@ -79,9 +86,54 @@ class LocalFunction:
         spec.loader.exec_module(module)
         return module
 
-    def invoke(self, event: dict[str, Any]) -> Any:
-        with _INVOKE_LOCK, environment(self.env):
+    def invoke(self, event: dict[str, Any], *, logs: list[str] | None = None) -> Any:
+        """Call the handler; with ``logs``, its log lines (INFO and up) are appended to it."""
+        with _INVOKE_LOCK, environment(self.env), captured_logs(logs, self.env.get("POWERTOOLS_LOG_LEVEL")):
             return self.handler(event, LocalContext(function_name=self.name, timeout_s=self.timeout_s))
+
+
+@contextmanager
+def captured_logs(into: list[str] | None, echo_level: str | None) -> Iterator[None]:
+    """The Powertools logger's lines (INFO and up) into ``into``; those at ``echo_level`` and up
+    also to where they went before. Holds only under ``_INVOKE_LOCK`` (the logger is shared)."""
+    if into is None:
+        yield
+        return
+    import logging
+
+    from qqbus.observability import logger
+
+    handler = logger.registered_handler
+    if not isinstance(handler, logging.StreamHandler):
+        yield
+        return
+    buffer = io.StringIO()
+    stream = handler.setStream(buffer)
+    level = logger.log_level
+    logger.setLevel("INFO")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        handler.setStream(stream)
+        echo = logging.getLevelName((echo_level or "INFO").upper())
+        for line in buffer.getvalue().splitlines():
+            if len(into) < MAX_LOG_LINES:
+                into.append(line[:MAX_LOG_CHARS])
+            if _level_of(line) >= (echo if isinstance(echo, int) else logging.INFO) and stream is not None:
+                print(line, file=stream, flush=True)
+
+
+def _level_of(line: str) -> int:
+    """The level of a Powertools JSON log line (a line that is not one counts as WARNING)."""
+    import logging
+
+    try:
+        level = json.loads(line).get("level")
+    except (ValueError, AttributeError):
+        return logging.WARNING
+    found = logging.getLevelName(str(level).upper())
+    return found if isinstance(found, int) else logging.WARNING
 
 
 def function_environment(

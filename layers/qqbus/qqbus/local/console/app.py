@@ -279,7 +279,7 @@ class Console:
         line = f"** console: the bot posts unprompted to {where}: {json.dumps(text, ensure_ascii=False)}"
         self.stack.trace.add(
             event_id,
-            Step("console", line, data={"action_id": action.action_id, "origin": "console"}),
+            Step("console", line, data={"origin": "console", "text": text}),
             detail_type="console.bot_posts",
             source="qqbus.console",
             bot_id=bot.id,

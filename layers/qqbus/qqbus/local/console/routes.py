@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -217,7 +217,7 @@ def _get(console: Console, request: BaseHTTPRequestHandler, path: str, query: di
     elif path == "/console/api/failures":
         _json(request, 200, console.failures())
     elif path.startswith("/console/api/trace/"):
-        found = console.event(path.removeprefix("/console/api/trace/"))
+        found = console.event(unquote(path.removeprefix("/console/api/trace/")))
         if found is None:
             raise HttpError(404, "no such event (yet)")
         _json(request, 200, found)
