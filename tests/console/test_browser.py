@@ -53,7 +53,12 @@ def _open(browser: Any, stack: Stack, tmp_path: Path, width: int, height: int) -
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     session = Session(page, tmp_path)
-    page.on("console", lambda m: session.errors.append(f"console.{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on(
+        "console",
+        lambda m: (
+            session.errors.append(f"console.{m.type}: {m.text}") if m.type in ("error", "warning") else None
+        ),
+    )
     page.on("pageerror", lambda e: session.errors.append(f"pageerror: {e}"))
     page.goto(stack.http + "/")
     expect(page.locator("#live")).to_have_text("live")
@@ -117,7 +122,9 @@ def test_qq_chat_trace_state_refusal_and_replay(wide: Session) -> None:
     expect(trace.locator(".chip", has_text='qq.group_message "pong" → sent (passive)')).to_be_visible()
     trace.locator(".trace-row").click()
     detail = trace.locator(".trace-detail")
-    expect(detail).to_contain_text("rule QqGroupAtMessageCreateFunctionBus → function QqGroupAtMessageCreateFunction")
+    expect(detail).to_contain_text(
+        "rule QqGroupAtMessageCreateFunctionBus → function QqGroupAtMessageCreateFunction"
+    )
     detail.get_by_text("log line", exact=False).first.click()
     expect(detail.locator("pre.logs").first).to_contain_text("INFO group @-message")
     expect(detail.locator("details.payload pre")).to_contain_text('"content": " /ping"')

@@ -19,8 +19,16 @@ from typing import TYPE_CHECKING, Any
 from qqbus.actions import ACTION_SOURCE, Outbox
 from qqbus.local.console.feed import Feed
 from qqbus.local.console.queues import FailureQueues
-from qqbus.local.console.sandbox import Bot, Entry, Posted, Sandbox, SandboxError, conversation_key
-from qqbus.local.console.sandbox import describe_payload, dumps
+from qqbus.local.console.sandbox import (
+    Bot,
+    Entry,
+    Posted,
+    Sandbox,
+    SandboxError,
+    conversation_key,
+    describe_payload,
+    dumps,
+)
 from qqbus.local.console.tables import item_to_row, render, scan
 from qqbus.local.functions import DEV_QQ_APPID
 from qqbus.local.trace import EventTrace, Step
@@ -142,7 +150,9 @@ class Console:
         bot_key = f"{said['protocol']}:{detail.get('bot_id')}"
         if all(b.key != bot_key for b in self.sandbox.bots()):
             self.sandbox.add_bot(said["protocol"], str(detail.get("bot_id")))
-        self.sandbox.seen(said["protocol"], user_id=said["user_id"], group_id=said["group_id"], name=said["name"])
+        self.sandbox.seen(
+            said["protocol"], user_id=said["user_id"], group_id=said["group_id"], name=said["name"]
+        )
         key = conversation_key(bot_key, group_id=said["group_id"], user_id=said["user_id"])
         name = said["name"] or self.sandbox.person(said["protocol"], said["user_id"]).name
         note = f"via {detail.get('transport', '?')}"
@@ -296,7 +306,7 @@ class Console:
         self.feed.publish("failures", {"replayed": message_id})
         return info
 
-    def fault(self, api: str, status: int, times: int) -> None:
+    def fault(self, api: str, status: int, times: int) -> dict[str, Any]:
         """The fake ``api`` answers the next ``times`` requests with ``status``."""
         fake = self.stack.fakes.get(api)
         if fake is None:
@@ -308,6 +318,7 @@ class Console:
         )
         fake.fail_next(status, body, {}, times)
         self.stack._say(f"** console: the fake {api} API answers {status} to its next {times} requests")
+        return {"api": api, "status": status, "times": times}
 
     # --- bots that come and go ------------------------------------------------------------
 
@@ -316,7 +327,9 @@ class Console:
         relay = getattr(self.stack, "_relay", None)
         server = getattr(relay, "onebot_server", None)
         if server is not None:
-            bots += [Bot("onebot", str(sid), "reverse WebSocket") for sid, _ in sorted(list(server.connections))]
+            bots += [
+                Bot("onebot", str(sid), "reverse WebSocket") for sid, _ in sorted(list(server.connections))
+            ]
         gateway = self.stack.options.relay_qq
         if gateway is not None:
             bots.append(Bot("qq", str(gateway.app_id), "QQ gateway"))

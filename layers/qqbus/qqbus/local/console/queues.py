@@ -34,9 +34,9 @@ def failure_queue_ids(template: Template) -> list[str]:
     def walk(node: Any, inside: bool) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
-                if key == "Fn::GetAtt" and inside and isinstance(value, list) and value:
-                    if value[0] not in found:
-                        found.append(str(value[0]))
+                target = value[0] if key == "Fn::GetAtt" and isinstance(value, list) and value else None
+                if inside and target is not None and target not in found:
+                    found.append(str(target))
                 walk(value, inside or key in ("OnFailure", "DeadLetterConfig"))
         elif isinstance(node, list):
             for value in node:
@@ -81,10 +81,12 @@ def describe(message: dict[str, Any]) -> dict[str, Any]:
         info["error"] = "not a failure record this console knows (neither a destination record nor an event)"
     event = info["event"]
     if isinstance(event, dict):
-        detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
+        detail = event.get("detail")
+        detail = detail if isinstance(detail, dict) else {}
+        origin = detail.get("origin")
         info["detail_type"] = event.get("detail-type")
         info["source"] = event.get("source")
-        origin = (detail.get("origin") or {}).get("event_id") if isinstance(detail.get("origin"), dict) else None
+        origin = origin.get("event_id") if isinstance(origin, dict) else None
         info["event_id"] = origin or detail.get("event_id")
     return info
 
@@ -92,7 +94,9 @@ def describe(message: dict[str, Any]) -> dict[str, Any]:
 class FailureQueues:
     """The template's failure queues on the stack's SQS, listed and replayed under one lock."""
 
-    def __init__(self, template: Template, queue_urls: dict[str, str], sqs: Any, events: Any, bus: str) -> None:
+    def __init__(
+        self, template: Template, queue_urls: dict[str, str], sqs: Any, events: Any, bus: str
+    ) -> None:
         self.urls = {q: queue_urls[q] for q in failure_queue_ids(template) if q in queue_urls}
         self.sqs = sqs
         self.events = events

@@ -39,7 +39,10 @@ SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
     "x-frame-options": "DENY",
-    "content-security-policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+    "content-security-policy": (
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'self'"
+    ),
     "cache-control": "no-store",
 }
 MAX_BODY = 64 * 1024
@@ -163,26 +166,31 @@ def parse(model: type[_Request], raw: bytes) -> Any:
         raise HttpError(400, error_summary(exc)) from exc
 
 
-def _posts(console: Console) -> dict[str, tuple[type[_Request], Callable[[Any], Any]]]:
+#: The request model of each ``POST /console/api/<name>`` (``_actions`` says what each does).
+ROUTE_MODELS: dict[str, type[_Request]] = {
+    "users": AddPerson,
+    "groups": AddPerson,
+    "bots": AddBot,
+    "say": Say,
+    "notice": Notice,
+    "post": BotPost,
+    "replay": Replay,
+    "fault": Fault,
+}
+
+
+def _actions(console: Console) -> dict[str, Callable[[Any], Any]]:
+    """What each POST route does with its validated request."""
     sandbox = console.sandbox
     return {
-        "/console/api/users": (AddPerson, lambda r: sandbox.add_person(r.protocol, r.name)),
-        "/console/api/groups": (AddPerson, lambda r: sandbox.add_group(r.protocol, r.name)),
-        "/console/api/bots": (AddBot, lambda r: sandbox.add_bot(r.protocol, r.id)),
-        "/console/api/say": (
-            Say,
-            lambda r: sandbox.say(r.bot, r.user, r.text, group_id=r.group, mention=r.mention),
-        ),
-        "/console/api/notice": (
-            Notice,
-            lambda r: sandbox.notice(r.bot, r.group, r.kind, operator_id=r.user, duration=r.duration),
-        ),
-        "/console/api/post": (
-            BotPost,
-            lambda r: {"event_id": console.bot_posts(r.bot, r.text, group_id=r.group, user_id=r.user)},
-        ),
-        "/console/api/replay": (Replay, lambda r: console.replay(r.queue, r.message_id)),
-        "/console/api/fault": (Fault, lambda r: console.fault(r.api, r.status, r.times) or {"ok": True}),
+        "users": lambda r: sandbox.add_person(r.protocol, r.name),
+        "groups": lambda r: sandbox.add_group(r.protocol, r.name),
+        "bots": lambda r: sandbox.add_bot(r.protocol, r.id),
+        "say": lambda r: sandbox.say(r.bot, r.user, r.text, group_id=r.group, mention=r.mention),
+        "notice": lambda r: sandbox.notice(r.bot, r.group, r.kind, operator_id=r.user, duration=r.duration),
+        "post": lambda r: {"event_id": console.bot_posts(r.bot, r.text, group_id=r.group, user_id=r.user)},
+        "replay": lambda r: console.replay(r.queue, r.message_id),
+        "fault": lambda r: console.fault(r.api, r.status, r.times),
     }
 
 
@@ -226,8 +234,9 @@ def _get(console: Console, request: BaseHTTPRequestHandler, path: str, query: di
 
 
 def _post(console: Console, request: BaseHTTPRequestHandler, path: str) -> None:
-    route = _posts(console).get(path)
-    if route is None:
+    name = path.removeprefix("/console/api/")
+    model = ROUTE_MODELS.get(name) if path.startswith("/console/api/") else None
+    if model is None:
         raise HttpError(404, f"nothing to POST to at {path}")
     if not origin_allowed(request.headers):
         raise HttpError(403, f"requests from {request.headers.get('Origin')!r} are not accepted")
@@ -240,10 +249,9 @@ def _post(console: Console, request: BaseHTTPRequestHandler, path: str) -> None:
     if length > MAX_BODY:
         request.close_connection = True
         raise HttpError(413, f"the body is over {MAX_BODY} bytes")
-    model, run = route
     body = parse(model, request.rfile.read(length) if length > 0 else b"")
     try:
-        result = run(body)
+        result = _actions(console)[name](body)
     except NotFound as exc:
         raise HttpError(404, str(exc)) from exc
     except (SandboxError, ValueError) as exc:

@@ -213,12 +213,16 @@ class Sandbox:
 
     def conversations(self) -> dict[str, list[dict[str, Any]]]:
         with self._lock:
-            return {key: [asdict(e) for e in entries.values()] for key, entries in self._conversations.items()}
+            return {
+                key: [asdict(e) for e in entries.values()] for key, entries in self._conversations.items()
+            }
 
     def on_action(self, action: dict[str, Any], result: dict[str, Any] | None) -> None:
         """The bot asked for ``action`` (and, when given, got ``result``): its line in the chat."""
         target = action.get("target") or {}
-        if action.get("protocol") not in ("qq", "onebot") or not (target.get("group_id") or target.get("user_id")):
+        if action.get("protocol") not in ("qq", "onebot") or not (
+            target.get("group_id") or target.get("user_id")
+        ):
             return  # an action with no conversation (e.g. a OneBot call without a target)
         bot_key = f"{action['protocol']}:{action.get('bot_id')}"
         key = conversation_key(bot_key, group_id=target.get("group_id"), user_id=target.get("user_id"))
@@ -264,7 +268,9 @@ class Sandbox:
         if bot.protocol == "qq":
             if group is not None and not mention:
                 note = "QQ pushes a bot only the group messages that @ it: not sent"
-                entry = Entry(f"local:{time.time_ns()}", key, "user", shown, person.name, "not_delivered", note)
+                entry = Entry(
+                    f"local:{time.time_ns()}", key, "user", shown, person.name, "not_delivered", note
+                )
                 return self.record(entry)
             payload = (
                 payloads.qq_group_at_message(group_id=group.id, user_id=person.id, text=text, now=now)
@@ -355,7 +361,8 @@ def message_text(message: Any) -> str:
 def describe_payload(payload: dict[str, Any]) -> dict[str, Any] | None:
     """Who said what where, for a message event from outside the sandbox; None if not a message."""
     if payload.get("post_type") == "message":
-        sender = payload.get("sender") if isinstance(payload.get("sender"), dict) else {}
+        sender = payload.get("sender")
+        sender = sender if isinstance(sender, dict) else {}
         group = payload.get("group_id") if payload.get("message_type") == "group" else None
         return {
             "protocol": "onebot",
