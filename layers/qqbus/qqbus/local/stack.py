@@ -617,7 +617,8 @@ class _HttpHandler(BaseHTTPRequestHandler):
         )
         self.stack.requests += 1
         self.stack.stats[fn.name].invocations += 1
-        result = fn.invoke(event)
+        logs: list[str] = []  # the ingress function's log lines (why it refused), for the trace
+        result = fn.invoke(event, logs=logs)
         status = int(result["statusCode"])
         stats = self.stack.stats[fn.name]
         if status < 400:
@@ -640,6 +641,7 @@ class _HttpHandler(BaseHTTPRequestHandler):
                 "ms": round(ms, 1),
                 "path": url.path,
                 "body": body.decode("utf-8", "replace"),
+                "logs": logs,
             }
             self.stack.trace.add(event_id, Step(kind, line, data=data), detail_type=detail_type)
 
