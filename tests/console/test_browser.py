@@ -125,8 +125,13 @@ def test_qq_chat_trace_state_refusal_and_replay(wide: Session) -> None:
     expect(detail).to_contain_text(
         "rule QqGroupAtMessageCreateFunctionBus → function QqGroupAtMessageCreateFunction"
     )
-    detail.get_by_text("log line", exact=False).first.click()
-    expect(detail.locator("pre.logs").first).to_contain_text("INFO group @-message")
+    for step, says in (
+        ("<- POST /qq/webhook", "INFO published qq.official GROUP_AT_MESSAGE_CREATE"),  # the ingress
+        ("-> QqGroupAtMessageCreateFunction", "INFO group @-message"),  # the handler
+    ):
+        lines = detail.locator("ol.steps > li", has_text=step)
+        lines.get_by_text("log line", exact=False).click()
+        expect(lines.locator("pre.logs")).to_contain_text(says)
     expect(detail.locator("details.payload pre")).to_contain_text('"content": " /ping"')
     wide.shot("01-ping-pong-trace")
     join_trace = page.locator("#traces li", has=page.locator(".type", has_text="GROUP_ADD_ROBOT")).first

@@ -431,6 +431,7 @@ function wire() {
     $("user-name").value = "";
     if (!S.people.some((u) => u.protocol === made.protocol && u.id === made.id)) S.people.push(made);
     renderEntities();
+    $("as-user").value = made.id; // the newest user speaks next
   });
   $("add-group").addEventListener("submit", async (e) => {
     e.preventDefault();
