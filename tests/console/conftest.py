@@ -2,8 +2,8 @@
 
 The browser tests need Debian's ``chromium`` (or ``QQBUS_CHROMIUM``) and the ``playwright``
 package (the ``dev`` extra), which drives that executable; no browser is downloaded. Without a
-Chromium they are skipped with one line in the summary, except under CI (``CI`` set), where
-.ci/run installs it and its absence is a failure.
+Chromium their module is skipped, one line in the summary, except under CI (``CI`` set),
+where .ci/run installs it and its absence is a failure.
 """
 
 from __future__ import annotations
@@ -42,8 +42,11 @@ def find_chromium() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def chromium() -> str:
+def require_browser() -> str:
+    """The Chromium to drive; else skip the calling test module (one line in the summary).
+
+    Under CI (``CI`` set) a missing browser fails the run instead: .ci/run installs it.
+    """
     path = find_chromium()
     problem = None
     if path is None:
@@ -55,8 +58,8 @@ def chromium() -> str:
             problem = "the playwright package is missing (pip install -e '.[dev]')"
     if problem is not None:
         if os.environ.get("CI"):
-            pytest.fail(f"CI runs the browser tests, but {problem}: .ci/run should have installed it")
-        pytest.skip(f"browser tests skipped: {problem}")
+            pytest.fail(f"CI runs the browser tests, but {problem}: .ci/run installs it", pytrace=False)
+        pytest.skip(f"browser tests skipped: {problem}", allow_module_level=True)
     assert path is not None
     return path
 

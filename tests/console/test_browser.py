@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from tests.console.conftest import CHROMIUM_ARGS
+from tests.console.conftest import CHROMIUM_ARGS, require_browser
 from tests.local.stacks import Stack
 
+CHROMIUM = require_browser()  # or the whole module is skipped, with one line saying why
 TIMEOUT_MS = 20_000
 
 
@@ -36,12 +37,12 @@ class Session:
 
 
 @pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[Any]:
+def browser() -> Iterator[Any]:
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield launched
         launched.close()
 
