@@ -45,8 +45,6 @@ DEFAULT_ONEBOT_BOT = "123456789"
 INTERNAL_TABLES = ("IdempotencyTable", "ActionsTable")
 #: Bus events kept for the detail view.
 KEEP_EVENTS = 2000
-MAX_LOG_LINES = 60
-MAX_LOG_LINE = 2000
 
 
 class Watch:
