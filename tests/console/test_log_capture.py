@@ -58,3 +58,13 @@ def test_a_chatty_handler_cannot_grow_the_trace_without_bound(terminal: io.Strin
         for n in range(MAX_LOG_LINES + 20):
             logger.info("x" * (MAX_LOG_CHARS + 10), extra={"n": n})
     assert len(lines) == MAX_LOG_LINES and all(len(line) == MAX_LOG_CHARS for line in lines)
+
+
+def test_debug_is_echoed_at_debug_but_not_kept(terminal: io.StringIO) -> None:
+    """Message text is logged at DEBUG only: the trace keeps INFO and up."""
+    lines: list[str] = []
+    with captured_logs(lines, "DEBUG"):
+        logger.debug("group message content")
+        logger.info("group message")
+    assert messages("\n".join(lines)) == ["group message"]
+    assert messages(terminal.getvalue()) == ["group message content", "group message"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -95,39 +96,38 @@ class LocalFunction:
 @contextmanager
 def captured_logs(into: list[str] | None, echo_level: str | None) -> Iterator[None]:
     """The Powertools logger's lines (INFO and up) into ``into``; those at ``echo_level`` and up
-    also to where they went before. Holds only under ``_INVOKE_LOCK`` (the logger is shared)."""
+    (DEBUG included, when it is DEBUG) also to where they went before. Holds only under
+    ``_INVOKE_LOCK``: the logger is shared by every function of the process."""
     if into is None:
         yield
         return
-    import logging
-
     from qqbus.observability import logger
 
     handler = logger.registered_handler
     if not isinstance(handler, logging.StreamHandler):
         yield
         return
+    echo = logging.getLevelName((echo_level or "INFO").upper())
+    echo = echo if isinstance(echo, int) else logging.INFO
     buffer = io.StringIO()
     stream = handler.setStream(buffer)
     level = logger.log_level
-    logger.setLevel("INFO")
+    logger.setLevel(min(logging.INFO, echo))
     try:
         yield
     finally:
         logger.setLevel(level)
         handler.setStream(stream)
-        echo = logging.getLevelName((echo_level or "INFO").upper())
         for line in buffer.getvalue().splitlines():
-            if len(into) < MAX_LOG_LINES:
+            line_level = _level_of(line)
+            if len(into) < MAX_LOG_LINES and line_level >= logging.INFO:
                 into.append(line[:MAX_LOG_CHARS])
-            if _level_of(line) >= (echo if isinstance(echo, int) else logging.INFO) and stream is not None:
+            if line_level >= echo and stream is not None:
                 print(line, file=stream, flush=True)
 
 
 def _level_of(line: str) -> int:
     """The level of a Powertools JSON log line (a line that is not one counts as WARNING)."""
-    import logging
-
     try:
         level = json.loads(line).get("level")
     except (ValueError, AttributeError):
