@@ -2,12 +2,17 @@
 
 Several functions share one process here, so each invocation runs under one lock with its own
 function's environment in ``os.environ`` (as its Lambda would have it), restored afterwards.
-Secrets come from the dev values below instead of SSM.
+Secrets come from the dev values below instead of SSM. An invocation can keep the log lines it
+wrote (``invoke(event, logs=[])``, for the console's trace); the lines at or above the function's
+own level still reach the terminal as before.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import io
+import json
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -26,6 +31,9 @@ DEV_QQ_SECRET = "qqbus-dev-secret"
 DEV_ONEBOT_SECRET = "qqbus-dev-onebot"
 
 _INVOKE_LOCK = threading.RLock()
+#: Log lines kept per invocation, and characters per line.
+MAX_LOG_LINES = 100
+MAX_LOG_CHARS = 4000
 
 
 @dataclass
@@ -80,9 +88,53 @@ class LocalFunction:
         spec.loader.exec_module(module)
         return module
 
-    def invoke(self, event: dict[str, Any]) -> Any:
-        with _INVOKE_LOCK, environment(self.env):
+    def invoke(self, event: dict[str, Any], *, logs: list[str] | None = None) -> Any:
+        """Call the handler; with ``logs``, its log lines (INFO and up) are appended to it."""
+        with _INVOKE_LOCK, environment(self.env), captured_logs(logs, self.env.get("POWERTOOLS_LOG_LEVEL")):
             return self.handler(event, LocalContext(function_name=self.name, timeout_s=self.timeout_s))
+
+
+@contextmanager
+def captured_logs(into: list[str] | None, echo_level: str | None) -> Iterator[None]:
+    """The Powertools logger's lines (INFO and up) into ``into``; those at ``echo_level`` and up
+    (DEBUG included, when it is DEBUG) also to where they went before. Holds only under
+    ``_INVOKE_LOCK``: the logger is shared by every function of the process."""
+    if into is None:
+        yield
+        return
+    from qqbus.observability import logger
+
+    handler = logger.registered_handler
+    if not isinstance(handler, logging.StreamHandler):
+        yield
+        return
+    echo = logging.getLevelName((echo_level or "INFO").upper())
+    echo = echo if isinstance(echo, int) else logging.INFO
+    buffer = io.StringIO()
+    stream = handler.setStream(buffer)
+    level = logger.log_level
+    logger.setLevel(min(logging.INFO, echo))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        handler.setStream(stream)
+        for line in buffer.getvalue().splitlines():
+            line_level = _level_of(line)
+            if len(into) < MAX_LOG_LINES and line_level >= logging.INFO:
+                into.append(line[:MAX_LOG_CHARS])
+            if line_level >= echo and stream is not None:
+                print(line, file=stream, flush=True)
+
+
+def _level_of(line: str) -> int:
+    """The level of a Powertools JSON log line (a line that is not one counts as WARNING)."""
+    try:
+        level = json.loads(line).get("level")
+    except (ValueError, AttributeError):
+        return logging.WARNING
+    found = logging.getLevelName(str(level).upper())
+    return found if isinstance(found, int) else logging.WARNING
 
 
 def function_environment(

@@ -12,6 +12,8 @@
 - The senders talk to fake platform APIs on 127.0.0.1 (``qqbus.local.fake_apis``), or to a real
   OneBot implementation's HTTP API (``--onebot-api``); every step of every event is printed and
   kept in a trace (``GET /_trace/<event_id>``).
+- The dev console (``qqbus.local.console``) is served at ``/``: chat with the bot as virtual
+  users, watch each event's trace, the state tables and the failure queues.
 """
 
 from __future__ import annotations
@@ -28,13 +30,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from qqbus.actions import ACTION_SOURCE, RESULT_SOURCE
 from qqbus.local.functions import DEV_QQ_APPID, DevSecrets, LocalFunction, load_functions
 from qqbus.local.state_file import STATE_FILE, read_state
 from qqbus.local.template import TEMPLATE_PATH, Template, resolve
 from qqbus.local.trace import Step, Trace
+
+if TYPE_CHECKING:
+    from qqbus.local.console.app import Console
 
 #: URL paths of the ingress functions, by handler folder.
 INGRESS_PATHS = {"qq_webhook": "/qq/webhook", "onebot_http": "/onebot"}
@@ -85,6 +90,7 @@ class LocalStack:
         self._saved_env: dict[str, str] | None = None
         self._print_lock = threading.Lock()
         self.functions: dict[str, LocalFunction] = {}
+        self.console: Console | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -122,6 +128,7 @@ class LocalStack:
         actions.PUBLISHED_LISTENERS.append(self._on_actions_published)
         self._provision()
         self._start_fake_apis()
+        self._start_console()
         self._serve_http()
         for fn in self.functions.values():
             if fn.spec.pattern is not None:
@@ -135,6 +142,8 @@ class LocalStack:
 
     def stop(self) -> None:
         self._stopping.set()
+        if self.console is not None:
+            self.console.close()  # its live feeds end, so the HTTP server can stop
         if getattr(self, "_relay", None) is not None:
             self._relay_loop.call_soon_threadsafe(self._relay.stop)
             self._relay_thread.join(timeout=20)
@@ -227,6 +236,13 @@ class LocalStack:
             routes.update({self_id: "relay" for self_id, _ in server.connections})
         return json.dumps(routes)
 
+    # --- the console (qqbus.local.console): its hooks are here, in _deliver, and in the HTTP handler
+
+    def _start_console(self) -> None:
+        from qqbus.local.console.app import Console
+
+        self.console = Console(self)
+
     def _spawn(self, target: Any, *args: Any) -> None:
         thread = threading.Thread(target=target, args=args, daemon=True, name=f"qqbus-{target.__name__}")
         thread.start()
@@ -317,6 +333,7 @@ class LocalStack:
         lines = [
             "qqbus local stack (no Docker, no AWS account)",
             f"  HTTP         {self.http_url}   POST /qq/webhook   POST /onebot   GET /_stats",
+            f"  console      {self.http_url}/   chat with the bot, watch each event, replay failures",
             f"  AWS (moto)   {self.aws_endpoint}   bus {self.routes.bus_name}",
             f"  groups       table {self.tables.get('GroupsTable')}   (`qqbus groups` prints it)",
             f"  QQ secret    {s.qq!r} (any X-Bot-Appid; `qqbus send` uses {DEV_QQ_APPID})",
@@ -371,12 +388,14 @@ class LocalStack:
             label = f"{event.get('detail-type')} {short_id(str(detail.get('event_id', '')))}"
         if "ONEBOT_API_URL" in fn.env:
             fn.env["ONEBOT_API_URL"] = self._onebot_routes()  # relay connections come and go
+        watch = self.console.delivering(fn, event) if self.console is not None else None
         error: Exception | None = None
         for attempt in range(1, attempts + 1):
             stats.invocations += 1
             started = time.monotonic()
+            step_data["logs"] = []  # the handler's log lines, for the console's trace
             try:
-                result = fn.invoke(event)
+                result = fn.invoke(event, logs=step_data["logs"])
             except Exception as exc:
                 error = exc
                 stats.errors += 1
@@ -401,11 +420,13 @@ class LocalStack:
                 stats.ok += 1
                 status = "ok"
                 line = f"-> {fn.name} {label} ok ({ms:.0f} ms)"
+            if watch is not None:
+                step_data.update(watch.changes())  # the group row before -> after
             self._step(
                 origin, "invocation", line, function=fn.name, status=status, ms=round(ms, 1), **step_data
             )
             return
-        self._dead_letter(fn, event, error, attempts, sqs)
+        self._dead_letter(fn, event, error, attempts, sqs, origin)
 
     def _on_actions_published(self, asked: list[Any]) -> None:
         """A handler's actions, recorded as they reach the bus (before its run ends)."""
@@ -422,7 +443,7 @@ class LocalStack:
             self.trace.add(str(event_id), Step(kind, line, data=data))
 
     def _dead_letter(
-        self, fn: LocalFunction, event: dict[str, Any], error: Exception | None, n: int, sqs: Any
+        self, fn: LocalFunction, event: dict[str, Any], error: Exception | None, n: int, sqs: Any, origin: Any
     ) -> None:
         """Park the event as Lambda's OnFailure destination would: a destination record."""
         destination = resolve(
@@ -445,7 +466,10 @@ class LocalStack:
             url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
             sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
         self.stats[fn.name].dead_lettered += 1
-        self._say(f"x  {fn.name} gave up after {n} attempts; event parked in {queue_name or 'nowhere'}")
+        line = f"x  {fn.name} gave up after {n} attempts; event parked in {queue_name or 'nowhere'}"
+        action_id = (event.get("detail") or {}).get("action_id")
+        ids = {"action_id": action_id} if event.get("source") == ACTION_SOURCE and action_id else {}
+        self._step(origin, "parked", line, function=fn.name, queue=queue_name, **ids)
 
     def _rule_consumer(self, rule_id: str, url: str) -> None:
         """The template's plain rules (log-group targets in AWS): action results, and the catch-all."""
@@ -590,8 +614,19 @@ class _HttpHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # the stack prints its own line
         pass
 
+    def _console(self, method: str) -> bool:
+        """Hand ``/`` and ``/console/...`` to the console; True when it answered."""
+        from qqbus.local.console import routes
+
+        if self.stack.console is None or not routes.serves(self.path.split("?")[0]):
+            return False
+        routes.handle(self.stack.console, self, method)
+        return True
+
     def do_GET(self) -> None:
         path = self.path.split("?")[0]
+        if self._console("GET"):
+            return
         if path == "/_stats":
             self._send(200, json.dumps(self.stack.snapshot()).encode(), {"content-type": "application/json"})
         elif path.startswith("/_trace/"):
@@ -607,7 +642,7 @@ class _HttpHandler(BaseHTTPRequestHandler):
             self._send(
                 200, json.dumps(received, ensure_ascii=False).encode(), {"content-type": "application/json"}
             )
-        elif path in ("/", "/health"):
+        elif path == "/health":
             state = {k: v for k, v in getattr(self.stack, "state", {}).items() if "secret" not in k}
             self._send(
                 200, json.dumps({"status": "ok", **state}).encode(), {"content-type": "application/json"}
@@ -622,6 +657,8 @@ class _HttpHandler(BaseHTTPRequestHandler):
 
         started = time.monotonic()
         url = urlsplit(self.path)
+        if self._console("POST"):
+            return
         if url.path.startswith("/_fakes/") and url.path.endswith("/fail"):
             self._fail_next(url.path.split("/")[2])
             return
@@ -639,7 +676,8 @@ class _HttpHandler(BaseHTTPRequestHandler):
         )
         self.stack.requests += 1
         self.stack.stats[fn.name].invocations += 1
-        result = fn.invoke(event)
+        logs: list[str] = []  # the ingress function's log lines (why it refused), for the trace
+        result = fn.invoke(event, logs=logs)
         status = int(result["statusCode"])
         stats = self.stack.stats[fn.name]
         if status < 400:
@@ -662,6 +700,7 @@ class _HttpHandler(BaseHTTPRequestHandler):
                 "ms": round(ms, 1),
                 "path": url.path,
                 "body": body.decode("utf-8", "replace"),
+                "logs": logs,
             }
             self.stack.trace.add(event_id, Step(kind, line, data=data), detail_type=detail_type)
 

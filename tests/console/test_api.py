@@ -1,0 +1,426 @@
+"""The console's HTTP API on a running `qqbus dev`: what the page reads and what its buttons do.
+
+Real sockets on 127.0.0.1 throughout: the stack in a subprocess, requests with http.client,
+the live feed read as Server-Sent Events, the OneBot relay over a real WebSocket.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.local.stacks import Stack
+from tests.support import EVENTS
+
+SECRETS = ("qqbus-dev-secret", "qqbus-dev-onebot")
+
+
+def call(
+    stack: Stack, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any, dict[str, str]]:
+    url = urlsplit(stack.http)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
+    raw = body if isinstance(body, bytes) else None if body is None else json.dumps(body).encode()
+    sent = {"Content-Type": "application/json"} if raw is not None else {}
+    sent.update(headers or {})
+    try:
+        conn.request(method, path, body=raw, headers=sent)
+        response = conn.getresponse()
+        data = response.read()
+        found = {k.lower(): v for k, v in response.getheaders()}
+    finally:
+        conn.close()
+    if found.get("content-type", "").startswith("application/json"):
+        return response.status, json.loads(data), found
+    return response.status, data.decode("utf-8", "replace"), found
+
+
+def ok(stack: Stack, path: str, body: Any) -> Any:
+    status, data, _ = call(stack, "POST", path, body)
+    assert status == 200, (path, body, status, data)
+    return data
+
+
+def wait(probe: Any, what: str, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def chat(stack: Stack, key: str) -> list[dict[str, Any]]:
+    return call(stack, "GET", "/console/api/snapshot")[1]["conversations"].get(key, [])
+
+
+def test_page_assets_and_reads_are_served_without_secrets(console_stack: Stack) -> None:
+    responses = {
+        path: call(console_stack, "GET", path)
+        for path in (
+            "/",
+            "/console/static/console.css",
+            "/console/static/console.js",
+            "/console/api/snapshot",
+            "/console/api/state",
+            "/console/api/failures",
+        )
+    }
+    types = {path: headers["content-type"] for path, (_, _, headers) in responses.items()}
+    assert types["/"].startswith("text/html")
+    assert types["/console/static/console.css"].startswith("text/css")
+    assert types["/console/static/console.js"].startswith("text/javascript")
+    for path, (status, data, headers) in responses.items():
+        assert status == 200, path
+        assert "default-src 'self'" in headers["content-security-policy"], path
+        text = data if isinstance(data, str) else json.dumps(data)
+        assert not any(secret in text for secret in SECRETS), f"{path} shows a secret"
+    snapshot = responses["/console/api/snapshot"][1]
+    assert {b["key"] for b in snapshot["bots"]} >= {"qq:102000001", "onebot:123456789"}
+    assert {q["queue"] for q in responses["/console/api/failures"][1]["queues"]} == {
+        "HandlerFailureQueue",
+        "DeliveryDeadLetterQueue",
+    }
+    tables = {t["name"] for t in responses["/console/api/state"][1]["tables"]}
+    assert "GroupsTable" in tables and "IdempotencyTable" not in tables
+    assert call(console_stack, "GET", "/health")[1]["status"] == "ok"  # the JSON health moved here
+
+
+@pytest.mark.parametrize(
+    "method, path, body, headers, status, says",
+    [
+        (
+            "POST",
+            "/console/api/users",
+            b"name=x",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            415,
+            "Content-Type: application/json",
+        ),
+        (
+            "POST",
+            "/console/api/users",
+            {"protocol": "qq"},
+            {"Origin": "https://evil.example"},
+            403,
+            "'https://evil.example' are not accepted",
+        ),
+        (
+            "POST",
+            "/console/api/users",
+            {"protocol": "qq"},
+            {"Sec-Fetch-Site": "cross-site"},
+            403,
+            "not accepted",
+        ),
+        ("GET", "/console/api/snapshot", None, {"Host": "rebound.example:3000"}, 403, "is not this machine"),
+        ("POST", "/console/api/users", b"{not json", {}, 400, "not JSON"),
+        ("POST", "/console/api/users", b"[1, 2]", {}, 400, "a JSON object, not list"),
+        ("POST", "/console/api/users", {"protocol": "irc"}, {}, 400, "protocol"),
+        ("POST", "/console/api/users", {"protocol": "qq", "admin": True}, {}, 400, "admin: Extra inputs"),
+        ("POST", "/console/api/say", {"bot": "qq:102000001", "user": "u"}, {}, 400, "text: Field required"),
+        ("POST", "/console/api/say", {"bot": "qq:1", "user": "u", "text": "hi"}, {}, 400, "no bot 'qq:1'"),
+        (
+            "POST",
+            "/console/api/say",
+            {"bot": "qq:102000001", "user": "nobody", "text": "hi"},
+            {},
+            400,
+            "add the user first",
+        ),
+        (
+            "POST",
+            "/console/api/notice",
+            {"bot": "qq:102000001", "group": "g", "kind": "mute_bot", "user": "u"},
+            {},
+            400,
+            "no qq notice 'mute_bot'",
+        ),
+        (
+            "POST",
+            "/console/api/post",
+            {"bot": "qq:102000001", "text": "hi"},
+            {},
+            400,
+            "exactly one of group and user",
+        ),
+        ("POST", "/console/api/bots", {"id": "12ab"}, {}, 400, "id: String should match pattern"),
+        (
+            "POST",
+            "/console/api/fault",
+            {"api": "qq", "status": 200},
+            {},
+            400,
+            "status: Input should be greater",
+        ),
+        ("POST", "/console/api/fault", {"api": "wechat"}, {}, 400, "no fake API 'wechat'"),
+        (
+            "POST",
+            "/console/api/replay",
+            {"queue": "HandlerFailureQueue", "message_id": "m-1"},
+            {},
+            404,
+            "no message 'm-1'",
+        ),
+        (
+            "POST",
+            "/console/api/replay",
+            {"queue": "Elsewhere", "message_id": "m-1"},
+            {},
+            404,
+            "no failure queue 'Elsewhere'",
+        ),
+        ("POST", "/console/api/users", b"{" + b" " * 70_000 + b"}", {}, 413, "over 65536 bytes"),
+        ("POST", "/console/api/nothing", {}, {}, 404, "nothing to POST to"),
+        ("GET", "/console/static/..%2Fapp.py", None, {}, 404, "no static file"),
+        ("GET", "/console/static/console.py", None, {}, 404, "no static file"),
+        ("GET", "/console/api/trace/no-such-event", None, {}, 404, "no such event"),
+    ],
+)
+def test_bad_requests_get_a_specific_4xx_and_a_log_line(
+    console_stack: Stack,
+    method: str,
+    path: str,
+    body: Any,
+    headers: dict[str, str],
+    status: int,
+    says: str,
+) -> None:
+    got, data, _ = call(console_stack, method, path, body, headers)
+    assert got == status, data
+    assert says in data["error"], data
+    wait(
+        lambda: f"!  console: {method} {urlsplit(path).path} {status}" in console_stack.log(), "the log line"
+    )
+
+
+ROUTES = ["users", "groups", "bots", "say", "notice", "post", "replay", "fault"]
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+FIELDS = st.sampled_from(
+    [
+        "protocol",
+        "name",
+        "id",
+        "bot",
+        "user",
+        "group",
+        "text",
+        "mention",
+        "kind",
+        "duration",
+        "queue",
+        "message_id",
+        "api",
+        "status",
+        "times",
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    route=st.sampled_from(ROUTES),
+    body=st.one_of(
+        st.binary(max_size=200),
+        st.dictionaries(FIELDS, JSON_VALUES, max_size=5).map(lambda d: json.dumps(d).encode()),
+    ),
+)
+def test_fuzzed_console_posts_get_an_answer_never_a_crash(
+    console_stack: Stack, route: str, body: bytes
+) -> None:
+    status, data, _ = call(console_stack, "POST", f"/console/api/{route}", body)
+    assert status in (200, 400, 404), (route, body, status, data)
+    if status != 200:
+        assert isinstance(data, dict) and data["error"], data
+    assert "Traceback" not in console_stack.log()
+
+
+@contextmanager
+def events(stack: Stack, after: int) -> Iterator[Iterator[tuple[str, Any]]]:
+    """The console's Server-Sent Events after feed id ``after``, as (event, data) pairs."""
+    url = urlsplit(stack.http)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
+    conn.request("GET", f"/console/events?after={after}")
+    response = conn.getresponse()
+    assert response.status == 200
+    assert response.getheader("content-type", "").startswith("text/event-stream")
+
+    def read() -> Iterator[tuple[str, Any]]:
+        kind, data = "message", ""
+        while line := response.readline():
+            text = line.decode().rstrip("\n")
+            if text.startswith("event: "):
+                kind = text.removeprefix("event: ")
+            elif text.startswith("data: "):
+                data = text.removeprefix("data: ")
+            elif text == "" and data:
+                yield kind, json.loads(data)
+                kind, data = "message", ""
+
+    try:
+        yield read()
+    finally:
+        conn.close()
+
+
+def test_a_private_onebot_ping_streams_its_chat_and_trace_live(console_stack: Stack) -> None:
+    after = call(console_stack, "GET", "/console/api/snapshot")[1]["feed_id"]
+    carol = ok(console_stack, "/console/api/users", {"protocol": "onebot", "name": "Carol"})
+    key = f"onebot:123456789:user:{carol['id']}"
+    with events(console_stack, after) as stream:
+        said = ok(
+            console_stack,
+            "/console/api/say",
+            {"bot": "onebot:123456789", "user": carol["id"], "text": "/ping"},
+        )
+        assert said["conversation"] == key and said["status"] == "delivered" and said["note"] == "ingress 204"
+        pong, handled = None, None
+        for kind, data in stream:
+            if kind == "chat" and data["conversation"] == key and data["who"] == "bot":
+                pong = data if data["status"] == "sent" else pong
+            if kind == "trace" and data["event_id"] == said["event_id"]:
+                functions = {s["data"].get("function") for s in data["steps"] if s["kind"] == "invocation"}
+                handled = data if "OnebotPrivateMessageFunction" in functions else handled
+            if pong and handled:
+                break
+    assert pong is not None and pong["text"] == "pong"
+    assert handled is not None and handled["detail_type"] == "message.private"
+    invocation = next(
+        s for s in handled["steps"] if s["data"].get("function") == "OnebotPrivateMessageFunction"
+    )
+    assert invocation["data"]["rule"] == "OnebotPrivateMessageFunctionBus"
+    assert "private message" in [json.loads(line)["message"] for line in invocation["data"]["logs"]]
+
+
+def test_the_trace_of_a_join_shows_the_group_row_before_and_after(console_stack: Stack) -> None:
+    dave = ok(console_stack, "/console/api/users", {"protocol": "qq", "name": "Dave"})
+    group = ok(console_stack, "/console/api/groups", {"protocol": "qq", "name": "Row watch"})
+    join = {"bot": "qq:102000001", "group": group["id"], "kind": "join", "user": dave["id"]}
+    event_id = ok(console_stack, "/console/api/notice", join)["event_id"]
+
+    def state_step() -> Any:
+        status, found, _ = call(console_stack, "GET", f"/console/api/trace/{quote(event_id)}")
+        steps = found["trace"]["steps"] if status == 200 and found["trace"] else []
+        return next((s for s in steps if "state" in s["data"]), None)
+
+    state = wait(state_step, "the join's state change")["data"]["state"]
+    assert state["key"] == {"bot_id": "102000001", "group_id": group["id"]}
+    assert state["before"] is None
+    assert state["after"]["member"] is True and state["after"]["reply_event_id"] == event_id
+    detail = call(console_stack, "GET", f"/console/api/trace/{quote(event_id)}")[1]
+    assert detail["payload"]["d"]["op_member_openid"] == dave["id"]
+    assert detail["event"]["detail-type"] == "GROUP_ADD_ROBOT"
+    assert detail["event"]["detail"]["transport"] == "webhook"
+
+
+def test_a_dead_letter_from_the_bus_is_described_and_replayed(console_stack: Stack) -> None:
+    """EventBridge's own dead letter (the event, the error in attributes) goes back on the bus."""
+    joined = {
+        "time": int(time.time()),
+        "self_id": 123456789,
+        "post_type": "notice",
+        "notice_type": "group_increase",
+        "sub_type": "invite",
+        "group_id": 700700,
+        "operator_id": 1,
+        "user_id": 123456789,
+    }
+    event = {
+        "version": "0",
+        "id": "f00d",
+        "source": "onebot.v11",
+        "detail-type": "notice.group_increase",
+        "detail": {
+            "bot_id": "123456789",
+            "event_id": "dlq-test-1",
+            "transport": "http_post",
+            "received_at": int(time.time() * 1000),
+            "payload": joined,
+        },
+    }
+    sqs = console_stack.client("sqs")
+    url = sqs.get_queue_url(QueueName="qqbus-local-delivery-dlq")["QueueUrl"]
+    sent = sqs.send_message(
+        QueueUrl=url,
+        MessageBody=json.dumps(event),
+        MessageAttributes={
+            "ERROR_CODE": {"DataType": "String", "StringValue": "SDK_CLIENT_ERROR"},
+            "ERROR_MESSAGE": {"DataType": "String", "StringValue": "Lambda was throttled"},
+            "TARGET_ARN": {"DataType": "String", "StringValue": "arn:aws:lambda:us-east-1:1:function:Fn"},
+        },
+    )
+    queues = {q["queue"]: q for q in call(console_stack, "GET", "/console/api/failures")[1]["queues"]}
+    (parked,) = [
+        m for m in queues["DeliveryDeadLetterQueue"]["messages"] if m["message_id"] == sent["MessageId"]
+    ]
+    assert parked["error"] == "SDK_CLIENT_ERROR: Lambda was throttled"
+    assert parked["detail_type"] == "notice.group_increase" and parked["function"] == "Fn"
+    again = call(console_stack, "GET", "/console/api/failures")[1]["queues"]  # listing consumed nothing
+    assert any(m["message_id"] == sent["MessageId"] for q in again for m in q["messages"])
+
+    replayed = ok(
+        console_stack,
+        "/console/api/replay",
+        {"queue": "DeliveryDeadLetterQueue", "message_id": sent["MessageId"]},
+    )
+    assert replayed["event_id"] == "dlq-test-1"
+    groups = console_stack.client("dynamodb")
+
+    def row() -> Any:
+        key = {"bot_id": {"S": "123456789"}, "group_id": {"S": "700700"}}
+        return groups.get_item(TableName=console_stack.state["groups_table"], Key=key).get("Item")
+
+    assert wait(row, "the replayed join")["member"] == {"BOOL": True}
+    after = call(console_stack, "GET", "/console/api/failures")[1]["queues"]
+    assert not any(m["message_id"] == sent["MessageId"] for q in after for m in q["messages"])
+    assert (
+        call(
+            console_stack,
+            "POST",
+            "/console/api/replay",
+            {"queue": "DeliveryDeadLetterQueue", "message_id": sent["MessageId"]},
+        )[0]
+        == 404
+    )
+
+
+def test_reverse_websocket_bots_appear_and_leave(console_stack: Stack) -> None:
+    from websockets.sync.client import connect
+
+    def bots() -> dict[str, str]:
+        return {b["key"]: b["via"] for b in call(console_stack, "GET", "/console/api/snapshot")[1]["bots"]}
+
+    headers = {"X-Self-ID": "424242", "X-Client-Role": "Universal"}
+    with connect(console_stack.state["relay_onebot"], additional_headers=headers, proxy=None):
+        assert wait(lambda: bots().get("onebot:424242"), "the relay bot") == "reverse WebSocket"
+    wait(lambda: "onebot:424242" not in bots(), "the relay bot to leave")
+
+
+def test_messages_from_outside_the_sandbox_join_the_chat(console_stack: Stack) -> None:
+    """`qqbus send` (or a relay) talks to the bot too: its message and the answer show up."""
+    status, _ = console_stack.send(EVENTS / "onebot_group_message.json", fresh_time=True)
+    assert status == 204
+    key = "onebot:123456789:group:987654321"
+    entries = wait(
+        lambda: [e for e in chat(console_stack, key) if e["status"] == "sent"] and chat(console_stack, key),
+        "the pong",
+    )
+    said = next(e for e in entries if e["who"] == "user")
+    assert said["text"] == "@123456789 /ping" and said["name"] == "管理员" and said["note"] == "via http_post"
+    assert [e["text"] for e in entries if e["who"] == "bot"] == ["pong"]
+    people = call(console_stack, "GET", "/console/api/snapshot")[1]["people"]
+    assert {"protocol": "onebot", "id": "345678901", "name": "管理员"} in people

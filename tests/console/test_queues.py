@@ -1,0 +1,49 @@
+"""The failure queues as the console reads them: both message shapes, and anything else."""
+
+from __future__ import annotations
+
+import json
+
+from qqbus.local.console.queues import describe, failure_queue_ids
+from qqbus.local.template import Template
+
+EVENT = {
+    "source": "qqbus.action",
+    "detail-type": "qq.group_message",
+    "detail": {"action_id": "a1", "origin": {"event_id": "GROUP_AT_MESSAGE_CREATE:1"}},
+}
+
+
+def test_the_template_names_the_failure_queues() -> None:
+    assert failure_queue_ids(Template.read()) == ["HandlerFailureQueue", "DeliveryDeadLetterQueue"]
+
+
+def test_a_destination_record_names_the_function_and_error() -> None:
+    record = {
+        "timestamp": "2026-01-01T00:00:00",
+        "requestContext": {
+            "functionArn": "arn:aws:lambda:r:1:function:QqSenderFunction",
+            "approximateInvokeCount": 3,
+        },
+        "requestPayload": EVENT,
+        "responsePayload": {"errorType": "Unavailable", "errorMessage": "HTTP 503"},
+    }
+    info = describe({"MessageId": "m", "Body": json.dumps(record)})
+    assert info["function"] == "QqSenderFunction" and info["attempts"] == 3
+    assert info["error"] == "Unavailable: HTTP 503"
+    assert info["event"] == EVENT and info["event_id"] == "GROUP_AT_MESSAGE_CREATE:1"
+
+
+def test_an_eventbridge_dead_letter_reads_its_error_from_the_attributes() -> None:
+    attributes = {
+        "ERROR_CODE": {"StringValue": "SDK_CLIENT_ERROR"},
+        "ERROR_MESSAGE": {"StringValue": "throttled"},
+    }
+    info = describe({"MessageId": "m", "Body": json.dumps(EVENT), "MessageAttributes": attributes})
+    assert info["error"] == "SDK_CLIENT_ERROR: throttled" and info["event"] == EVENT
+
+
+def test_anything_else_is_listed_with_a_clear_error_and_cannot_be_replayed() -> None:
+    for body in ("not json", json.dumps([1]), json.dumps({"requestPayload": "x"})):
+        info = describe({"MessageId": "m", "Body": body})
+        assert info["event"] is None and "not a failure record" in info["error"]
