@@ -125,7 +125,7 @@ def test_a_whole_group_mute_is_stored_until_lifted(aws_tables: dict[str, str], c
     }
     handler(bus_event("onebot.v11", "notice.group_ban", detail), context)
     state = DynamoGroupStore(aws_tables["GroupsTable"]).get("123", "456")
-    assert state is not None and state.muted_until == MUTED_UNTIL_LIFTED
+    assert state is not None and state.group_muted_until == MUTED_UNTIL_LIFTED and state.muted_until is None
 
 
 def test_every_notice_has_a_button_label_and_a_chat_line() -> None:
