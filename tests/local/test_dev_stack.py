@@ -184,6 +184,28 @@ def test_the_onebot_relay_runs_inside_the_stack(stack: Stack) -> None:
     assert rows[("123456789", "555")]["member"] == {"BOOL": True}
 
 
+def test_a_reverse_ws_bot_gets_its_reply_over_the_socket(stack: Stack) -> None:
+    from websockets.sync.client import connect
+
+    ping = json.loads((EVENTS / "onebot_group_message.json").read_text())["detail"]["payload"]
+    ping.update(time=int(time.time()), message_id=31337)
+    headers = {"X-Self-ID": "123456789", "X-Client-Role": "Universal", "Authorization": "Token relay-token"}
+    before = len(stack.fake("onebot"))
+    with connect(stack.state["relay_onebot"], additional_headers=headers, proxy=None) as ws:
+        ws.send(json.dumps(ping))
+        frame = json.loads(ws.recv(timeout=30))
+        assert frame["action"] == "send_group_msg" and frame["params"]["group_id"] == ping["group_id"]
+        assert frame["params"]["message"] == [{"type": "text", "data": {"text": "pong"}}]
+        ws.send(json.dumps({"status": "ok", "retcode": 0, "data": {"message_id": 5}, "echo": frame["echo"]}))
+        import hashlib
+
+        event_id = hashlib.sha256(json.dumps(ping).encode()).hexdigest()
+        trace = stack.trace(event_id)
+    (action,) = trace["actions"].values()
+    assert action["result"]["outcome"] == "sent" and action["result"]["mode"] == "relay"
+    assert len(stack.fake("onebot")) == before  # the fake HTTP API was not used for this bot
+
+
 def test_ctrl_c_stops_cleanly(stack: Stack) -> None:
     """Runs last (it stops the module's stack); makes the lines it checks itself."""
     from websockets.sync.client import connect

@@ -162,6 +162,16 @@ def _relay(args: argparse.Namespace) -> int:
         options.onebot_listen = _host_port(args.listen) if args.listen else None
         options.onebot_connect = list(args.connect or [])
         options.onebot_token = args.access_token or os.environ.get("ONEBOT_ACCESS_TOKEN") or None
+        queue = args.actions_queue or os.environ.get("QQBUS_ACTIONS_QUEUE_URL")
+        if queue:  # OneBot actions for the reverse-WS bots (the template's RelayActionQueueUrl)
+            options.actions_queue_url = queue
+            sqs_config = Config(connect_timeout=3, read_timeout=25, retries={"total_max_attempts": 3})
+            options.sqs_client = session.client(
+                "sqs",
+                endpoint_url=endpoint,
+                region_name=args.region or state.get("region"),
+                config=sqs_config,
+            )
         if not options.onebot_listen and not options.onebot_connect:
             print("--listen HOST:PORT and/or --connect ws://... is required", file=sys.stderr)
             return 2
@@ -326,6 +336,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument("--listen", help="HOST:PORT for the reverse WebSocket (e.g. 0.0.0.0:8080)")
             p.add_argument("--connect", action="append", help="forward WebSocket URL of an implementation")
             p.add_argument("--access-token", help="OneBot access token (default: ONEBOT_ACCESS_TOKEN)")
+            p.add_argument(
+                "--actions-queue",
+                metavar="URL",
+                help="SQS queue of actions for reverse-WS bots (the RelayActionQueueUrl output;"
+                " default QQBUS_ACTIONS_QUEUE_URL)",
+            )
 
     p = sub.add_parser("cost", help="estimate what a deployment costs, from template.yaml's settings")
     p.add_argument("--events-per-day", type=int, required=True)

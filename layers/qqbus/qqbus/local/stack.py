@@ -283,6 +283,8 @@ class LocalStack:
             onebot_token=opts.relay_token,
             health=None,
             events_client=boto3.client("events"),
+            actions_queue_url=self.queues.get("RelayActionQueue"),
+            sqs_client=boto3.client("sqs"),
         )
         ready = threading.Event()
 

@@ -40,6 +40,7 @@ from websockets.http11 import Request, Response
 
 from qqbus.detail import Transport, event_entry, onebot_event_id
 from qqbus.events.parse import UnknownPayload, parse_event
+from qqbus.relay.actions import Answers
 from qqbus.relay.publisher import RelayPublisher
 
 log = logging.getLogger("qqbus.relay.onebot")
@@ -177,6 +178,7 @@ class OneBotReverseServer:
         self.relay = relay
         self.connections: dict[tuple[str, str], ServerConnection] = {}
         self.server: Server | None = None
+        self.answers = Answers()  # API answers (by echo) to the actions the relay sends
 
     def health(self) -> dict[str, Any]:
         return {
@@ -241,6 +243,8 @@ class OneBotReverseServer:
         log.info("OneBot %s connected as %s", self_id, role)
         try:
             async for raw in ws:
+                if self.answers.offer(raw):
+                    continue
                 if role != "API":
                     await self.relay.frame(raw, self_id=self_id, transport="reverse_ws")
         except ConnectionClosed:

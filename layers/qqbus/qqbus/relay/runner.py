@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from qqbus.publish import EventBridgePublisher
+from qqbus.relay.actions import RelayActions
 from qqbus.relay.health import log_status, serve_health
 from qqbus.relay.onebot_ws import OneBotForwardClient, OneBotRelay, OneBotReverseServer, OneBotWsConfig
 from qqbus.relay.publisher import RelayPublisher
@@ -46,6 +47,8 @@ class RelayOptions:
     stop_timeout: float = 8.0  # the whole shutdown, signal to exit
     max_spool_bytes: int = DEFAULT_MAX_BYTES
     events_client: Any = None  # a boto3 events client (default: the cached one)
+    actions_queue_url: str | None = None  # RelayActionQueue: OneBot actions for reverse-WS bots
+    sqs_client: Any = None  # a boto3 sqs client for that queue (default: the cached one)
 
 
 class Relay:
@@ -64,6 +67,18 @@ class Relay:
         )
         self.onebot_server = OneBotReverseServer(onebot) if options.onebot_listen else None
         self.onebot_clients = [OneBotForwardClient(url, onebot) for url in options.onebot_connect]
+        self.actions: RelayActions | None = None
+        if options.actions_queue_url and self.onebot_server is not None:
+            from qqbus.aws import client
+
+            self.actions = RelayActions(
+                queue_url=options.actions_queue_url,
+                sqs=options.sqs_client or client("sqs"),
+                connections=self.onebot_server.connections,
+                answers=self.onebot_server.answers,
+                publisher=self.publisher,
+                bus_name=options.bus_name,
+            )
         self._stop = asyncio.Event()
         self.health_url: str | None = None
 
@@ -75,6 +90,7 @@ class Relay:
             "onebot": {
                 "reverse": self.onebot_server.health() if self.onebot_server else None,
                 "forward": [c.health() for c in self.onebot_clients],
+                "actions": self.actions.health() if self.actions else None,
             },
         }
 
@@ -123,6 +139,8 @@ class Relay:
         if self.qq:
             tasks.append(asyncio.create_task(self.qq.run(), name="qq-gateway"))
         tasks += [asyncio.create_task(c.run(), name=f"onebot-forward-{c.url}") for c in self.onebot_clients]
+        if self.actions:
+            tasks.append(asyncio.create_task(self.actions.run(), name="onebot-actions"))
         tasks.append(asyncio.create_task(log_status(self.state, self.options.status_every), name="status"))
         return None
 
