@@ -54,11 +54,20 @@ build:
 	  "or build in Docker: make build SAM_ARGS=--use-container"; exit 2; }
 	sam build $(SAM_ARGS)
 
-bench: venv
+# The peer of bench_parse_peer.py (nonebot2 + its OneBot adapter) lives in its own venv, never
+# in the Lambda layer or the project's .venv.
+BENCH_VENV := bench/.venv
+$(BENCH_VENV)/.installed-stamp: pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet nonebot2 nonebot-adapter-onebot -e .
+	touch $@
+
+bench: venv $(BENCH_VENV)/.installed-stamp
 	$(BIN)/python bench/bench_parsing.py
 	$(BIN)/python bench/bench_relay_publisher.py
 	$(BIN)/python bench/bench_reply.py
 	$(BIN)/python bench/bench_cold_start.py
+	$(BENCH_VENV)/bin/python bench/bench_parse_peer.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -329,7 +329,10 @@ def parse_onebot_verbose(
     post_type = payload.get("post_type")
     type_name = type_name or type_name_of(payload)
     sub_type = payload.get("sub_type")
-    key = tuple(v for v in (post_type, type_name, sub_type) if isinstance(v, str))
+    if post_type.__class__ is str and type_name is not None and sub_type.__class__ is str:
+        key: tuple[str, ...] = (post_type, type_name, sub_type)  # the common case, built directly
+    else:
+        key = tuple(v for v in (post_type, type_name, sub_type) if isinstance(v, str))
     problem: str | None = None
     candidates = onebot_models.candidates(key)
     for model in candidates[:-1]:

@@ -37,6 +37,8 @@ _EXACT_FLOAT = 2**53
 
 def _integer(value: Any) -> Any:
     """An int from an int, a whole float or an ASCII decimal string; refuses bools and the rest."""
+    if value.__class__ is int:  # the common case first (a bool's class is bool, not int)
+        return value
     if isinstance(value, bool):
         raise ValueError(f"{str(value).lower()} is a boolean, not an integer")
     if isinstance(value, float):
