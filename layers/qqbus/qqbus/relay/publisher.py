@@ -2,7 +2,8 @@
 
 ``submit`` queues an entry (and waits when the bounded queue is full: backpressure reaches the
 websocket reader). One task sends batches of at most 10 entries within the PutEvents size
-limit, as soon as a batch is full or ``flush_delay`` after its first entry. Entries that fail
+limit: what is queued when it is free goes at once (``flush_delay``, 0 by default, can make it
+wait for more), and while a call is in flight the next batch fills up by itself. Entries that fail
 with a retryable code are retried, with exponential backoff and jitter, before anything newer
 is sent; entries refused for good (or too large ever to be put) are kept in ``rejected.jsonl``
 and logged. When a batch still fails after ``attempts`` tries the bus is taken to be
@@ -77,7 +78,7 @@ class RelayPublisher:
         spool_dir: Path,
         *,
         max_queue: int = 10_000,
-        flush_delay: float = 0.05,
+        flush_delay: float = 0.0,
         attempts: int = 4,
         retry_base: float = 0.1,
         retry_max: float = 10.0,
