@@ -283,7 +283,9 @@ def _converter(annotation: Any) -> tuple[Converter, str | None]:
             return parse(token.value)
 
         return custom, getattr(annotation, "metavar", None)
-    raise TypeError(f"no argument type {annotation!r}: use str, int, float, Rest, User or a class with parse()")
+    raise TypeError(
+        f"no argument type {annotation!r}: use str, int, float, Rest, User or a class with parse()"
+    )
 
 
 @dataclass(frozen=True)
@@ -469,7 +471,7 @@ class Commands:
                     groups_only=True,
                     switchable=False,
                     _builtin=True,
-                )(self._switch_on if enabled else self._switch_off)
+                )(_enable if enabled else _disable)
 
     # --- declaring --------------------------------------------------------------------------
 
@@ -574,6 +576,8 @@ class Commands:
         if not pieces or pieces[0][1]:
             return False
         first = pieces[0][0].lstrip()
+        if self.prefix == "/" and first.startswith("／"):  # full-width, as Chinese input methods type it
+            first = "/" + first[1:]
         if not first.startswith(self.prefix):
             return False
         typed = re.split(r"\s", first[len(self.prefix) :], maxsplit=1)[0]
@@ -616,15 +620,8 @@ class Commands:
         )
         call.reply(text)
 
-    # --- the built-in switches --------------------------------------------------------------
-
-    def _switch_off(self, call: CommandCall, command: str) -> None:
-        self._switch(call, command, enabled=False)
-
-    def _switch_on(self, call: CommandCall, command: str) -> None:
-        self._switch(call, command, enabled=True)
-
-    def _switch(self, call: CommandCall, command: str, *, enabled: bool) -> None:
+    def switch(self, call: CommandCall, command: str, *, enabled: bool) -> None:
+        """``/enable`` / ``/disable``: store ``command``'s switch for the call's group, and say so."""
         target = self._by_name.get(command.lower().removeprefix(self.prefix))
         if target is None:
             call.reply(self._unknown(command.removeprefix(self.prefix), call))
@@ -634,7 +631,7 @@ class Commands:
             return
         store = self.store()
         if store is None or call.group_id is None:
-            logger.warning(f"/{call.name}: this function has no groups table (GROUPS_TABLE_NAME)")
+            logger.warning(f"{self.prefix}{call.name}: this function has no groups table (GROUPS_TABLE_NAME)")
             call.reply("command switches are not set up here (no groups table)")
             return
         bot_id = str(call.ev.bot_id)
@@ -651,3 +648,16 @@ class Commands:
         now = store.get(bot_id, call.group_id)
         state = "enabled" if now is None or now.is_command_enabled(target.name) else "disabled"
         call.reply(f"{self.prefix}{target.name} is {state} in this group")
+
+
+# --- the built-in switches (``Commands(switches=True)``) ------------------------------------------
+
+
+def _disable(call: CommandCall, command: str) -> None:
+    assert call.router is not None
+    call.router.switch(call, command, enabled=False)
+
+
+def _enable(call: CommandCall, command: str) -> None:
+    assert call.router is not None
+    call.router.switch(call, command, enabled=True)
