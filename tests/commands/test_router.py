@@ -165,11 +165,31 @@ def test_a_late_disable_does_not_undo_a_newer_enable(say: Say, store: InMemoryGr
         say("onebot_group", "/enable echo", at=1_700_000_200, role="admin").text
         == "/echo is enabled in this group"
     )
-    assert (
-        say("onebot_group", "/disable echo", at=1_700_000_100, role="admin").text
-        == "/echo is enabled in this group"
+    assert say("onebot_group", "/disable echo", at=1_700_000_100, role="admin").text == (
+        "/echo stays enabled: a switch of the same second or later won"
     )
     assert say("onebot_group", "/echo still here").text == "still here"
+
+
+def test_in_one_second_off_wins_and_the_admin_is_told(say: Say) -> None:
+    disabled = say("onebot_group", "/disable echo", at=1_700_000_100, role="admin")
+    assert disabled.text == "/echo is disabled in this group"
+    assert say("onebot_group", "/enable echo", at=1_700_000_100, role="admin").text == (
+        "/echo stays disabled: a switch of the same second or later won"
+    )
+    enabled = say("onebot_group", "/enable echo", at=1_700_000_101, role="admin")
+    assert enabled.text == "/echo is enabled in this group"
+
+
+def test_a_repeated_switch_answers_as_the_first_did(say: Say) -> None:
+    from qqbus.example_commands import commands
+
+    from tests.commands.conftest import delivered, run
+
+    ev = delivered("onebot_group", "/disable echo", at=1_700_000_100, role="admin")
+    assert (
+        run(commands, ev).text == run(commands, ev).text == "/echo is disabled in this group"
+    )  # a retried run
 
 
 @pytest.mark.parametrize(

@@ -635,7 +635,7 @@ class Commands:
             call.reply("command switches are not set up here (no groups table)")
             return
         bot_id = str(call.ev.bot_id)
-        store.set_command_enabled(
+        wrote = store.set_command_enabled(
             bot_id,
             call.group_id,
             target.name,
@@ -644,9 +644,14 @@ class Commands:
             at=int(time.time()) if call.time is None else call.time,
             tiebreak=str(call.ev.event_id),
         )
-        # Read back: a later switch of the same command (delivered first) may already decide.
+        # Read back: a later switch of the same command, or a /disable of the same second (off
+        # wins a tie), may decide instead; then say so, as a new message decides by its own time.
         now = store.get(bot_id, call.group_id)
-        state = "enabled" if now is None or now.is_command_enabled(target.name) else "disabled"
+        is_on = now is None or now.is_command_enabled(target.name)
+        state = "enabled" if is_on else "disabled"
+        if not wrote and is_on != enabled:
+            call.reply(f"{self.prefix}{target.name} stays {state}: a switch of the same second or later won")
+            return
         call.reply(f"{self.prefix}{target.name} is {state} in this group")
 
 
