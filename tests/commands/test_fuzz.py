@@ -6,7 +6,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from qqbus.commands import ArgumentError, Reader
+from qqbus.command_args import ArgumentError, Reader
 
 from tests.commands.conftest import Say
 

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Optional
 
 import pytest
-from qqbus.commands import ArgumentError, CommandCall, Commands, Reader, Rest, Token, User
+from qqbus.command_args import ArgumentError, Reader, Token
+from qqbus.commands import CommandCall, Commands, Rest, User
 from qqbus.example_commands import Dice
 
 from tests.commands.conftest import Say
