@@ -20,6 +20,7 @@ in-memory (for unit tests and experiments); both run the same write rule (``_Row
 
 from __future__ import annotations
 
+import re
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
@@ -37,6 +38,11 @@ MUTED_UNTIL_LIFTED = 253402300799  # 9999-12-31T23:59:59Z
 
 #: Rows written before the self/group split said which mute ``muted_until`` was in this attribute.
 LEGACY_MUTE_SCOPE = "mute_scope"
+
+#: A command a group switched off: ``disabled(<name>)`` (true), with its own clock
+#: ``disabled(<name>)_at``. One clock per command, so a late /enable of one command never undoes
+#: a /disable of another. Parentheses cannot occur in a command name, so no two names collide.
+_SWITCH = re.compile(r"disabled\((?P<name>[^()]+)\)")
 
 GROUPS_TABLE_ENV = "GROUPS_TABLE_NAME"
 USERS_TABLE_ENV = "USERS_TABLE_NAME"
@@ -63,12 +69,16 @@ class GroupState:
     group_muted_at: int | None = None
     bot_admin: bool | None = None
     admin_at: int | None = None
+    disabled_commands: tuple[str, ...] | None = None  # sorted; each has its own clock (``_SWITCH``)
     updated_at: int | None = None
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> GroupState:
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} - {"disabled_commands"}
         values: dict[str, Any] = {k: (int(v) if _is_number(v) else v) for k, v in item.items() if k in known}
+        disabled = sorted(m["name"] for k, v in item.items() if v is True and (m := _SWITCH.fullmatch(k)))
+        if disabled:
+            values["disabled_commands"] = tuple(disabled)
         if item.get(LEGACY_MUTE_SCOPE) == "group":
             # Written before the two slots: muted_until/muted_at held a whole-group mute.
             until, at = values.pop("muted_until", None), values.pop("muted_at", None)
@@ -87,6 +97,10 @@ class GroupState:
     def is_muted(self, now: int | None = None) -> bool:
         """The bot cannot speak: its own mute, or a whole-group mute unless the bot is an admin."""
         return self.is_self_muted(now) or (self.is_group_muted(now) and not self.bot_admin)
+
+    def is_command_enabled(self, command: str) -> bool:
+        """``command`` (its canonical name) was not switched off in this group."""
+        return command not in (self.disabled_commands or ())
 
 
 @dataclass
@@ -255,6 +269,27 @@ class GroupStore(_Rows[GroupState]):
         return self._apply(
             bot_id, group_id, protocol, "admin_at", at, _tie(not admin, tiebreak), {"bot_admin": admin}
         )
+
+    def set_command_enabled(
+        self,
+        bot_id: str,
+        group_id: str,
+        command: str,
+        *,
+        protocol: Protocol,
+        enabled: bool,
+        at: int,
+        tiebreak: str = "",
+    ) -> bool:
+        """A group admin switched ``command`` on (/enable) or off (/disable) in the group at ``at``.
+
+        Each command has its own clock; in one second, off wins (when unsure, stay quiet).
+        """
+        if not command or "(" in command or ")" in command:
+            raise ValueError(f"not a command name: {command!r}")
+        name = f"disabled({command})"
+        values = {name: None if enabled else True}
+        return self._apply(bot_id, group_id, protocol, f"{name}_at", at, _tie(not enabled, tiebreak), values)
 
 
 class _InMemoryRows(_Rows[S]):
