@@ -53,8 +53,10 @@ def main() -> None:
         ours.append(rate(lambda p: parse_event(p), usable))
         theirs.append(rate(lambda p: Adapter.json_to_event(dict(p)), usable))
     o, t = statistics.median(ours), statistics.median(theirs)
-    print(f"OneBot parse, {len(usable)} payloads: nonebot {t:,.0f} events/s (peer), qqbus {o:,.0f} events/s"
-          f" = {o / t:.2f}x (goal >= 5x)")
+    print(
+        f"OneBot parse, {len(usable)} payloads: nonebot {t:,.0f} events/s (peer), qqbus {o:,.0f} events/s"
+        f" = {o / t:.2f}x (goal >= 5x)"
+    )
 
 
 if __name__ == "__main__":
