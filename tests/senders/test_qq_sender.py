@@ -272,3 +272,21 @@ def test_an_unprompted_c2c_message_cites_the_users_friend_add(
     users.set_proactive(APPID, "USER1", accepts=False, at=now - 1)
     assert qq_send(box.send_private("qq", "USER1", "and again"))["status"] == "refused"
     assert [r.get("reason") for r in results(event_bus)] == ["proactive_off", None, "proactive_off"]
+
+
+@pytest.mark.parametrize(
+    "text", ["<qqbot-at-everyone />", "hi <qqbot-at-user id=\"X\" /> there", "<@!123> yo", "<emoji:4>"]
+)
+def test_text_cannot_become_qq_markup(text: str) -> None:
+    from qqbus.senders.qq import render
+
+    content, _ = render([Segment.text(text)])
+    assert "<qqbot-" not in content and "<@" not in content and "<emoji" not in content
+    assert content.replace("\u200b", "") == text  # the words are all still there
+
+
+def test_a_real_mention_segment_still_renders_as_markup() -> None:
+    from qqbus.senders.qq import render
+
+    content, _ = render([Segment.at("M"), Segment.text(" a < b")])
+    assert content == '<qqbot-at-user id="M" /> a < b'

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -70,7 +71,7 @@ def render(segments: list[Segment]) -> tuple[str, str | None]:
     image: str | None = None
     for seg in segments:
         if seg.type == "text":
-            content.append(str(seg.data.get("text", "")))
+            content.append(_inert(str(seg.data.get("text", ""))))
         elif seg.type == "at":
             content.append(f'<qqbot-at-user id="{seg.data.get("qq", "")}" />')
         elif seg.type == "image":
@@ -83,6 +84,16 @@ def render(segments: list[Segment]) -> tuple[str, str | None]:
         else:
             raise UnsupportedMessage(f"QQ messages cannot carry a {seg.type!r} segment")
     return "".join(content), image
+
+
+#: QQ reads these in ``content`` as markup (mentions, @everyone, emoji): text must not make them.
+_MARKUP = re.compile(r"<(?=qqbot-|@|emoji:|faceType)", re.IGNORECASE)
+
+
+def _inert(text: str) -> str:
+    """Text as text: a ``<`` that would open QQ markup gets a zero-width space after it, so a
+    user's words echoed back (``/echo <qqbot-at-everyone />``) cannot mention everyone."""
+    return _MARKUP.sub("<\u200b", text)
 
 
 @cached
