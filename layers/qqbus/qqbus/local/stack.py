@@ -338,7 +338,7 @@ class LocalStack:
             f"  console      {self.http_url}/   chat with the bot, watch each event, replay failures",
             f"  AWS (moto)   {self.aws_endpoint}   bus {self.routes.bus_name}",
             f"  groups       table {self.tables.get('GroupsTable')}   (`qqbus groups` prints it)",
-            f"  QQ secret    {s.qq!r} (any X-Bot-Appid; `qqbus send` uses {DEV_QQ_APPID})",
+            f"  QQ secret    {s.qq!r} (for AppID {DEV_QQ_APPID}, which `qqbus send` and the console use)",
             f"  OneBot       secret {s.onebot!r}"
             if s.onebot
             else "  OneBot       no secret: requests are not signed",
