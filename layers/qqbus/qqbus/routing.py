@@ -59,16 +59,24 @@ def _persistence(key_jmespath: str, key_prefix: str) -> BasePersistenceLayer | N
 
 
 def once_per_key(
-    fn: Callable[..., R], key: dict[str, str], context: Any, *, key_prefix: str, enabled: bool = True
-) -> R:
-    """``fn(key=key)`` at most once per ``key`` (Powertools idempotency, innermost).
+    fn: Callable[[], R], key: dict[str, str], context: Any, *, key_prefix: str, enabled: bool = True
+) -> tuple[R, bool]:
+    """``fn()`` at most once per ``key`` (Powertools idempotency, innermost): its result (the
+    stored one for a repeat) and whether it ran now (False: a duplicate).
 
     Without ``IDEMPOTENCY_TABLE_NAME`` (or with ``enabled`` off) ``fn`` simply runs.
     """
+    ran = False
+
+    def run(key: dict[str, str]) -> R:
+        nonlocal ran
+        ran = True
+        return fn()
+
     key_jmespath = "[" + ", ".join(key) + "]"
     store = _persistence(key_jmespath, key_prefix) if enabled else None
     if store is None:
-        return fn(key=key)
+        return run(key), True
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
     config = IdempotencyConfig(
@@ -78,9 +86,10 @@ def once_per_key(
     )
     config.register_lambda_context(context)
     once = idempotent_function(
-        fn, data_keyword_argument="key", persistence_store=store, config=config, key_prefix=key_prefix
+        run, data_keyword_argument="key", persistence_store=store, config=config, key_prefix=key_prefix
     )
-    return once(key=key)  # type: ignore[no-any-return]
+    result: R = once(key=key)
+    return result, ran
 
 
 #: The idempotency key of an event handler run.
@@ -148,11 +157,7 @@ def handler(
                 count("InvalidEvents")
                 return {"status": "invalid", "error": problem}
 
-            ran = False
-
-            def run_once(key: dict[str, str]) -> R:
-                nonlocal ran
-                ran = True
+            def run_once() -> R:
                 outbox = Outbox(
                     bot_id=delivered.bot_id,
                     event_id=delivered.event_id,
@@ -167,7 +172,7 @@ def handler(
                 return result
 
             try:
-                result = once_per_key(
+                result, ran = once_per_key(
                     run_once,
                     {"bot_id": delivered.bot_id, "event_id": delivered.event_id},
                     context,

@@ -76,11 +76,7 @@ def sender(perform: Perform) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
             origin_event_id=action.origin.event_id if action.origin else None,
             replay_name=bus_event.replay_name,
         )
-        ran = False
-
-        def run_once(key: dict[str, str]) -> dict[str, Any]:
-            nonlocal ran
-            ran = True
+        def run_once() -> dict[str, Any]:
             ctx = SendContext(lambda_context=context)
             try:
                 result = perform(action, ctx)
@@ -97,7 +93,7 @@ def sender(perform: Perform) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
             report(result)
             return {"status": result.outcome, "reason": result.reason}
 
-        out = once_per_key(
+        out, ran = once_per_key(
             run_once,
             {"bot_id": action.bot_id, "action_id": action.action_id},
             context,
