@@ -119,3 +119,48 @@ def test_the_users_view_shows_friends_and_opt_in() -> None:
     header, row = text.splitlines()
     assert header.split() == list(USER_COLUMNS)
     assert row.split() == ["1", "U", "qq", "true", "false", "F:1"]
+
+
+def test_send_errors_are_one_line_with_the_fix(capsys: pytest.CaptureFixture[str], tmp_path: object) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    assert main(["send", str(EVENTS / "qq_group_add_robot.json"), "--url", closed]) == 2
+    assert main(["send", str(EVENTS / "env.local.json"), "--url", closed]) == 2
+    assert main(["send", "no-such-file.json", "--url", closed]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3 and "Traceback" not in "".join(lines)
+    assert "start it with `make dev`" in lines[0]
+    assert "is not an event to send" in lines[1] and "cannot read no-such-file.json" in lines[2]
+
+
+def test_invoke_wraps_a_raw_payload_as_the_ingress_would(capsys: pytest.CaptureFixture[str]) -> None:
+    raw = str(SAMPLES / "qq/official_group_add_robot.json")
+    assert main(["invoke", "qq_group_add_robot", raw]) == 0
+    rows = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"groups_row')
+    ]
+    assert rows and rows[0]["groups_row"]["member"] is True
+    assert main(["invoke", "qq_webhook", raw]) == 0  # signed and wrapped as a Function URL event
+    results = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith('{"function"')]
+    assert results[-1]["result"]["statusCode"] == 200
+
+
+def test_invoke_refuses_what_is_no_event_or_no_function() -> None:
+    with pytest.raises(SystemExit, match="not an event"):
+        main(["invoke", "qq_group_add_robot", str(EVENTS / "env.local.json")])
+    with pytest.raises(SystemExit, match="no function 'nope'"):
+        main(["invoke", "nope", str(EVENTS / "qq_group_add_robot.json")])
+
+
+def test_dev_fails_fast_naming_a_taken_port(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["dev", "--port", str(port), "--aws-port", "0", "--state-file", "/nonexistent/x"]) == 2
+    assert f"HTTP port 127.0.0.1:{port} is in use" in capsys.readouterr().err

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -239,3 +242,29 @@ def _event_functions(stats: dict[str, Any]) -> list[str]:
 
 def _bus_functions(stats: dict[str, Any]) -> dict[str, Any]:
     return {name: v for name, v in stats["functions"].items() if name not in INGRESS}
+
+
+def test_ctrl_c_stops_a_stack_started_with_sigint_ignored(tmp_path: Path) -> None:
+    """nohup and `&` in scripts start a process with SIGINT ignored: the stack still stops on it."""
+    log = tmp_path / "log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GROUPS_", "IDEMPOTENCY_"))}
+    command = [sys.executable, "-m", "qqbus", "dev", "--port", "0", "--aws-port", "0"]
+    command += ["--state-file", str(tmp_path / "dev.json")]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "dev.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+        assert "stopped" in log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()

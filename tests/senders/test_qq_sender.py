@@ -275,7 +275,7 @@ def test_an_unprompted_c2c_message_cites_the_users_friend_add(
 
 
 @pytest.mark.parametrize(
-    "text", ["<qqbot-at-everyone />", "hi <qqbot-at-user id=\"X\" /> there", "<@!123> yo", "<emoji:4>"]
+    "text", ["<qqbot-at-everyone />", 'hi <qqbot-at-user id="X" /> there', "<@!123> yo", "<emoji:4>"]
 )
 def test_text_cannot_become_qq_markup(text: str) -> None:
     from qqbus.senders.qq import render
