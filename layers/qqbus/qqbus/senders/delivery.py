@@ -76,6 +76,7 @@ def sender(perform: Perform) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
             origin_event_id=action.origin.event_id if action.origin else None,
             replay_name=bus_event.replay_name,
         )
+
         def run_once() -> dict[str, Any]:
             ctx = SendContext(lambda_context=context)
             try:
