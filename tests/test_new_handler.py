@@ -36,7 +36,9 @@ def test_new_handler_in_a_copy_passes_routing_template_packaging_and_lint(tmp_pa
     assert bad.returncode == 2 and "is not an event type" in bad.stdout
 
     bin_dir = Path(sys.executable).parent
-    for lint in ([str(bin_dir / "ruff"), "check", "."], [str(bin_dir / "ruff"), "format", "--check", "."]):
+    written = ["handlers/onebot_notify_poke", "tests/handlers/test_onebot_notify_poke.py"]
+    ruff = str(bin_dir / "ruff")
+    for lint in ([ruff, "check", *written], [ruff, "format", "--check", *written]):
         result = _run(lint, copy, env)
         assert result.returncode == 0, result.stdout + result.stderr
 
