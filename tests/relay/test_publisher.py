@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from qqbus.detail import build_entry
 from qqbus.publish import EventBridgePublisher
 from qqbus.relay.publisher import Outcome, RelayPublisher
@@ -56,6 +57,7 @@ def received(tap: BusTap) -> list[tuple[int, int]]:
     return [(e["detail"]["conn"], e["detail"]["n"]) for e in tap.drain()]
 
 
+@pytest.mark.slow  # a soak: `make test-slow` (and CI) runs it
 def test_whole_call_failures_and_an_outage_lose_nothing_and_keep_order(tap: BusTap, tmp_path: Path) -> None:
     def plan(call: int, n: int) -> str | None:
         if 20 <= call < 45:

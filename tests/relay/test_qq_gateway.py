@@ -102,6 +102,7 @@ def test_seq_tracker_restored_from_a_saved_seq_treats_older_seqs_as_done() -> No
     assert not t.admit(40) and t.admit(42) and t.resume_seq == 41
 
 
+@pytest.mark.slow  # a soak: `make test-slow` (and CI) runs it
 def test_thousands_of_dispatches_with_faults_all_reach_the_bus(tap: BusTap, tmp_path: Path) -> None:
     total = 2000
     schedule = dict(zip(range(150, total, 110), itertools.cycle(FAULTS), strict=False))
@@ -152,6 +153,7 @@ def test_thousands_of_dispatches_with_faults_all_reach_the_bus(tap: BusTap, tmp_
     assert copies == total
 
 
+@pytest.mark.slow  # a soak: `make test-slow` (and CI) runs it
 def test_seqs_replayed_after_a_resume_are_not_submitted_again(tap: BusTap, tmp_path: Path) -> None:
     """The issue's case: 2,000 events, a fault every 300, a slow bus so entries are in flight.
 

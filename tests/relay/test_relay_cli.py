@@ -189,6 +189,7 @@ def test_an_unreachable_bus_is_loud(tmp_path: Path) -> None:
     assert Spool(tmp_path / "spool").pending == 1
 
 
+@pytest.mark.slow  # a soak: `make test-slow` (and CI) runs it
 def test_sigterm_with_a_backlog_and_a_hung_bus_exits_within_the_stop_timeout(
     tmp_path: Path, blackhole: Blackhole
 ) -> None:
@@ -240,6 +241,7 @@ class FakeQQThread:
         self.thread.join(5)
 
 
+@pytest.mark.slow  # a soak: `make test-slow` (and CI) runs it
 def test_relay_qq_process_resumes_its_session_after_sigkill(server_bus: ServerBus, tmp_path: Path) -> None:
     """Killed with SIGKILL, restarted: it resumes the saved session; what was sent meanwhile arrives."""
     qq = FakeQQThread(300, {150: "hold"})
