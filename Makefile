@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml layers/qqbus/requirements.txt
 
 venv: $(STAMP)
 
+# Tests run on every core (pytest-xdist); JOBS=0 runs them in this process.
+JOBS ?= auto
+
 test: venv
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" -n $(JOBS) $(PYTEST_ARGS)
 
 test-slow: venv
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)

@@ -4,7 +4,7 @@ Whatever arrives, the OneBot frame reader, the handshake check, the QQ gateway f
 the spool line reader return an answer and never raise; an entry they make survives the size
 computation and the spool; no answer or log line carries the access token or the bot secret.
 
-Cases per test (five tests): 600 in ``make test``; 6,000 with ``QQBUS_FUZZ=long`` (CI):
+Cases per test (five tests): 300 in ``make test``; 6,000 with ``QQBUS_FUZZ=long`` (CI):
 
     QQBUS_FUZZ=long make test PYTEST_ARGS="tests/relay/test_fuzz_frames.py -q"
 """
@@ -31,7 +31,7 @@ from qqbus.relay.spool import decode_entry, encode_line
 from websockets.datastructures import Headers, is_valid_header_value
 from websockets.http11 import Request
 
-EXAMPLES = {"long": 6_000}.get(os.environ.get("QQBUS_FUZZ", ""), 600)
+EXAMPLES = {"long": 6_000}.get(os.environ.get("QQBUS_FUZZ", ""), 300)
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
