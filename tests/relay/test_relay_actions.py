@@ -43,7 +43,7 @@ def _results(tap: BusTap) -> list[dict[str, Any]]:
 
 
 def _opts(queue: str, **kw: Any) -> dict[str, Any]:
-    return {"actions_queue_url": queue, "sqs_client": boto3.client("sqs"), **kw}
+    return {"actions_queue_url": queue, "sqs_client": boto3.client("sqs"), "actions_poll_seconds": 1, **kw}
 
 
 async def _bot(relay: Relay, answer: Any, frames: list[dict[str, Any]], stop: asyncio.Event) -> None:

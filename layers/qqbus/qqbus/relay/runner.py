@@ -49,6 +49,7 @@ class RelayOptions:
     events_client: Any = None  # a boto3 events client (default: the cached one)
     actions_queue_url: str | None = None  # RelayActionQueue: OneBot actions for reverse-WS bots
     sqs_client: Any = None  # a boto3 sqs client for that queue (default: the cached one)
+    actions_poll_seconds: int = 10  # SQS long poll of that queue
 
 
 class Relay:
@@ -78,6 +79,7 @@ class Relay:
                 answers=self.onebot_server.answers,
                 publisher=self.publisher,
                 bus_name=options.bus_name,
+                wait_seconds=options.actions_poll_seconds,
             )
         self._stop = asyncio.Event()
         self.health_url: str | None = None
