@@ -27,7 +27,7 @@ def test_new_handler_in_a_copy_passes_routing_template_packaging_and_lint(tmp_pa
     env = {**os.environ, "PYTHONPATH": str(copy / "layers" / "qqbus")}  # the copy's package, not ours
     qqbus = [sys.executable, "-m", "qqbus", "new", "handler"]
 
-    made = _run([*qqbus, "notice.notify.poke"], copy, env)
+    made = _run([*qqbus, "notice.notify.poke", "--replies"], copy, env)  # as the README has it
     assert made.returncode == 0, made.stdout + made.stderr
     assert "handlers/onebot_notify_poke" in made.stdout
     again = _run([*qqbus, "notice.notify.poke"], copy, env)

@@ -234,6 +234,8 @@ def sample_payload(p: Plan, samples: Path) -> dict[str, Any]:
         post_type, "meta_event_type"
     )
     payload = {"time": 1718000000, "self_id": 123456789, "post_type": post_type, type_field: type_name}
+    if post_type != "meta_event":  # who it is about: every message, notice and request names a user
+        payload["user_id"] = 345678901
     if p.sub_type:
         payload["sub_type"] = p.sub_type
     for field_name, info in p.model.model_fields.items():
