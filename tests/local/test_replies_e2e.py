@@ -93,7 +93,7 @@ def test_help_lists_the_commands(stack: Stack) -> None:
 
 
 def test_platform_5xx_exhausted_reports_failed_and_parks_the_action(stack: Stack) -> None:
-    stack.fail_next("onebot", 503, {"status": "failed"}, times=40)
+    stack.fail_next("onebot", 503, {"status": "failed"}, times=12)  # 3 invocations x 4 tries: none left over
     trace, _ = _ping(stack, "onebot_group_message", message_id=777)
     (asked,) = trace["actions"].values()
     assert asked["result"]["outcome"] == "failed" and asked["result"]["reason"] == "unavailable"
@@ -103,3 +103,36 @@ def test_platform_5xx_exhausted_reports_failed_and_parks_the_action(stack: Stack
     parked = [json.loads(m["Body"]) for m in messages]
     assert [p["requestPayload"]["detail"]["action_id"] for p in parked] == [asked["action_id"]]
     assert parked[0]["requestContext"]["approximateInvokeCount"] == 3
+
+
+@pytest.mark.parametrize(
+    "path, body, status",
+    [
+        ("/_fakes/qq/fail", b"{not json", 400),
+        ("/_fakes/qq/fail", b'{"times": 1}', 400),  # no status
+        ("/_fakes/onebot/fail", b'{"status": "x"}', 400),
+        ("/_fakes/nope/fail", b'{"status": 503}', 400),
+    ],
+)
+def test_bad_fault_requests_are_refused_and_change_nothing(
+    stack: Stack, path: str, body: bytes, status: int
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(stack.http + path, data=body, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == status
+    assert b"Traceback" not in refused.value.read()
+    trace, _ = _ping(stack, "onebot_private_message", message_id=4242)  # no fault was queued
+    (asked,) = trace["actions"].values()
+    assert asked["result"]["outcome"] == "sent"
+
+
+def test_an_unknown_trace_is_404(stack: Stack) -> None:
+    import urllib.error
+
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        stack.get("/_trace/no-such-event")
+    assert missing.value.code == 404

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from qqbus.detail import build_entry, now_ms
-from qqbus.events.message import Message, Segment
+from qqbus.events.message import Message, Segment, plain_text
 
 __all__ = [
     "ACTION_SOURCE",
@@ -108,7 +108,7 @@ class Action(BaseModel):
     @property
     def text(self) -> str:
         """The message's text segments joined (for logs and the console)."""
-        return "".join(str(s.data.get("text", "")) for s in self.message or [] if s.type == "text")
+        return plain_text(self.message or [])
 
 
 class Result(BaseModel):

@@ -56,13 +56,24 @@ def type_name_of(payload: dict[str, Any]) -> str | None:
     return next((v for f in TYPE_FIELDS if isinstance(v := payload.get(f), str) and v), None)
 
 
-def detail_type_of(payload: dict[str, Any]) -> str:
-    """The detail-type of a raw OneBot payload: ``post_type`` then its type field, dotted."""
+def classify(payload: dict[str, Any]) -> tuple[str, str | None]:
+    """``(detail-type, type name)`` of a raw OneBot payload: ``post_type`` then its type, dotted.
+
+    Raises
+    ------
+    ValueError
+        When ``post_type`` is missing or not a non-empty string.
+    """
     post_type = payload.get("post_type")
     if not isinstance(post_type, str) or not post_type:
         raise ValueError("not a OneBot event: 'post_type' is missing or not a string")
     type_name = type_name_of(payload)
-    return f"{post_type}.{type_name}" if type_name else post_type
+    return (f"{post_type}.{type_name}" if type_name else post_type), type_name
+
+
+def detail_type_of(payload: dict[str, Any]) -> str:
+    """The detail-type of a raw OneBot payload (see ``classify``)."""
+    return classify(payload)[0]
 
 
 # --- messages ---------------------------------------------------------------------------

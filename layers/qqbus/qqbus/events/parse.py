@@ -43,11 +43,7 @@ def parse_event(payload: Any) -> ParsedEvent:
         if "post_type" in payload:
             from qqbus.events import onebot
 
-            post_type = payload["post_type"]
-            if not isinstance(post_type, str) or not post_type:
-                raise UnknownPayload("not a OneBot event: 'post_type' is missing or not a string")
-            type_name = onebot.type_name_of(payload)
-            detail_type = f"{post_type}.{type_name}" if type_name else post_type
+            detail_type, type_name = onebot.classify(payload)
             model, problem = onebot.parse_onebot_verbose(payload, type_name)
             return ParsedEvent(onebot.SOURCE, detail_type, model, problem)
         if "op" in payload:

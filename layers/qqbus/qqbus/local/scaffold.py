@@ -11,7 +11,6 @@ and ``make lint`` as it is. A type that already has a handler is refused.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import uuid
@@ -21,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from qqbus.detail import onebot_event_id
 from qqbus.local.template import REPO_ROOT, Template, parse
 
 QQ_SOURCE, ONEBOT_SOURCE = "qq.official", "onebot.v11"
@@ -251,7 +251,7 @@ def events_file(p: Plan, samples: Path) -> dict[str, Any]:
     if p.source == QQ_SOURCE:
         event_id, bot_id, transport = str(payload.get("id")), _SAMPLE_BOT[QQ_SOURCE], "webhook"
     else:
-        event_id, bot_id, transport = hashlib.sha256(body).hexdigest(), str(payload["self_id"]), "http_post"
+        event_id, bot_id, transport = onebot_event_id(body), str(payload["self_id"]), "http_post"
     return {
         "version": "0",
         "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"qqbus:{p.spec}")),

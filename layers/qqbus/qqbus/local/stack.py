@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -33,6 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from qqbus.actions import ACTION_SOURCE, RESULT_SOURCE
+from qqbus.detail import onebot_event_id
+from qqbus.events.message import plain_text, to_segments
 from qqbus.local.functions import DEV_QQ_APPID, DevSecrets, LocalFunction, load_functions
 from qqbus.local.state_file import STATE_FILE, read_state
 from qqbus.local.template import TEMPLATE_PATH, Template, resolve
@@ -563,11 +564,7 @@ def short_id(event_id: str) -> str:
 
 def _quote(action: dict[str, Any]) -> str:
     """An action's message text, quoted and cut short, for a log line."""
-    text = "".join(
-        str((s.get("data") or {}).get("text", ""))
-        for s in action.get("message") or []
-        if s.get("type") == "text"
-    )
+    text = plain_text(to_segments(action.get("message")))
     text = text if len(text) <= 40 else text[:37] + "..."
     return json.dumps(text, ensure_ascii=False) if action.get("message") else action.get("action", "")
 
@@ -591,7 +588,7 @@ def describe_result(result: dict[str, Any], trace: Trace | None = None) -> str:
 def event_id_of(path: str, body: bytes) -> str | None:
     """The event id the ingress gives this request's event (QQ: the envelope id; OneBot: the hash)."""
     if path.rstrip("/") == INGRESS_PATHS["onebot_http"]:
-        return hashlib.sha256(body).hexdigest()
+        return onebot_event_id(body)
     try:
         data = json.loads(body)
     except ValueError:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import functools
-import hashlib
 import json
 import logging
 import math
@@ -46,7 +45,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import backoff
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from qqbus.detail import event_entry
+from qqbus.detail import event_entry, onebot_event_id
 from qqbus.events.qq import INTENT_GROUP_AND_C2C_EVENT, SOURCE
 from qqbus.relay.blocking import call_in_daemon_thread
 from qqbus.relay.publisher import Outcome, RelayPublisher
@@ -345,7 +344,7 @@ def dispatch_entry(message: dict[str, Any], raw: str | bytes, config: GatewayCon
         event_id = given
     else:
         body = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-        event_id = hashlib.sha256(body).hexdigest()
+        event_id = onebot_event_id(body)  # the ingress's stable hash of the raw body
     return event_entry(
         source=SOURCE,
         detail_type=str(message["t"]),
