@@ -14,11 +14,13 @@ $(STAMP): pyproject.toml layers/qqbus/requirements.txt
 
 venv: $(STAMP)
 
-# Tests run on every core (pytest-xdist); JOBS=0 runs them in this process.
+# Tests run on every core (pytest-xdist); JOBS=0 runs them in this process. One worker takes a
+# whole file (--dist loadfile): a module's fixtures (a dev stack, the built layers) are made once
+# and its tests keep their order. (Not loadgroup: pytest 9.2 silently ignores its marks, xdist#1386.)
 JOBS ?= auto
 
 test: venv
-	$(BIN)/python -m pytest -m "not slow" -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" -n $(JOBS) --dist loadfile $(PYTEST_ARGS)
 
 test-slow: venv
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)

@@ -231,7 +231,6 @@ def ran(
             os.environ["AWS_ENDPOINT_URL"] = saved
 
 
-@pytest.mark.xdist_group("packaging")  # one worker runs the batch once (make test: --dist loadgroup)
 @pytest.mark.parametrize("name", sorted(handler_folders()))
 def test_function_runs_with_only_its_folder_and_its_layers(
     name: str,

@@ -69,7 +69,7 @@ def _groups(stack: Stack) -> list[dict[str, Any]]:
     return sorted(items, key=lambda i: (i["bot_id"]["S"], i["group_id"]["S"]))
 
 
-def test_every_handler_runs_once_and_state_changes(stack: Stack) -> None:
+def test_every_handler_runs_once_and_a_duplicate_changes_nothing(stack: Stack) -> None:
     _send_all(stack)
     stats = stack.wait_for(lambda s: all(s["functions"][fn]["ok"] >= 1 for fn in _event_functions(s)))
     for name in _event_functions(stats):
@@ -83,8 +83,7 @@ def test_every_handler_runs_once_and_state_changes(stack: Stack) -> None:
     assert onebot["member"] == {"BOOL": False} and onebot["bot_admin"] == {"BOOL": True}
     assert onebot["muted_until"] == {"N": str(1718000035 + 600)}
 
-
-def test_a_duplicate_post_changes_nothing(stack: Stack) -> None:
+    # The same posts again (a webhook retry): each handler sees a duplicate and writes nothing.
     before = _groups(stack)
     ok_before = {k: v["ok"] for k, v in stack.stats()["functions"].items()}
     _send_all(stack)

@@ -1,0 +1,35 @@
+"""The moto speed-ups change the time only: each mock still starts empty and answers the same."""
+
+from __future__ import annotations
+
+import boto3
+import botocore.session
+import jsonpath_ng.ext
+from moto import mock_aws
+from qqbus.local.moto_speedups import cache_jsonpath_parsing, share_botocore_loader
+
+
+def test_sessions_share_one_loader_and_each_mock_still_starts_empty() -> None:
+    share_botocore_loader()
+    share_botocore_loader()  # idempotent: not a cache around a cache
+    with mock_aws():
+        first = boto3.client("dynamodb")
+        first.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        assert first.list_tables()["TableNames"] == ["t"]
+        loader = boto3.DEFAULT_SESSION._session.get_component("data_loader")  # type: ignore[union-attr]
+    with mock_aws():
+        second = boto3.client("dynamodb")
+        assert boto3.DEFAULT_SESSION._session.get_component("data_loader") is loader  # type: ignore[union-attr]
+        assert second is not first and second.list_tables()["TableNames"] == []
+    assert botocore.session.create_loader.cache_info().hits >= 1  # type: ignore[attr-defined]
+
+
+def test_jsonpath_parses_are_cached_and_equal() -> None:
+    cache_jsonpath_parsing()
+    assert jsonpath_ng.ext.parse("$.detail") is jsonpath_ng.ext.parse("$.detail")
+    assert [m.value for m in jsonpath_ng.ext.parse("$.detail.a").find({"detail": {"a": 1}})] == [1]
