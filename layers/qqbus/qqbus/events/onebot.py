@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from qqbus.events.message import Message, plain_text
-from qqbus.events.registry import ModelRegistry, error_summary
+from qqbus.events.registry import ModelRegistry
 from qqbus.events.types import EventTime, Int64
 
 SOURCE = "onebot.v11"
@@ -53,7 +53,11 @@ register = onebot_models.register
 
 def type_name_of(payload: dict[str, Any]) -> str | None:
     """The event's second-level type: the first non-empty ``TYPE_FIELDS`` value."""
-    return next((v for f in TYPE_FIELDS if isinstance(v := payload.get(f), str) and v), None)
+    for field in TYPE_FIELDS:
+        value = payload.get(field)
+        if value and isinstance(value, str):
+            return value
+    return None
 
 
 def classify(payload: dict[str, Any]) -> tuple[str, str | None]:
@@ -65,7 +69,7 @@ def classify(payload: dict[str, Any]) -> tuple[str, str | None]:
         When ``post_type`` is missing or not a non-empty string.
     """
     post_type = payload.get("post_type")
-    if not isinstance(post_type, str) or not post_type:
+    if not post_type or not isinstance(post_type, str):
         raise ValueError("not a OneBot event: 'post_type' is missing or not a string")
     type_name = type_name_of(payload)
     return (f"{post_type}.{type_name}" if type_name else post_type), type_name
@@ -344,11 +348,4 @@ def parse_onebot_verbose(
         key: tuple[str, ...] = (post_type, type_name, sub_type)  # the common case, built directly
     else:
         key = tuple(v for v in (post_type, type_name, sub_type) if isinstance(v, str))
-    problem: str | None = None
-    candidates = onebot_models.candidates(key)
-    for model in candidates[:-1]:
-        try:
-            return model.model_validate(payload), problem
-        except ValueError as exc:  # pydantic.ValidationError is a ValueError
-            problem = problem or f"{model.__name__}: {error_summary(exc)}"
-    return candidates[-1].model_validate(payload), problem
+    return onebot_models.parse(key, payload)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import importlib
+from types import ModuleType
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 
@@ -14,9 +15,8 @@ class UnknownPayload(ValueError):
     """The payload is neither a QQ dispatch nor a OneBot v11 event."""
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedEvent:
-    """A payload's place on the bus and its model.
+class ParsedEvent(NamedTuple):
+    """A payload's place on the bus and its model (a tuple: made once per event on the hot path).
 
     ``problem`` says why the payload did not fit the model of its type (it then parsed to the
     base model); such an event still goes on the bus, and its handler reports the problem.
@@ -26,6 +26,18 @@ class ParsedEvent:
     detail_type: str
     model: BaseModel
     problem: str | None = None
+
+
+_protocols: dict[str, ModuleType] = {}
+
+
+def _protocol(name: str) -> ModuleType:
+    """``qqbus.events.<name>``, imported on first use: a QQ-only function never builds the
+    OneBot models, and the other way round (an import statement per event costs more)."""
+    module = _protocols.get(name)
+    if module is None:
+        module = _protocols[name] = importlib.import_module(f"qqbus.events.{name}")
+    return module
 
 
 def parse_event(payload: Any) -> ParsedEvent:
@@ -41,14 +53,12 @@ def parse_event(payload: Any) -> ParsedEvent:
         raise UnknownPayload(f"an event is a JSON object, not {type(payload).__name__}")
     try:
         if "post_type" in payload:
-            from qqbus.events import onebot
-
+            onebot = _protocol("onebot")
             detail_type, type_name = onebot.classify(payload)
             model, problem = onebot.parse_onebot_verbose(payload, type_name)
             return ParsedEvent(onebot.SOURCE, detail_type, model, problem)
         if "op" in payload:
-            from qqbus.events import qq
-
+            qq = _protocol("qq")
             if payload.get("op") != 0 or not isinstance(payload.get("t"), str) or not payload["t"]:
                 raise UnknownPayload(
                     f"QQ payload with op={payload.get('op')!r} is not a dispatch (op 0 with a type 't')"

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from qqbus.events.registry import ModelRegistry, error_summary
+from qqbus.events.registry import ModelRegistry
 from qqbus.events.types import UnixSeconds
 
 SOURCE = "qq.official"
@@ -256,10 +256,4 @@ def parse_qq_verbose(payload: dict[str, Any]) -> tuple[QQPayload, str | None]:
     if payload.get("op") != 0:
         return QQPayload.model_validate(payload), None
     t = payload.get("t")
-    problem: str | None = None
-    for model in qq_models.candidates((t,) if isinstance(t, str) else ()):
-        try:
-            return model.model_validate(payload), problem
-        except ValueError as exc:
-            problem = problem or f"{model.__name__}: {error_summary(exc)}"
-    return QQPayload.model_validate(payload), problem
+    return qq_models.parse((t,) if isinstance(t, str) else (), payload, QQPayload.model_validate)
