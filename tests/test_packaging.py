@@ -77,10 +77,19 @@ for item in json.load(open(plan_path, encoding="utf-8")):
 """
 
 
+@dataclass
+class Built:
+    """The layers' python/ folders, and what their builds printed."""
+
+    paths: dict[str, Path]
+    output: str
+
+
 @pytest.fixture(scope="module")
-def built_layers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     out = tmp_path_factory.mktemp("layers")
     template = Template.read()
+    printed = []
     for layer in LAYER_IDS:
         make = [
             "make",
@@ -91,8 +100,13 @@ def built_layers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             f"ARTIFACTS_DIR={out / layer}",
             "SKIP_DEPS=1",
         ]
-        subprocess.run(make, check=True, capture_output=True, timeout=60)
-    return {layer: out / layer / "python" for layer in LAYER_IDS}
+        printed.append(subprocess.run(make, check=True, capture_output=True, text=True, timeout=120).stdout)
+    return Built({layer: out / layer / "python" for layer in LAYER_IDS}, "".join(printed))
+
+
+@pytest.fixture(scope="module")
+def built_layers(built: Built) -> dict[str, Path]:
+    return built.paths
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +135,27 @@ def test_the_core_layer_ships_the_package_without_what_only_runs_locally(
     assert (package / "routing.py").exists() and (package / "senders" / "qq.py").exists()
     for local_only in ("local", "relay", "cli.py", "__main__.py"):
         assert not (package / local_only).exists(), local_only
-    assert not list(package.rglob("__pycache__"))
+
+
+def _python313() -> str | None:
+    """A python3.13 as the layer Makefile looks for one (on PATH, or pyenv's)."""
+    for candidate in ["python3.13", *map(str, Path.home().glob(".pyenv/versions/3.13*/bin/python3.13"))]:
+        if subprocess.run([candidate, "-c", ""], capture_output=True, check=False).returncode == 0:
+            return candidate
+    return None
+
+
+def test_the_layer_ships_bytecode_for_the_runtime_python_only(built: Built) -> None:
+    """/opt is read-only in Lambda: without python3.13 bytecode every import compiles at cold start."""
+    package = built.paths["QqbusLayer"] / "qqbus"
+    sources = sorted(p.relative_to(package).with_suffix("") for p in package.rglob("*.py"))
+    pycs = list(package.rglob("*.pyc"))
+    if _python313() is None:  # the build said so, and shipped none rather than the wrong ones
+        assert pycs == [] and "no python3.13 found" in built.output
+        return
+    assert {p.name.split(".")[1] for p in pycs} == {"cpython-313"}  # never the building Python's
+    compiled = sorted((p.parent.parent / p.name.split(".")[0]).relative_to(package) for p in pycs)
+    assert compiled == sources
 
 
 def test_only_the_webhook_has_the_crypto_layer() -> None:
