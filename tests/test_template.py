@@ -293,3 +293,27 @@ def test_every_function_logs_to_a_group_with_a_retention(template: Template) -> 
     )
     for res in template.of_type("AWS::Logs::LogGroup").values():
         assert "RetentionInDays" in res["Properties"]
+
+
+def test_snapstart_is_a_parameter_and_everything_invokes_the_alias(transformed: dict[str, Any]) -> None:
+    """SnapStart runs only published versions: rules, URLs and failure destinations use the alias."""
+    resources = transformed["Resources"]
+    assert transformed["Parameters"]["SnapStart"]["AllowedValues"] == ["None", "PublishedVersions"]
+    functions = {k: r for k, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
+    aliases = {
+        r["Properties"]["FunctionName"]["Ref"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Alias"
+    }
+    assert aliases == set(functions)
+    for fn in functions.values():
+        assert fn["Properties"]["SnapStart"] == {"ApplyOn": {"Ref": "SnapStart"}}
+    targets = [
+        t for r in resources.values() if r["Type"] == "AWS::Events::Rule" for t in r["Properties"]["Targets"]
+    ]
+    to_functions = [t for t in targets if "Ref" in t["Arn"] and t["Arn"]["Ref"].startswith(tuple(functions))]
+    assert to_functions and all(t["Arn"]["Ref"].endswith("Aliaslive") for t in to_functions)
+    urls = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Url"]
+    assert urls and all(u["Properties"]["TargetFunctionArn"]["Ref"].endswith("Aliaslive") for u in urls)
+    configs = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
+    assert configs and all(c["Properties"]["Qualifier"] == "live" for c in configs)
