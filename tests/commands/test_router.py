@@ -269,3 +269,13 @@ def test_the_router_logs_each_outcome_without_the_message(
     logged = [(line["command"], line["outcome"], line.get("argument")) for line in lines if "command" in line]
     assert logged == [("roll", "wrong_arguments", "dice"), ("disable", "denied", None)]
     assert "secret-words" not in json.dumps(lines)  # content stays out of INFO logs
+
+
+def test_rolls_do_not_repeat_when_the_random_module_state_does(say: Say) -> None:
+    """Environments resumed from one SnapStart snapshot share ``random``'s state: dice must not."""
+    import random
+
+    state = random.getstate()
+    first = say("onebot_private", "/roll 20d1000").text
+    random.setstate(state)
+    assert say("onebot_private", "/roll 20d1000").text != first  # 1000**-20 to fail by chance

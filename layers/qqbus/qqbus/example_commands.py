@@ -18,6 +18,10 @@ from typing import ClassVar
 
 from qqbus.commands import CommandCall, Commands, Rest, User
 
+# From os.urandom on each call: environments resumed from one SnapStart snapshot would
+# otherwise share the random module's state and draw the same numbers.
+_dice = random.SystemRandom()
+
 commands = Commands()
 
 
@@ -58,7 +62,7 @@ class Dice:
 
 @commands.command("roll", help="roll dice, e.g. /roll 2d6", aliases=("r",))
 def roll(call: CommandCall, dice: Dice) -> None:
-    rolls = [random.randint(1, dice.sides) for _ in range(dice.count)]
+    rolls = [_dice.randint(1, dice.sides) for _ in range(dice.count)]
     shown = " + ".join(map(str, rolls)) + " = " if 1 < len(rolls) <= 20 else ""
     call.reply(f"{dice.count}d{dice.sides}: {shown}{sum(rolls)}")
 

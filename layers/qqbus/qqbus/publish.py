@@ -19,6 +19,10 @@ from typing import Any
 from qqbus.aws import cached
 from qqbus.detail import entry_size
 
+# From os.urandom on each call: environments resumed from one SnapStart snapshot would
+# otherwise share the random module's state and draw the same numbers.
+_jitter = random.SystemRandom()
+
 #: The environment variable naming the bus every qqbus event and action goes on.
 EVENT_BUS_ENV = "EVENT_BUS_NAME"
 MAX_ENTRIES_PER_CALL = 10
@@ -112,7 +116,7 @@ class EventBridgePublisher(Publisher):
                 break
             if attempt:
                 delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-                self.sleep(delay * (0.5 + random.random() / 2))
+                self.sleep(delay * (0.5 + _jitter.random() / 2))
             retrying = []
             for entry, result in zip(pending, self._call(pending), strict=True):
                 if not result.get("EventId"):
