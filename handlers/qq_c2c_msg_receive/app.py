@@ -9,5 +9,10 @@ from qqbus.state import users
 def lambda_handler(ev: Delivered[C2CMsgReceive], context: object) -> None:
     d = ev.payload.d
     store = users()
-    store.set_proactive(ev.bot_id, d.openid, accepts=True, at=d.timestamp, tiebreak=ev.event_id)
-    store.set_reply_event(ev.bot_id, d.openid, event_id=ev.payload.id, at=d.timestamp, tiebreak=ev.event_id)
+    store.write(  # one conditional write for both (each keeps its own clock)
+        ev.bot_id,
+        d.openid,
+        "qq",
+        store.proactive(True, at=d.timestamp, tiebreak=ev.event_id),
+        store.reply_event(ev.payload.id, at=d.timestamp, tiebreak=ev.event_id),
+    )

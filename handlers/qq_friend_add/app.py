@@ -9,5 +9,10 @@ from qqbus.state import users
 def lambda_handler(ev: Delivered[FriendAdd], context: object) -> None:
     d = ev.payload.d
     store = users()
-    store.set_friend(ev.bot_id, d.openid, protocol="qq", friend=True, at=d.timestamp, tiebreak=ev.event_id)
-    store.set_reply_event(ev.bot_id, d.openid, event_id=ev.payload.id, at=d.timestamp, tiebreak=ev.event_id)
+    store.write(  # one conditional write for both (each keeps its own clock)
+        ev.bot_id,
+        d.openid,
+        "qq",
+        store.friend(True, at=d.timestamp, tiebreak=ev.event_id),
+        store.reply_event(ev.payload.id, at=d.timestamp, tiebreak=ev.event_id),
+    )

@@ -9,5 +9,10 @@ from qqbus.state import users
 def lambda_handler(ev: Delivered[FriendDel], context: object) -> None:
     d = ev.payload.d
     store = users()
-    store.set_friend(ev.bot_id, d.openid, protocol="qq", friend=False, at=d.timestamp, tiebreak=ev.event_id)
-    store.set_reply_event(ev.bot_id, d.openid, event_id=None, at=d.timestamp, tiebreak=ev.event_id)
+    store.write(  # one conditional write for both (each keeps its own clock)
+        ev.bot_id,
+        d.openid,
+        "qq",
+        store.friend(False, at=d.timestamp, tiebreak=ev.event_id),
+        store.reply_event(None, at=d.timestamp, tiebreak=ev.event_id),
+    )

@@ -9,7 +9,10 @@ from qqbus.state import groups
 def lambda_handler(ev: Delivered[GroupMsgReceive], context: object) -> None:
     d, event_id = ev.payload.d, ev.payload.id
     store = groups()
-    store.set_proactive(
-        ev.bot_id, d.group_openid, accepts=True, at=d.timestamp, by=d.op_member_openid, tiebreak=event_id
+    store.write(  # one conditional write for both (each keeps its own clock)
+        ev.bot_id,
+        d.group_openid,
+        "qq",
+        store.proactive(True, at=d.timestamp, by=d.op_member_openid, tiebreak=event_id),
+        store.reply_event(event_id, at=d.timestamp, tiebreak=event_id),
     )
-    store.set_reply_event(ev.bot_id, d.group_openid, event_id=event_id, at=d.timestamp, tiebreak=event_id)

@@ -9,7 +9,10 @@ from qqbus.state import groups
 def lambda_handler(ev: Delivered[GroupMsgReject], context: object) -> None:
     d, event_id = ev.payload.d, ev.payload.id
     store = groups()
-    store.set_proactive(
-        ev.bot_id, d.group_openid, accepts=False, at=d.timestamp, by=d.op_member_openid, tiebreak=event_id
+    store.write(  # one conditional write for both (each keeps its own clock)
+        ev.bot_id,
+        d.group_openid,
+        "qq",
+        store.proactive(False, at=d.timestamp, by=d.op_member_openid, tiebreak=event_id),
+        store.reply_event(None, at=d.timestamp, tiebreak=event_id),
     )
-    store.set_reply_event(ev.bot_id, d.group_openid, event_id=None, at=d.timestamp, tiebreak=event_id)

@@ -24,7 +24,7 @@ import re
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
 from qqbus.aws import cached, client, require_env
 
@@ -149,6 +149,22 @@ def tie_attribute(clock: str) -> str:
 S = TypeVar("S")
 
 
+def _disjoint(changes: tuple[Change, ...]) -> bool:
+    """No attribute is written by two changes (one UpdateItem cannot name a path twice)."""
+    written = [n for c in changes for n in (c.clock, tie_attribute(c.clock), *c.values)]
+    return len(written) == len(set(written))
+
+
+class Change(NamedTuple):
+    """One attribute group's write: set ``values`` (None removes) if (``at``, ``tie``) is later
+    than the stored (``clock``, its tie). Made by the stores' change methods (``member``, ...)."""
+
+    clock: str
+    at: int
+    tie: str
+    values: dict[str, Any]
+
+
 class _Rows(ABC, Generic[S]):
     """Rows keyed (``bot_id``, ``SORT_KEY``) whose attribute groups each carry a clock.
 
@@ -158,21 +174,17 @@ class _Rows(ABC, Generic[S]):
     SORT_KEY: ClassVar[str]
     STATE: ClassVar[Any]  # the row dataclass, with ``from_item``
 
+    def write(self, bot_id: str, key: str, protocol: Protocol, *changes: Change) -> tuple[bool, ...]:
+        """Apply ``changes`` to one row, each under its own clock: the same outcome as applying
+        them one by one, in one write when every clock allows (whether each wrote, in order)."""
+        return self._apply(bot_id, key, protocol, changes)
+
     @abstractmethod
     def _apply(
-        self,
-        bot_id: str,
-        key: str,
-        protocol: Protocol,
-        clock: str,
-        at: int,
-        tie: str,
-        values: dict[str, Any],
-    ) -> bool:
-        """Set ``values`` (None removes), ``clock = at`` and its tie, if (at, tie) is later.
-
-        Later than the stored (clock, tie): no clock yet, an older clock, or the same clock
-        and no tie or a smaller one. Returns whether it wrote.
+        self, bot_id: str, key: str, protocol: Protocol, changes: tuple[Change, ...]
+    ) -> tuple[bool, ...]:
+        """Each change if its (at, tie) is later than its stored (clock, tie): no clock yet, an
+        older clock, or the same clock and no tie or a smaller one. Returns whether each wrote.
         """
 
     @abstractmethod
@@ -192,6 +204,26 @@ class GroupStore(_Rows[GroupState]):
     different events of the same second and kind are applied first-come.
     """
 
+    @staticmethod
+    def member(member: bool, *, at: int, by: str | None = None, tiebreak: str = "") -> Change:
+        """The bot joined (``member=True``) or left the group. In one second, leaving wins: a
+        join can precede a kick within a second, not follow a leave."""
+        return Change("member_at", at, _tie(not member, tiebreak), {"member": member, "member_by": by})
+
+    @staticmethod
+    def proactive(accepts: bool, *, at: int, by: str | None = None, tiebreak: str = "") -> Change:
+        """The group accepted (GROUP_MSG_RECEIVE) or refused (GROUP_MSG_REJECT) proactive
+        messages. In one second, refusing wins: when unsure, do not post into a group that said no."""
+        return Change(
+            "proactive_at", at, _tie(not accepts, tiebreak), {"proactive": accepts, "proactive_by": by}
+        )
+
+    @staticmethod
+    def reply_event(event_id: str | None, *, at: int, tiebreak: str = "") -> Change:
+        """The QQ event id to cite when posting unprompted (None clears it). In one second,
+        clearing wins, as REJECT wins over RECEIVE."""
+        return Change("reply_event_at", at, _tie(event_id is None, tiebreak), {"reply_event_id": event_id})
+
     def mark_member(
         self,
         bot_id: str,
@@ -203,12 +235,8 @@ class GroupStore(_Rows[GroupState]):
         by: str | None = None,
         tiebreak: str = "",
     ) -> bool:
-        """The bot joined (``member=True``) or left a group at ``at``. False if not newer.
-
-        In one second, leaving wins: a join can precede a kick within a second, not follow a leave.
-        """
-        values = {"member": member, "member_by": by}
-        return self._apply(bot_id, group_id, protocol, "member_at", at, _tie(not member, tiebreak), values)
+        """The bot joined or left a group at ``at`` (see ``member``). False if not newer."""
+        return self.write(bot_id, group_id, protocol, self.member(member, at=at, by=by, tiebreak=tiebreak))[0]
 
     def set_proactive(
         self,
@@ -220,22 +248,14 @@ class GroupStore(_Rows[GroupState]):
         by: str | None = None,
         tiebreak: str = "",
     ) -> bool:
-        """A QQ group accepted (GROUP_MSG_RECEIVE) or refused (GROUP_MSG_REJECT) proactive messages.
-
-        In one second, refusing wins: when unsure, do not post into a group that said no.
-        """
-        values = {"proactive": accepts, "proactive_by": by}
-        return self._apply(bot_id, group_id, "qq", "proactive_at", at, _tie(not accepts, tiebreak), values)
+        """A QQ group accepted or refused proactive messages (see ``proactive``)."""
+        return self.write(bot_id, group_id, "qq", self.proactive(accepts, at=at, by=by, tiebreak=tiebreak))[0]
 
     def set_reply_event(
         self, bot_id: str, group_id: str, *, event_id: str | None, at: int, tiebreak: str = ""
     ) -> bool:
-        """The QQ event id to cite when posting unprompted into the group (None clears it).
-
-        In one second, clearing wins, as REJECT wins over RECEIVE in ``set_proactive``.
-        """
-        tie = _tie(event_id is None, tiebreak)
-        return self._apply(bot_id, group_id, "qq", "reply_event_at", at, tie, {"reply_event_id": event_id})
+        """The QQ event id to cite when posting unprompted into the group (see ``reply_event``)."""
+        return self.write(bot_id, group_id, "qq", self.reply_event(event_id, at=at, tiebreak=tiebreak))[0]
 
     def set_muted(
         self,
@@ -255,20 +275,17 @@ class GroupStore(_Rows[GroupState]):
         """
         tie = _tie(until is None, tiebreak)
         if scope == "group":
-            return self._apply(
-                bot_id, group_id, protocol, "group_muted_at", at, tie, {"group_muted_until": until}
-            )
-        # A self write also drops the legacy scope marker, so muted_until reads as the bot's own again.
-        values = {"muted_until": until, LEGACY_MUTE_SCOPE: None}
-        return self._apply(bot_id, group_id, protocol, "muted_at", at, tie, values)
+            change = Change("group_muted_at", at, tie, {"group_muted_until": until})
+        else:  # a self write also drops the legacy scope marker: muted_until reads as the bot's own again
+            change = Change("muted_at", at, tie, {"muted_until": until, LEGACY_MUTE_SCOPE: None})
+        return self.write(bot_id, group_id, protocol, change)[0]
 
     def set_admin(
         self, bot_id: str, group_id: str, *, protocol: Protocol, admin: bool, at: int, tiebreak: str = ""
     ) -> bool:
         """The bot became or stopped being an admin of the group. In one second, unset wins."""
-        return self._apply(
-            bot_id, group_id, protocol, "admin_at", at, _tie(not admin, tiebreak), {"bot_admin": admin}
-        )
+        change = Change("admin_at", at, _tie(not admin, tiebreak), {"bot_admin": admin})
+        return self.write(bot_id, group_id, protocol, change)[0]
 
     def set_command_enabled(
         self,
@@ -288,8 +305,8 @@ class GroupStore(_Rows[GroupState]):
         if not command or "(" in command or ")" in command:
             raise ValueError(f"not a command name: {command!r}")
         name = f"disabled({command})"
-        values = {name: None if enabled else True}
-        return self._apply(bot_id, group_id, protocol, f"{name}_at", at, _tie(not enabled, tiebreak), values)
+        change = Change(f"{name}_at", at, _tie(not enabled, tiebreak), {name: None if enabled else True})
+        return self.write(bot_id, group_id, protocol, change)[0]
 
 
 class _InMemoryRows(_Rows[S]):
@@ -299,17 +316,15 @@ class _InMemoryRows(_Rows[S]):
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
 
     def _apply(
-        self,
-        bot_id: str,
-        key: str,
-        protocol: Protocol,
-        clock: str,
-        at: int,
-        tie: str,
-        values: dict[str, Any],
-    ) -> bool:
+        self, bot_id: str, key: str, protocol: Protocol, changes: tuple[Change, ...]
+    ) -> tuple[bool, ...]:
         new = {"bot_id": bot_id, self.SORT_KEY: key, "protocol": protocol}
         item = self.items.setdefault((bot_id, key), new)
+        return tuple(self._apply_one(item, change) for change in changes)
+
+    @staticmethod
+    def _apply_one(item: dict[str, Any], change: Change) -> bool:
+        clock, at, tie, values = change
         tie_name = tie_attribute(clock)
         if clock in item and (item[clock] > at or (item[clock] == at and item.get(tie_name, "") >= tie)):
             return False
@@ -350,51 +365,42 @@ class _DynamoRows(_Rows[S]):
         return {"bot_id": {"S": bot_id}, self.SORT_KEY: {"S": key}}
 
     def _apply(
-        self,
-        bot_id: str,
-        key: str,
-        protocol: Protocol,
-        clock: str,
-        at: int,
-        tie: str,
-        values: dict[str, Any],
-    ) -> bool:
-        names = {
-            "#clock": clock,
-            "#tie": tie_attribute(clock),
-            "#protocol": "protocol",
-            "#updated": "updated_at",
-        }
-        attr_values: dict[str, Any] = {
-            ":at": {"N": str(at)},
-            ":tie": {"S": tie},
-            ":protocol": {"S": protocol},
-            ":now": {"N": str(int(time.time()))},
-        }
-        sets = [
-            "#protocol = if_not_exists(#protocol, :protocol)",
-            "#clock = :at",
-            "#tie = :tie",
-            "#updated = :now",
-        ]
-        removes = []
-        for i, (name, value) in enumerate(values.items()):
-            names[f"#a{i}"] = name
-            if value is None:
-                removes.append(f"#a{i}")
-            else:
-                attr_values[f":v{i}"] = self._ser.serialize(value)
-                sets.append(f"#a{i} = :v{i}")
+        self, bot_id: str, key: str, protocol: Protocol, changes: tuple[Change, ...]
+    ) -> tuple[bool, ...]:
+        # Several changes: one UpdateItem when every clock allows (the usual case: a fresh event),
+        # else each on its own, which is what the combined write would have done when it can.
+        if len(changes) > 1 and _disjoint(changes) and self._update(bot_id, key, protocol, changes):
+            return (True,) * len(changes)
+        return tuple(self._update(bot_id, key, protocol, (change,)) for change in changes)
+
+    def _update(self, bot_id: str, key: str, protocol: Protocol, changes: tuple[Change, ...]) -> bool:
+        """One conditional UpdateItem setting every change, if every change's clock allows it."""
+        names = {"#protocol": "protocol", "#updated": "updated_at"}
+        attr_values: dict[str, Any] = {":protocol": {"S": protocol}, ":now": {"N": str(int(time.time()))}}
+        sets = ["#protocol = if_not_exists(#protocol, :protocol)", "#updated = :now"]
+        removes, conditions = [], []
+        for c, (clock, at, tie, values) in enumerate(changes):
+            names |= {f"#c{c}": clock, f"#t{c}": tie_attribute(clock)}
+            attr_values |= {f":at{c}": {"N": str(at)}, f":tie{c}": {"S": tie}}
+            sets += [f"#c{c} = :at{c}", f"#t{c} = :tie{c}"]
+            conditions.append(
+                f"(attribute_not_exists(#c{c}) OR #c{c} < :at{c}"
+                f" OR (#c{c} = :at{c} AND (attribute_not_exists(#t{c}) OR #t{c} < :tie{c})))"
+            )
+            for i, (name, value) in enumerate(values.items()):
+                names[f"#a{c}_{i}"] = name
+                if value is None:
+                    removes.append(f"#a{c}_{i}")
+                else:
+                    attr_values[f":v{c}_{i}"] = self._ser.serialize(value)
+                    sets.append(f"#a{c}_{i} = :v{c}_{i}")
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         try:
             self._client.update_item(
                 TableName=self.table_name,
                 Key=self._key(bot_id, key),
                 UpdateExpression=expression,
-                ConditionExpression=(
-                    "attribute_not_exists(#clock) OR #clock < :at"
-                    " OR (#clock = :at AND (attribute_not_exists(#tie) OR #tie < :tie))"
-                ),
+                ConditionExpression=" AND ".join(conditions),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=attr_values,
             )
@@ -438,25 +444,33 @@ class UserStore(_Rows[UserState]):
     SORT_KEY = "user_id"
     STATE = UserState
 
+    @staticmethod
+    def friend(friend: bool, *, at: int, tiebreak: str = "") -> Change:
+        """The user became (FRIEND_ADD, OneBot friend_add) or stopped being (FRIEND_DEL) a friend."""
+        return Change("friend_at", at, _tie(not friend, tiebreak), {"friend": friend})
+
+    @staticmethod
+    def proactive(accepts: bool, *, at: int, tiebreak: str = "") -> Change:
+        """The user accepts (C2C_MSG_RECEIVE) or refuses (C2C_MSG_REJECT) the bot's C2C messages."""
+        return Change("proactive_at", at, _tie(not accepts, tiebreak), {"proactive": accepts})
+
+    @staticmethod
+    def reply_event(event_id: str | None, *, at: int, tiebreak: str = "") -> Change:
+        """The QQ event id to cite when messaging the user unprompted (None clears it)."""
+        return Change("reply_event_at", at, _tie(event_id is None, tiebreak), {"reply_event_id": event_id})
+
     def set_friend(
         self, bot_id: str, user_id: str, *, protocol: Protocol, friend: bool, at: int, tiebreak: str = ""
     ) -> bool:
-        """The user became (FRIEND_ADD, OneBot friend_add) or stopped being (FRIEND_DEL) a friend."""
-        tie = _tie(not friend, tiebreak)
-        return self._apply(bot_id, user_id, protocol, "friend_at", at, tie, {"friend": friend})
+        return self.write(bot_id, user_id, protocol, self.friend(friend, at=at, tiebreak=tiebreak))[0]
 
     def set_proactive(self, bot_id: str, user_id: str, *, accepts: bool, at: int, tiebreak: str = "") -> bool:
-        """The user accepts (C2C_MSG_RECEIVE) or refuses (C2C_MSG_REJECT) the bot's C2C messages."""
-        return self._apply(
-            bot_id, user_id, "qq", "proactive_at", at, _tie(not accepts, tiebreak), {"proactive": accepts}
-        )
+        return self.write(bot_id, user_id, "qq", self.proactive(accepts, at=at, tiebreak=tiebreak))[0]
 
     def set_reply_event(
         self, bot_id: str, user_id: str, *, event_id: str | None, at: int, tiebreak: str = ""
     ) -> bool:
-        """The QQ event id to cite when messaging the user unprompted (None clears it)."""
-        tie = _tie(event_id is None, tiebreak)
-        return self._apply(bot_id, user_id, "qq", "reply_event_at", at, tie, {"reply_event_id": event_id})
+        return self.write(bot_id, user_id, "qq", self.reply_event(event_id, at=at, tiebreak=tiebreak))[0]
 
 
 class InMemoryUserStore(_InMemoryRows[UserState], UserStore):
