@@ -25,12 +25,17 @@ import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from qqbus import aws  # noqa: E402
 from qqbus.lambda_context import LocalContext  # noqa: E402
-from qqbus.local.moto_speedups import cache_jsonpath_parsing, share_botocore_loader  # noqa: E402
+from qqbus.local.moto_speedups import (  # noqa: E402
+    cache_jsonpath_parsing,
+    cache_moto_module_list,
+    share_botocore_loader,
+)
 from qqbus.local.provision import create_tables, local_refs  # noqa: E402
 from qqbus.local.template import Template  # noqa: E402
 from qqbus.state import DynamoGroupStore  # noqa: E402
 
 cache_jsonpath_parsing()
+cache_moto_module_list()  # moto servers in tests (packaging, the dev stack) answer quicker
 share_botocore_loader()  # each test's mock_aws makes a new boto3 session: read the models once
 
 

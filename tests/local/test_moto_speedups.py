@@ -33,3 +33,20 @@ def test_jsonpath_parses_are_cached_and_equal() -> None:
     cache_jsonpath_parsing()
     assert jsonpath_ng.ext.parse("$.detail") is jsonpath_ng.ext.parse("$.detail")
     assert [m.value for m in jsonpath_ng.ext.parse("$.detail.a").find({"detail": {"a": 1}})] == [1]
+
+
+def test_the_module_list_is_read_once_and_unchanged() -> None:
+    import os
+
+    import moto
+    from moto import backends
+    from qqbus.local.moto_speedups import cache_moto_module_list
+
+    cache_moto_module_list()
+    cache_moto_module_list()
+    folder = os.path.dirname(moto.__file__)
+    on_disk = sorted(
+        e for e in os.listdir(folder) if os.path.isdir(os.path.join(folder, e)) and not e.startswith("__")
+    )
+    assert list(backends.list_of_moto_modules()) == on_disk and "dynamodb" in on_disk
+    assert backends.list_of_moto_modules() is backends.list_of_moto_modules()  # the same tuple: read once

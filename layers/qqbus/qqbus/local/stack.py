@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -88,6 +89,10 @@ class LocalStack:
         self.trace = Trace()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        # Queue readers sit in long polls: stop() waits for the messages they are handling, not
+        # for their polls to end (a reader that wakes after stop() hands nothing on).
+        self._handling = 0
+        self._handled = threading.Condition()
         self._saved_env: dict[str, str] | None = None
         self._print_lock = threading.Lock()
         self.functions: dict[str, LocalFunction] = {}
@@ -98,9 +103,10 @@ class LocalStack:
     def start(self) -> None:
         from moto.server import ThreadedMotoServer
 
-        from qqbus.local.moto_speedups import cache_jsonpath_parsing
+        from qqbus.local.moto_speedups import cache_jsonpath_parsing, cache_moto_module_list
 
         cache_jsonpath_parsing()
+        cache_moto_module_list()
         opts = self.options
         for port, what in ((opts.port, "HTTP"), (opts.aws_port, "embedded AWS")):
             ensure_port_free(opts.host, port, what)
@@ -133,9 +139,9 @@ class LocalStack:
         self._serve_http()
         for fn in self.functions.values():
             if fn.spec.pattern is not None:
-                self._spawn(self._worker, fn)
+                self._spawn(self._worker, fn, joined=False)
         for rule_id, url in self.routes.catch_all_queues.items():
-            self._spawn(self._rule_consumer, rule_id, url)
+            self._spawn(self._rule_consumer, rule_id, url, joined=False)
         if opts.relay_onebot or opts.relay_qq:
             self._start_relay()
         self._write_state()
@@ -154,6 +160,8 @@ class LocalStack:
             self._http.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
+        with self._handled:
+            self._handled.wait_for(lambda: self._handling == 0, timeout=30)
         for fake in getattr(self, "fakes", {}).values():
             fake.stop()
         if getattr(self, "_moto", None):
@@ -244,10 +252,36 @@ class LocalStack:
 
         self.console = Console(self)
 
-    def _spawn(self, target: Any, *args: Any) -> None:
+    def _spawn(self, target: Any, *args: Any, joined: bool = True) -> None:
+        """A daemon thread; ``stop()`` joins it unless it is a queue reader (see ``_reading``)."""
         thread = threading.Thread(target=target, args=args, daemon=True, name=f"qqbus-{target.__name__}")
         thread.start()
-        self._threads.append(thread)
+        if joined:
+            self._threads.append(thread)
+
+    def _reading(self, sqs: Any, url: str) -> Iterator[dict[str, Any]]:
+        """The messages of queue ``url`` until the stack stops, each deleted once handled; stop()
+        waits for the one being handled."""
+        while not self._stopping.is_set():
+            try:
+                got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=POLL_SECONDS)
+            except Exception as exc:  # the server is stopping, or a passing error
+                if not self._stopping.is_set():
+                    self._say(f"!  cannot read queue {url.rsplit('/', 1)[-1]}: {exc}")
+                    time.sleep(0.5)
+                continue
+            for message in got.get("Messages", []):
+                with self._handled:
+                    if self._stopping.is_set():
+                        return  # left in the queue: the stack is going away with it
+                    self._handling += 1
+                try:
+                    yield message
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                finally:
+                    with self._handled:
+                        self._handling -= 1
+                        self._handled.notify_all()
 
     def _serve_http(self) -> None:
         stack = self
@@ -362,18 +396,8 @@ class LocalStack:
         import boto3
 
         sqs = boto3.client("sqs")
-        url = self.routes.function_queues[fn.name]
-        while not self._stopping.is_set():
-            try:
-                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-            except Exception as exc:  # the server is stopping, or a passing error
-                if not self._stopping.is_set():
-                    self._say(f"!  {fn.name}: cannot read its queue: {exc}")
-                    time.sleep(0.5)
-                continue
-            for message in messages.get("Messages", []):
-                self._deliver(fn, json.loads(message["Body"]), sqs)
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        for message in self._reading(sqs, self.routes.function_queues[fn.name]):
+            self._deliver(fn, json.loads(message["Body"]), sqs)
 
     def _deliver(self, fn: LocalFunction, event: dict[str, Any], sqs: Any) -> None:
         stats = self.stats[fn.name]
@@ -475,21 +499,13 @@ class LocalStack:
         self._step(origin, "parked", line, function=fn.name, queue=queue_name, **ids)
 
     def _rule_consumer(self, rule_id: str, url: str) -> None:
-        """The template's plain rules (log-group targets in AWS): action results, and the catch-all."""
         import boto3
 
         sqs = boto3.client("sqs")
         sources = self.template.bus_rules()[rule_id]["Properties"]["EventPattern"].get("source")
         on_event = self._on_result if sources == [RESULT_SOURCE] else self._on_unhandled
-        while not self._stopping.is_set():
-            try:
-                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-            except Exception:
-                time.sleep(0.5)
-                continue
-            for message in messages.get("Messages", []):
-                on_event(rule_id, json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        for message in self._reading(sqs, url):
+            on_event(rule_id, json.loads(message["Body"]))
 
     def _on_unhandled(self, rule_id: str, event: dict[str, Any]) -> None:
         self.unhandled[str(event.get("detail-type"))] += 1
@@ -536,6 +552,12 @@ class _SayHandler(logging.Handler):
 
 class PortInUse(RuntimeError):
     """A port the stack needs is taken (most often by another `make dev`)."""
+
+
+#: How long each queue reader waits for a message in one ReceiveMessage: moto answers as soon as
+#: one arrives, so a long wait costs no latency, and idle readers cost one request per wait, not
+#: one a second each (about 30 readers; every request through moto's server costs a few ms of CPU).
+POLL_SECONDS = 20
 
 
 def ensure_port_free(host: str, port: int, what: str) -> None:
