@@ -70,6 +70,7 @@ $(BENCH_VENV)/.installed-stamp: pyproject.toml
 bench: venv $(BENCH_VENV)/.installed-stamp
 	$(BIN)/python bench/bench_parsing.py
 	$(BIN)/python bench/bench_relay_publisher.py
+	$(BIN)/python bench/bench_relay_gateway.py
 	$(BIN)/python bench/bench_reply.py
 	$(BIN)/python bench/bench_cold_start.py
 	$(BIN)/python bench/bench_local_pipeline.py

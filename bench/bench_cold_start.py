@@ -99,7 +99,10 @@ class D(BaseModel):
 
 logger, metrics = Logger(), Metrics(namespace="bench")
 """,
-).replace('d = event["detail"]["payload"]["d"]', 'd = D.model_validate(event["detail"]["payload"]["d"]).model_dump()')
+).replace(
+    'd = event["detail"]["payload"]["d"]',
+    'd = D.model_validate(event["detail"]["payload"]["d"]).model_dump()',
+)
 
 
 def run(script: str, endpoint: str, n: int) -> tuple[float, dict[str, float]]:
@@ -160,8 +163,8 @@ def main() -> None:
         f" = {o / f:.2f}x (goal <= 1.10x)"
     )
     print(
-        f"  of which the libraries (pydantic + Powertools, no qqbus): {lib * 1000:.0f} ms = {lib / f:.2f}x the floor;"
-        f" qqbus on top of them: {o / lib:.2f}x"
+        f"  of which the libraries (pydantic + Powertools, no qqbus): {lib * 1000:.0f} ms"
+        f" = {lib / f:.2f}x the floor; qqbus on top of them: {o / lib:.2f}x"
     )
     print(
         f"inside ours: first call {first * 1000:.0f} ms / second call {second * 1000:.0f} ms"

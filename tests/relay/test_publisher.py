@@ -144,6 +144,21 @@ def test_batches_respect_ten_entries_and_the_size_limit(tap: BusTap, tmp_path: P
     assert sizes[0] <= 3  # three padded entries fill 3000 bytes
 
 
+def test_max_entries_caps_each_call_and_is_checked(tap: BusTap, tmp_path: Path) -> None:
+    """``max_entries=1`` is the unbatched baseline the gateway bench compares against."""
+    sizes: list[int] = []
+
+    def plan(call: int, n: int) -> None:
+        sizes.append(n)
+
+    pub, _ = publisher(tmp_path, plan, max_entries=1, flush_delay=0.05)
+    asyncio.run(pump(pub, [entry(0, n) for n in range(7)], {}))
+    assert sizes == [1] * 7 and received(tap) == [(0, n) for n in range(7)]
+    for bad in (0, 11):
+        with pytest.raises(ValueError, match="max_entries must be 1 to 10"):
+            publisher(tmp_path, plan, max_entries=bad)
+
+
 def test_a_restart_drains_what_an_earlier_process_spooled(tap: BusTap, tmp_path: Path) -> None:
     down, _ = publisher(tmp_path, lambda call, n: "ServiceUnavailable")
     asyncio.run(pump(down, [entry(0, n) for n in range(30)], {}, outage=True))

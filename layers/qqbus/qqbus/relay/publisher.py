@@ -85,8 +85,14 @@ class RelayPublisher:
         max_request_bytes: int = MAX_REQUEST_BYTES,
         max_spool_bytes: int = DEFAULT_MAX_BYTES,
         complain_every: float = 30.0,
+        max_entries: int = MAX_ENTRIES_PER_CALL,
     ) -> None:
+        if not 1 <= max_entries <= MAX_ENTRIES_PER_CALL:
+            raise ValueError(
+                f"max_entries must be 1 to {MAX_ENTRIES_PER_CALL} (PutEvents takes at most that)"
+            )
         self.bus = bus
+        self.max_entries = max_entries  # entries per PutEvents call (1: the unbatched baseline of benches)
         self.spool = Spool(spool_dir, max_spool_bytes)
         self.flush_delay = flush_delay
         self.attempts = attempts
@@ -147,7 +153,10 @@ class RelayPublisher:
         if self.spool.pending or self._closed:  # the bus is behind (or we stopped): join the spool
             self._to_spool([item])
             return
+        idle = self._queue.empty()
         await self._queue.put(item)
+        if idle:  # the sender may be waiting for just this: let it go now, not after the caller's backlog
+            await asyncio.sleep(0)
 
     # --- consumer side ----------------------------------------------------------------------
 
@@ -213,7 +222,7 @@ class RelayPublisher:
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
 
     async def _next_batch(self) -> list[_Item]:
-        """The next batch: up to 10 entries within the size limit, or what came in ``flush_delay``."""
+        """The next batch: up to ``max_entries`` within the size limit, or what came in ``flush_delay``."""
         if self._carry is not None:
             first, self._carry = self._carry, None
         else:
@@ -223,7 +232,7 @@ class RelayPublisher:
                 return []
         batch, size = [first], first.size
         deadline = time.monotonic() + self.flush_delay
-        while len(batch) < MAX_ENTRIES_PER_CALL:
+        while len(batch) < self.max_entries:
             if self._queue.empty():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -332,7 +341,7 @@ class RelayPublisher:
 
     async def _drain_spool(self) -> bool:
         """Send the oldest spooled entries once; True if the bus took them (or refused them for good)."""
-        lines = self.spool.peek(MAX_ENTRIES_PER_CALL)
+        lines = self.spool.peek(self.max_entries)
         items: list[_Item] = []
         size = 0
         for _, entry in lines:
