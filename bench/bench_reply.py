@@ -15,6 +15,7 @@ import json
 import os
 import statistics
 import time
+import urllib.error
 import urllib.request
 import uuid
 
@@ -36,8 +37,14 @@ def one_reply(stack: LocalStack, template: dict[str, object]) -> float:
     status, _ = post(stack.http_url, prepared)
     assert status == 200, status
     while True:
-        with urllib.request.urlopen(f"{stack.http_url}/_trace/{payload['id']}", timeout=5) as response:
-            trace = json.loads(response.read())
+        try:
+            with urllib.request.urlopen(f"{stack.http_url}/_trace/{payload['id']}", timeout=5) as response:
+                trace = json.loads(response.read())
+        except urllib.error.HTTPError as exc:  # 404 until the stack has noted the post (after answering it)
+            if exc.code != 404:
+                raise
+            time.sleep(0.002)
+            continue
         results = [a.get("result") for a in trace["actions"].values()]
         if results and all(results):
             assert results[0]["outcome"] == "sent", results
