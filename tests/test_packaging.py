@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -91,11 +92,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     template = Template.read()
     printed = []
     for layer in LAYER_IDS:
+        # As sam build does: the Makefile runs in a copy of its folder, with nothing around it.
+        source = out / "source" / layer
+        shutil.copytree(REPO / template.resources[layer]["Properties"]["ContentUri"], source)
         make = [
             "make",
             "-s",
             "-C",
-            str(REPO / template.resources[layer]["Properties"]["ContentUri"]),  # as sam build does
+            str(source),
             f"build-{layer}",
             f"ARTIFACTS_DIR={out / layer}",
             "SKIP_DEPS=1",
