@@ -22,7 +22,7 @@ _common = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     print_blob=True,
 )
-settings.register_profile(DEFAULT_PROFILE, _common, max_examples=600)
+settings.register_profile(DEFAULT_PROFILE, _common, max_examples=400)
 settings.register_profile(LONG_PROFILE, _common, max_examples=6_000)  # CI: minutes, not an hour
 
 
