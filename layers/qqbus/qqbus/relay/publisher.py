@@ -1,14 +1,17 @@
 """The relay's way onto the bus: batched, retried, spooled, and in order.
 
 ``submit`` queues an entry (and waits when the bounded queue is full: backpressure reaches the
-websocket reader). One task sends batches of at most 10 entries within the PutEvents size
-limit: what is queued when it is free goes at once (``flush_delay``, 0 by default, can make it
-wait for more), and while a call is in flight the next batch fills up by itself. Entries that fail
-with a retryable code are retried, with exponential backoff and jitter, before anything newer
-is sent; entries refused for good (or too large ever to be put) are kept in ``rejected.jsonl``
-and logged. When a batch still fails after ``attempts`` tries the bus is taken to be
-unreachable: that batch and everything queued behind it go to the on-disk spool, new entries
-follow them there, and the spool is drained in order, oldest first, once the bus answers again.
+websocket reader). Batches of at most 10 entries within the PutEvents size limit go out as soon
+as a call slot is free: up to ``max_in_flight`` PutEvents calls at a time (each in its own
+thread), so a relay under load is not held to one round trip per 10 entries, and what is queued
+while the calls are out fills the next batches (``flush_delay``, 0 by default, can make a batch
+wait for more). Entries that fail with a retryable code are retried, with exponential backoff
+and jitter, and no new batch starts until that retry is over; entries refused for good (or too
+large ever to be put) are kept in ``rejected.jsonl`` and logged. When a batch still fails after
+``attempts`` tries the bus is taken to be unreachable: that batch and everything queued behind
+it go to the on-disk spool, new entries follow them there, the calls still out land (on the bus
+or in the spool), and the spool is drained in order, oldest first, one call at a time, once the
+bus answers again.
 An unreachable bus is loud: an ERROR line when it starts, another every ``complain_every``
 seconds while it lasts, and ``healthy`` is False (``/health`` answers 503).
 
@@ -23,9 +26,11 @@ The QQ gateway uses it to move the seq it resumes from, so what is not yet safe 
 the server and nothing safe is asked for again. In memory there are at most ``max_queue``
 entries and callbacks (plus one batch): a spooled entry carries none.
 
-Within one PutEvents call the bus accepts or fails each entry independently, so a failed entry
-retried later lands after the entries of its own call that succeeded: order is kept between
-calls, and within a call only as far as the bus itself keeps it.
+Order is not a promise (delivery is at least once and unordered, as EventBridge's is): calls in
+flight together can land in any order, and within one call the bus accepts or fails each entry
+independently, so a retried entry lands after the entries its call put. With ``max_in_flight=1``
+order is kept between calls. The QQ gateway resumes from the lowest seq not yet settled, so acks
+coming back out of order never skip an event.
 """
 
 from __future__ import annotations
@@ -48,6 +53,11 @@ from qqbus.relay.spool import DEFAULT_MAX_BYTES, Spool
 log = logging.getLogger("qqbus.relay.publisher")
 
 Outcome = Literal["published", "rejected", "spooled", "dropped"]
+
+#: PutEvents calls out at a time: enough to keep a bus with a round trip of a few ms busy, few
+#: enough that a retry holds back little (EventBridge's own quota is thousands of calls a second).
+DEFAULT_MAX_IN_FLIGHT = 4
+MAX_IN_FLIGHT = 32
 OnDone = Callable[[Outcome], None]
 
 
@@ -56,6 +66,15 @@ class _Item:
     entry: dict[str, Any]
     on_done: OnDone | None = None
     size: int = 0
+
+
+@dataclass(eq=False)
+class _Flight:
+    """One batch out on the bus: ``items`` are those not yet done with (retries shrink it)."""
+
+    items: list[_Item]
+    retrying: bool = False
+    task: asyncio.Task[None] | None = None
 
 
 @dataclass
@@ -86,13 +105,17 @@ class RelayPublisher:
         max_spool_bytes: int = DEFAULT_MAX_BYTES,
         complain_every: float = 30.0,
         max_entries: int = MAX_ENTRIES_PER_CALL,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
         if not 1 <= max_entries <= MAX_ENTRIES_PER_CALL:
             raise ValueError(
                 f"max_entries must be 1 to {MAX_ENTRIES_PER_CALL} (PutEvents takes at most that)"
             )
+        if not 1 <= max_in_flight <= MAX_IN_FLIGHT:
+            raise ValueError(f"max_in_flight must be 1 to {MAX_IN_FLIGHT}")
         self.bus = bus
         self.max_entries = max_entries  # entries per PutEvents call (1: the unbatched baseline of benches)
+        self.max_in_flight = max_in_flight  # PutEvents calls at a time (1: in order between calls)
         self.spool = Spool(spool_dir, max_spool_bytes)
         self.flush_delay = flush_delay
         self.attempts = attempts
@@ -103,7 +126,8 @@ class RelayPublisher:
         self.stats = PublisherStats()
         self._queue: asyncio.Queue[_Item] = asyncio.Queue(max_queue)
         self._carry: _Item | None = None  # taken from the queue, did not fit the last batch
-        self._in_flight: list[_Item] = []  # the queue batch being sent (not in the spool)
+        self._flights: list[_Flight] = []  # batches from the queue out on the bus, oldest first
+        self._landed = asyncio.Event()  # set when a flight ends
         self._stopping = False
         self._aborting = False
         self._closed = False
@@ -118,7 +142,7 @@ class RelayPublisher:
 
     @property
     def queue_depth(self) -> int:
-        return self._queue.qsize() + (self._carry is not None) + len(self._in_flight)
+        return self._queue.qsize() + (self._carry is not None) + sum(len(f.items) for f in self._flights)
 
     @property
     def healthy(self) -> bool:
@@ -166,9 +190,13 @@ class RelayPublisher:
         try:
             await self._loop()
         except asyncio.CancelledError:
+            self._ground()
             if not self._aborting:
                 raise
             self._spool_rest()
+        except BaseException:
+            self._ground()
+            raise
 
     async def close(self, timeout: float = 10.0) -> None:
         """Stop taking work: flush the queue within ``timeout``, spool whatever is left.
@@ -194,7 +222,9 @@ class RelayPublisher:
     async def _loop(self) -> None:
         delays = self._delays()
         while True:
+            self._check_flights()
             if self.spool.pending:
+                await self._land(0)  # the calls still out end on the bus or in the spool
                 self._spool_queue()
                 if self._stopping:
                     return  # the spool waits for the next start
@@ -205,10 +235,54 @@ class RelayPublisher:
                     await self._sleep(next(delays))
                 continue
             if self._stopping and self._queue.empty() and self._carry is None:
-                return
+                await self._land(0)
+                if not self.spool.pending:
+                    return
+                continue
+            if len(self._flights) >= self.max_in_flight or any(f.retrying for f in self._flights):
+                await self._land(len(self._flights) - 1)
+                continue
             batch = await self._next_batch()
             if batch:
-                await self._send_with_retries(batch)
+                self._launch(batch)
+
+    def _launch(self, batch: list[_Item]) -> None:
+        flight = _Flight(batch)
+        self._flights.append(flight)
+        flight.task = asyncio.create_task(self._fly(flight), name="qqbus-put-events")
+
+    async def _fly(self, flight: _Flight) -> None:
+        try:
+            await self._send_with_retries(flight)
+        except Exception:
+            self._landed.set()  # the loop raises it (``_check_flights``)
+            raise
+        self._flights.remove(flight)  # only once done: a cancelled flight's items stay for the spool
+        self._landed.set()
+
+    def _check_flights(self) -> None:
+        """A flight that failed (the spool could not be written, say) fails the loop."""
+        for flight in self._flights:
+            task = flight.task
+            if task is not None and task.done() and not task.cancelled():
+                error = task.exception()
+                if error is not None:
+                    raise error
+
+    async def _land(self, at_most: int) -> None:
+        """Wait until at most ``at_most`` flights are out."""
+        while True:
+            self._check_flights()
+            if len(self._flights) <= at_most:
+                return
+            self._landed.clear()
+            await self._landed.wait()
+
+    def _ground(self) -> None:
+        """The loop is ending abnormally: abandon the calls out (their items stay in ``_flights``)."""
+        for flight in self._flights:
+            if flight.task is not None:
+                flight.task.cancel()
 
     def _delays(self) -> Iterator[float]:
         delay = self.retry_base
@@ -283,20 +357,20 @@ class RelayPublisher:
         except Exception:  # a caller's bookkeeping must never stop the publisher
             log.exception("an on_done callback failed (%s)", outcome)
 
-    async def _send_with_retries(self, batch: list[_Item]) -> None:
+    async def _send_with_retries(self, flight: _Flight) -> None:
         delays = self._delays()
-        self._in_flight = batch
         for attempt in range(self.attempts):
-            batch = self._in_flight = await self._attempt(batch)
-            if not batch:
+            flight.items = await self._attempt(flight.items)
+            if not flight.items:
                 self._back()
                 return
-            self.stats.retried += len(batch)
+            self.stats.retried += len(flight.items)
             if self.stats.state == "ok":
                 self.stats.state = "retrying"
+            flight.retrying = True  # no new batch starts until this one is through
             if attempt + 1 < self.attempts:
                 await asyncio.sleep(next(delays))
-        self._in_flight = []
+        batch, flight.items = flight.items, []
         self._unreachable()
         self._to_spool(batch)
         self._spool_queue()
@@ -310,8 +384,12 @@ class RelayPublisher:
 
     def _spool_rest(self) -> None:
         """Stopping for good: what is in flight and queued goes to the spool."""
-        in_flight, self._in_flight = self._in_flight, []
-        self._to_spool(in_flight)
+        flights, self._flights = self._flights, []
+        for flight in flights:
+            if flight.task is not None:
+                flight.task.cancel()  # its late answer, if any, is dropped: its items go to the spool
+            items, flight.items = flight.items, []
+            self._to_spool(items)
         self._spool_queue()
 
     def _to_spool(self, items: list[_Item]) -> None:
