@@ -64,7 +64,9 @@ asyncio.run(main())
 """
 
 
-async def one_run(endpoint: str, bus: str, max_entries: int, spool: Path) -> tuple[float, float]:
+async def one_run(
+    endpoint: str, bus: str, max_entries: int, max_in_flight: int, spool: Path
+) -> tuple[float, float]:
     """(events/s from READY to the last accepted, ms from READY to the first accepted)."""
     fake = subprocess.Popen(
         [sys.executable, "-c", GATEWAY, str(N), str(ROOT)],
@@ -75,7 +77,9 @@ async def one_run(endpoint: str, bus: str, max_entries: int, spool: Path) -> tup
     assert fake.stdout is not None and fake.stdin is not None
     http_url = fake.stdout.readline().strip()
     events = boto3.client("events", endpoint_url=endpoint)
-    publisher = RelayPublisher(EventBridgePublisher(events=events), spool, max_entries=max_entries)
+    publisher = RelayPublisher(
+        EventBridgePublisher(events=events), spool, max_entries=max_entries, max_in_flight=max_in_flight
+    )
     config = GatewayConfig(
         app_id="1024",
         secret="s3cret",
@@ -138,10 +142,10 @@ def main() -> None:
     ours, floor, latency = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for n in range(ROUNDS):
-            rate, first_ms = asyncio.run(one_run(endpoint, "bench", 10, Path(tmp) / f"ours{n}"))
+            rate, first_ms = asyncio.run(one_run(endpoint, "bench", 10, 4, Path(tmp) / f"ours{n}"))
             ours.append(rate)
             latency.append(first_ms)
-            floor.append(asyncio.run(one_run(endpoint, "bench", 1, Path(tmp) / f"floor{n}"))[0])
+            floor.append(asyncio.run(one_run(endpoint, "bench", 1, 1, Path(tmp) / f"floor{n}"))[0])
     server.communicate("")  # its stdin closes: it exits
     o, f = statistics.median(ours), statistics.median(floor)
     print(

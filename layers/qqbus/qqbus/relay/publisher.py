@@ -1,4 +1,4 @@
-"""The relay's way onto the bus: batched, retried, spooled, and in order.
+"""The relay's way onto the bus: batched, several calls at a time, retried, spooled.
 
 ``submit`` queues an entry (and waits when the bounded queue is full: backpressure reaches the
 websocket reader). Batches of at most 10 entries within the PutEvents size limit go out as soon
@@ -8,10 +8,10 @@ while the calls are out fills the next batches (``flush_delay``, 0 by default, c
 wait for more). Entries that fail with a retryable code are retried, with exponential backoff
 and jitter, and no new batch starts until that retry is over; entries refused for good (or too
 large ever to be put) are kept in ``rejected.jsonl`` and logged. When a batch still fails after
-``attempts`` tries the bus is taken to be unreachable: that batch and everything queued behind
-it go to the on-disk spool, new entries follow them there, the calls still out land (on the bus
-or in the spool), and the spool is drained in order, oldest first, one call at a time, once the
-bus answers again.
+``attempts`` tries the bus is taken to be unreachable: once the other calls out have ended (on
+the bus, or out of tries too), the batches that gave up, oldest first, and everything queued
+behind them go to the on-disk spool, new entries follow them there, and the spool is drained in
+order, oldest first, one call at a time, once the bus answers again.
 An unreachable bus is loud: an ERROR line when it starts, another every ``complain_every``
 seconds while it lasts, and ``healthy`` is False (``/health`` answers 503).
 
@@ -24,7 +24,7 @@ Every entry's ``on_done(outcome)`` runs exactly once, when the relay is done wit
 
 The QQ gateway uses it to move the seq it resumes from, so what is not yet safe is replayed by
 the server and nothing safe is asked for again. In memory there are at most ``max_queue``
-entries and callbacks (plus one batch): a spooled entry carries none.
+entries and callbacks (plus the batches out): a spooled entry carries none.
 
 Order is not a promise (delivery is at least once and unordered, as EventBridge's is): calls in
 flight together can land in any order, and within one call the bus accepts or fails each entry
@@ -74,6 +74,8 @@ class _Flight:
 
     items: list[_Item]
     retrying: bool = False
+    gave_up: bool = False  # out of attempts: spooled once every call out has ended, oldest first
+    answered: bool = False  # its call returned; the loop has not read the answer yet
     task: asyncio.Task[None] | None = None
 
 
@@ -179,7 +181,10 @@ class RelayPublisher:
             return
         idle = self._queue.empty()
         await self._queue.put(item)
-        if idle:  # the sender may be waiting for just this: let it go now, not after the caller's backlog
+        # A websocket reader with a burst buffered never waits, so it holds the loop until the
+        # burst is read: it yields when the sender may be waiting for just this entry, or when a
+        # call's answer came back (not every time: each yield is a trip through the loop).
+        if idle or any(f.answered for f in self._flights):
             await asyncio.sleep(0)
 
     # --- consumer side ----------------------------------------------------------------------
@@ -190,12 +195,12 @@ class RelayPublisher:
         try:
             await self._loop()
         except asyncio.CancelledError:
-            self._ground()
+            self._abandon()
             if not self._aborting:
                 raise
-            self._spool_rest()
+            self._spool_flights()
         except BaseException:
-            self._ground()
+            self._abandon()
             raise
 
     async def close(self, timeout: float = 10.0) -> None:
@@ -215,7 +220,7 @@ class RelayPublisher:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._closed = True
-        self._spool_rest()
+        self._spool_flights()
 
     # --- internals --------------------------------------------------------------------------
 
@@ -223,8 +228,13 @@ class RelayPublisher:
         delays = self._delays()
         while True:
             self._check_flights()
+            out = [f for f in self._flights if not f.gave_up]
+            if self._flights and not out:  # every call out ended, some gave up: the bus is down
+                self._spool_flights()
             if self.spool.pending:
-                await self._land(0)  # the calls still out end on the bus or in the spool
+                if out:
+                    await self._land(0)  # the calls still out end on the bus or give up too
+                    continue
                 self._spool_queue()
                 if self._stopping:
                     return  # the spool waits for the next start
@@ -235,12 +245,12 @@ class RelayPublisher:
                     await self._sleep(next(delays))
                 continue
             if self._stopping and self._queue.empty() and self._carry is None:
-                await self._land(0)
-                if not self.spool.pending:
+                if not self._flights:
                     return
+                await self._land(0)
                 continue
-            if len(self._flights) >= self.max_in_flight or any(f.retrying for f in self._flights):
-                await self._land(len(self._flights) - 1)
+            if len(out) >= self.max_in_flight or any(f.retrying for f in self._flights):
+                await self._land(len(out) - 1)
                 continue
             batch = await self._next_batch()
             if batch:
@@ -254,11 +264,10 @@ class RelayPublisher:
     async def _fly(self, flight: _Flight) -> None:
         try:
             await self._send_with_retries(flight)
-        except Exception:
-            self._landed.set()  # the loop raises it (``_check_flights``)
-            raise
-        self._flights.remove(flight)  # only once done: a cancelled flight's items stay for the spool
-        self._landed.set()
+        finally:
+            self._landed.set()  # the loop looks again (and raises a failure: ``_check_flights``)
+        if not flight.gave_up:
+            self._flights.remove(flight)
 
     def _check_flights(self) -> None:
         """A flight that failed (the spool could not be written, say) fails the loop."""
@@ -270,15 +279,15 @@ class RelayPublisher:
                     raise error
 
     async def _land(self, at_most: int) -> None:
-        """Wait until at most ``at_most`` flights are out."""
+        """Wait until at most ``at_most`` calls are out (flights that gave up are not)."""
         while True:
             self._check_flights()
-            if len(self._flights) <= at_most:
+            if sum(not f.gave_up for f in self._flights) <= at_most:
                 return
             self._landed.clear()
             await self._landed.wait()
 
-    def _ground(self) -> None:
+    def _abandon(self) -> None:
         """The loop is ending abnormally: abandon the calls out (their items stay in ``_flights``)."""
         for flight in self._flights:
             if flight.task is not None:
@@ -324,11 +333,19 @@ class RelayPublisher:
             size += item.size
         return batch
 
-    async def _attempt(self, items: list[_Item]) -> list[_Item]:
+    async def _attempt(self, items: list[_Item], flight: _Flight | None = None) -> list[_Item]:
         """One PutEvents call; the items still to retry (those refused for good are kept aside)."""
-        results: list[Failed | None] = await call_in_daemon_thread(
-            self.bus.put_once, [i.entry for i in items], name="qqbus-put-events"
-        )
+
+        def put(entries: list[dict[str, Any]]) -> list[Failed | None]:
+            try:
+                return self.bus.put_once(entries)
+            finally:
+                if flight is not None:
+                    flight.answered = True  # read by ``submit`` (the loop's thread)
+
+        results = await call_in_daemon_thread(put, [i.entry for i in items], name="qqbus-put-events")
+        if flight is not None:
+            flight.answered = False
         retry: list[_Item] = []
         for item, failure in zip(items, results, strict=True):
             if failure is None:
@@ -358,9 +375,10 @@ class RelayPublisher:
             log.exception("an on_done callback failed (%s)", outcome)
 
     async def _send_with_retries(self, flight: _Flight) -> None:
+        """Until the bus takes (or refuses) every entry, or ``attempts`` calls failed: it gave up."""
         delays = self._delays()
         for attempt in range(self.attempts):
-            flight.items = await self._attempt(flight.items)
+            flight.items = await self._attempt(flight.items, flight)
             if not flight.items:
                 self._back()
                 return
@@ -370,10 +388,8 @@ class RelayPublisher:
             flight.retrying = True  # no new batch starts until this one is through
             if attempt + 1 < self.attempts:
                 await asyncio.sleep(next(delays))
-        batch, flight.items = flight.items, []
+        flight.gave_up = True
         self._unreachable()
-        self._to_spool(batch)
-        self._spool_queue()
 
     def _spool_queue(self) -> None:
         items = [self._carry] if self._carry is not None else []
@@ -382,8 +398,8 @@ class RelayPublisher:
             items.append(self._queue.get_nowait())
         self._to_spool(items)
 
-    def _spool_rest(self) -> None:
-        """Stopping for good: what is in flight and queued goes to the spool."""
+    def _spool_flights(self) -> None:
+        """Every batch not done with, oldest first, then the queue, to the spool; no call stays out."""
         flights, self._flights = self._flights, []
         for flight in flights:
             if flight.task is not None:
