@@ -391,3 +391,24 @@ def test_qq_and_onebot_relays_default_to_their_own_spool_and_health_port(
     assert cli.main(["relay", platform, "--bus", "b", *extra]) == 0
     assert seen[0].spool_dir == Path(f".qqbus/spool/{platform}")
     assert seen[0].health == ("127.0.0.1", 8081 if platform == "qq" else 8082)
+
+
+def test_max_in_flight_reaches_the_publisher_and_is_checked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from qqbus import cli
+    from qqbus.relay.runner import Relay
+
+    seen: list[RelayOptions] = []
+    monkeypatch.setattr("qqbus.relay.runner.run_blocking", lambda options: seen.append(options) or 0)
+    args = ["relay", "onebot", "--bus", "b", "--listen", "127.0.0.1:0"]
+    monkeypatch.delenv("QQBUS_MAX_IN_FLIGHT", raising=False)
+    assert cli.main(args) == 0 and seen[-1].max_in_flight == 1  # order kept between calls
+    monkeypatch.setenv("QQBUS_MAX_IN_FLIGHT", "3")
+    assert cli.main(args) == 0 and seen[-1].max_in_flight == 3
+    assert cli.main([*args, "--max-in-flight", "8"]) == 0 and seen[-1].max_in_flight == 8
+    seen[-1].spool_dir = tmp_path / "spool"
+    assert Relay(seen[-1]).publisher.max_in_flight == 8
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*args, "--max-in-flight", "0"])
+    assert exit_info.value.code == 2 and "--max-in-flight" in capsys.readouterr().err

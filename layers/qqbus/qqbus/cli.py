@@ -140,6 +140,7 @@ def _relay(args: argparse.Namespace) -> int:
         health=_host_port(args.health) if args.health else None,
         stop_timeout=args.stop_timeout,
         max_spool_bytes=int(args.spool_max_mb * 1024 * 1024),
+        max_in_flight=args.max_in_flight,
         events_client=events,
     )
     if args.platform == "qq":
@@ -304,6 +305,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             type=float,
             default=os.environ.get("QQBUS_SPOOL_MAX_MB", "256"),
             help="spool cap; when full, new entries are dropped with an error (default 256)",
+        )
+        p.add_argument(
+            "--max-in-flight",
+            type=int,
+            choices=range(1, 33),
+            metavar="1-32",
+            default=int(os.environ.get("QQBUS_MAX_IN_FLIGHT", "1")),
+            help="PutEvents calls out at a time; more than 1 trades order between calls for throughput"
+            " to a far bus (default QQBUS_MAX_IN_FLIGHT, else 1)",
         )
         p.add_argument(
             "--health",

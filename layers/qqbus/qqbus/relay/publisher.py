@@ -26,10 +26,10 @@ The QQ gateway uses it to move the seq it resumes from, so what is not yet safe 
 the server and nothing safe is asked for again. In memory there are at most ``max_queue``
 entries and callbacks (plus the batches out): a spooled entry carries none.
 
-Order is not a promise (delivery is at least once and unordered, as EventBridge's is): calls in
-flight together can land in any order, and within one call the bus accepts or fails each entry
-independently, so a retried entry lands after the entries its call put. With ``max_in_flight=1``
-order is kept between calls. The QQ gateway resumes from the lowest seq not yet settled, so acks
+Order: with ``max_in_flight=1`` (the default) order is kept between calls; within one call the
+bus accepts or fails each entry independently, so a retried entry lands after the entries its
+call put. With more, calls out together land in any order (delivery is at least once and
+unordered, as EventBridge's is). The QQ gateway resumes from the lowest seq not yet settled, so acks
 coming back out of order never skip an event.
 """
 
@@ -54,9 +54,10 @@ log = logging.getLogger("qqbus.relay.publisher")
 
 Outcome = Literal["published", "rejected", "spooled", "dropped"]
 
-#: PutEvents calls out at a time: enough to keep a bus with a round trip of a few ms busy, few
-#: enough that a retry holds back little (EventBridge's own quota is thousands of calls a second).
-DEFAULT_MAX_IN_FLIGHT = 4
+#: PutEvents calls out at a time. One by default: order is kept between calls, and a relay's
+#: loop never competes with several call threads for the GIL. Raise it (``--max-in-flight``) when
+#: the bus is far: at a 30 ms round trip one call at a time carries at most ~330 events/s.
+DEFAULT_MAX_IN_FLIGHT = 1
 MAX_IN_FLIGHT = 32
 OnDone = Callable[[Outcome], None]
 

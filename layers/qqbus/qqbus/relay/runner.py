@@ -24,7 +24,7 @@ from qqbus.publish import EventBridgePublisher
 from qqbus.relay.actions import RelayActions
 from qqbus.relay.health import log_status, serve_health
 from qqbus.relay.onebot_ws import OneBotForwardClient, OneBotRelay, OneBotReverseServer, OneBotWsConfig
-from qqbus.relay.publisher import RelayPublisher
+from qqbus.relay.publisher import DEFAULT_MAX_IN_FLIGHT, RelayPublisher
 from qqbus.relay.qq_gateway import GatewayConfig, GatewayStopped, QQGatewayRelay
 from qqbus.relay.spool import DEFAULT_MAX_BYTES, SpoolInUse, lock_directory
 
@@ -46,6 +46,7 @@ class RelayOptions:
     status_every: float = 60.0
     stop_timeout: float = 8.0  # the whole shutdown, signal to exit
     max_spool_bytes: int = DEFAULT_MAX_BYTES
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT  # PutEvents calls at a time
     events_client: Any = None  # a boto3 events client (default: the cached one)
     actions_queue_url: str | None = None  # RelayActionQueue: OneBot actions for reverse-WS bots
     sqs_client: Any = None  # a boto3 sqs client for that queue (default: the cached one)
@@ -61,6 +62,7 @@ class Relay:
             EventBridgePublisher(events=options.events_client),
             options.spool_dir,
             max_spool_bytes=options.max_spool_bytes,
+            max_in_flight=options.max_in_flight,
         )
         self.qq = QQGatewayRelay(options.qq, self.publisher, options.spool_dir) if options.qq else None
         onebot = OneBotRelay(
