@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 import socket
 import subprocess
@@ -399,6 +400,11 @@ def test_max_in_flight_reaches_the_publisher_and_is_checked(
     from qqbus import cli
     from qqbus.relay.runner import Relay
 
+    # cli.main sets the root logger's handler on this test's stderr (capsys's, closed after it):
+    # the handlers of the tests after this one stay as they were.
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
     seen: list[RelayOptions] = []
     monkeypatch.setattr("qqbus.relay.runner.run_blocking", lambda options: seen.append(options) or 0)
     args = ["relay", "onebot", "--bus", "b", "--listen", "127.0.0.1:0"]
