@@ -417,4 +417,14 @@ def test_max_in_flight_reaches_the_publisher_and_is_checked(
     assert Relay(seen[-1]).publisher.max_in_flight == 8
     with pytest.raises(SystemExit) as exit_info:
         cli.main([*args, "--max-in-flight", "0"])
-    assert exit_info.value.code == 2 and "--max-in-flight" in capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--max-in-flight: 0 is not 1 to 32" in capsys.readouterr().err
+    # A bad QQBUS_MAX_IN_FLIGHT is the same clear exit 2 (checked as the flag is), never a traceback.
+    for bad, said in (("0", "0 is not 1 to 32"), ("33", "33 is not 1 to 32"), ("four", "'four' is not")):
+        monkeypatch.setenv("QQBUS_MAX_IN_FLIGHT", bad)
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(args)
+        assert exit_info.value.code == 2 and f"--max-in-flight: {said}" in capsys.readouterr().err
+    # Other commands do not read it: a bad value does not stop them.
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["invoke", "--help"])
+    assert exit_info.value.code == 0

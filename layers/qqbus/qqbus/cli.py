@@ -179,6 +179,19 @@ def _relay(args: argparse.Namespace) -> int:
     return run_blocking(options)
 
 
+def _calls_out(value: str) -> int:
+    """``--max-in-flight``: PutEvents calls out at a time, in the publisher's range."""
+    from qqbus.relay.publisher import MAX_IN_FLIGHT
+
+    try:
+        calls = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 1 <= calls <= MAX_IN_FLIGHT:
+        raise argparse.ArgumentTypeError(f"{calls} is not 1 to {MAX_IN_FLIGHT}")
+    return calls
+
+
 def _host_port(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
     return host or "127.0.0.1", int(port)
@@ -308,10 +321,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         p.add_argument(
             "--max-in-flight",
-            type=int,
-            choices=range(1, 33),
+            type=_calls_out,
             metavar="1-32",
-            default=int(os.environ.get("QQBUS_MAX_IN_FLIGHT", "1")),
+            default=os.environ.get("QQBUS_MAX_IN_FLIGHT", "1"),  # a string: argparse checks it as typed
             help="PutEvents calls out at a time; more than 1 trades order between calls for throughput"
             " to a far bus (default QQBUS_MAX_IN_FLIGHT, else 1)",
         )

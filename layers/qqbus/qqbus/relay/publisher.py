@@ -2,16 +2,16 @@
 
 ``submit`` queues an entry (and waits when the bounded queue is full: backpressure reaches the
 websocket reader). Batches of at most 10 entries within the PutEvents size limit go out as soon
-as a call slot is free: up to ``max_in_flight`` PutEvents calls at a time (each in its own
-thread), so a relay under load is not held to one round trip per 10 entries, and what is queued
-while the calls are out fills the next batches (``flush_delay``, 0 by default, can make a batch
-wait for more). Entries that fail with a retryable code are retried, with exponential backoff
-and jitter, and no new batch starts until that retry is over; entries refused for good (or too
-large ever to be put) are kept in ``rejected.jsonl`` and logged. When a batch still fails after
-``attempts`` tries the bus is taken to be unreachable: once the other calls out have ended (on
-the bus, or out of tries too), the batches that gave up, oldest first, and everything queued
-behind them go to the on-disk spool, new entries follow them there, and the spool is drained in
-order, oldest first, one call at a time, once the bus answers again.
+as a call slot is free: up to ``max_in_flight`` PutEvents calls at a time (each in a daemon
+thread, ``blocking``), so a relay that raises it is not held to one round trip per 10 entries,
+and what is queued while the calls are out fills the next batches (``flush_delay``, 0 by
+default, can make a batch wait for more). Entries that fail with a retryable code are retried,
+with exponential backoff and jitter, and no new batch starts until that retry is over; entries
+refused for good (or too large ever to be put) are kept in ``rejected.jsonl`` and logged. When a
+batch still fails after ``attempts`` tries the bus is taken to be unreachable: once the other
+calls out have ended (on the bus, or out of tries too), the batches that gave up, oldest first,
+and everything queued behind them go to the on-disk spool, new entries follow them there, and
+the spool is drained in order, oldest first, one call at a time, once the bus answers again.
 An unreachable bus is loud: an ERROR line when it starts, another every ``complain_every``
 seconds while it lasts, and ``healthy`` is False (``/health`` answers 503).
 
@@ -29,8 +29,8 @@ entries and callbacks (plus the batches out): a spooled entry carries none.
 Order: with ``max_in_flight=1`` (the default) order is kept between calls; within one call the
 bus accepts or fails each entry independently, so a retried entry lands after the entries its
 call put. With more, calls out together land in any order (delivery is at least once and
-unordered, as EventBridge's is). The QQ gateway resumes from the lowest seq not yet settled, so acks
-coming back out of order never skip an event.
+unordered, as EventBridge's is). The QQ gateway resumes from the lowest seq not yet settled,
+so acks coming back out of order never skip an event.
 """
 
 from __future__ import annotations
