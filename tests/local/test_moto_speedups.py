@@ -50,3 +50,26 @@ def test_the_module_list_is_read_once_and_unchanged() -> None:
     )
     assert list(backends.list_of_moto_modules()) == on_disk and "dynamodb" in on_disk
     assert backends.list_of_moto_modules() is backends.list_of_moto_modules()  # the same tuple: read once
+
+
+def test_the_retention_check_reads_the_period_and_still_drops_expired_messages() -> None:
+    from moto.sqs.models import SQSBackend
+    from qqbus.local.moto_speedups import quick_sqs_retention_check
+
+    quick_sqs_retention_check()
+    quick_sqs_retention_check()  # idempotent
+    assert getattr(SQSBackend.is_message_valid_based_on_retention_period, "qqbus_quick", False)
+    with mock_aws():
+        sqs = boto3.client("sqs")
+        short = sqs.create_queue(QueueName="short", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+        sqs.send_message(QueueUrl=short, MessageBody="kept")
+        assert [m["Body"] for m in sqs.receive_message(QueueUrl=short)["Messages"]] == ["kept"]
+
+        from moto.sqs.models import sqs_backends
+
+        backend = sqs_backends["123456789012"]["us-east-1"]
+        sqs.send_message(QueueUrl=short, MessageBody="old")
+        old = next(m for m in backend.get_queue("short")._messages if m.body == "old")
+        old.sent_timestamp -= 61_000  # sent 61 s ago, past the queue's 60 s
+        assert backend.is_message_valid_based_on_retention_period("short", old) is False
+        assert "Messages" not in sqs.receive_message(QueueUrl=short, VisibilityTimeout=0)

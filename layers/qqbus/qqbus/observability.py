@@ -10,6 +10,7 @@ import os
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 __all__ = ["MetricUnit", "count", "logger", "metrics"]
 
@@ -18,5 +19,10 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "q
 
 
 def count(name: str, value: float = 1) -> None:
-    """Add ``value`` to the count metric ``name`` (published when the invocation ends)."""
+    """Add ``value`` to the count metric ``name`` (published when the invocation ends).
+
+    Not kept while metrics are disabled (``qqbus dev``): Powertools would keep every value and
+    print them all at the 100th, on the dev terminal."""
+    if is_metrics_disabled():
+        return
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

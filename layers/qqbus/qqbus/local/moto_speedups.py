@@ -10,6 +10,10 @@
 - moto's server finds the backend of each request by listing its own package folder and
   testing every entry with ``isdir`` (about 150 of them): several ms a request, most of the
   local stack's CPU. The folder does not change while the process runs; list it once.
+- moto's SQS checks each message it hands out against its queue's retention period by building
+  every attribute of the queue three times, counting the queue's messages each time: quadratic
+  in the backlog (a burst of 400 events spent most of the local stack's CPU there). The period
+  is an attribute of the queue; read it.
 """
 
 from __future__ import annotations
@@ -50,3 +54,23 @@ def cache_moto_module_list() -> None:
         return tuple(listing())
 
     backends.list_of_moto_modules = list_of_moto_modules
+
+
+def quick_sqs_retention_check() -> None:
+    """moto's per-message retention check reads the queue's period, not all of its attributes."""
+    try:
+        from moto.core.utils import unix_time
+        from moto.sqs.models import Message, SQSBackend
+    except ImportError:
+        return
+    if getattr(SQSBackend.is_message_valid_based_on_retention_period, "qqbus_quick", False):
+        return
+
+    def is_message_valid_based_on_retention_period(
+        self: SQSBackend, queue_name: str, message: Message
+    ) -> bool:
+        period: int = self.get_queue(queue_name).message_retention_period  # type: ignore[attr-defined]
+        return bool(period + message.sent_timestamp / 1000 > unix_time())  # type: ignore[operator]
+
+    is_message_valid_based_on_retention_period.qqbus_quick = True  # type: ignore[attr-defined]
+    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]

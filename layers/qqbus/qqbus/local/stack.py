@@ -103,10 +103,16 @@ class LocalStack:
     def start(self) -> None:
         from moto.server import ThreadedMotoServer
 
-        from qqbus.local.moto_speedups import cache_jsonpath_parsing, cache_moto_module_list
+        from qqbus.local.in_process_aws import answer_in_process
+        from qqbus.local.moto_speedups import (
+            cache_jsonpath_parsing,
+            cache_moto_module_list,
+            quick_sqs_retention_check,
+        )
 
         cache_jsonpath_parsing()
         cache_moto_module_list()
+        quick_sqs_retention_check()
         opts = self.options
         for port, what in ((opts.port, "HTTP"), (opts.aws_port, "embedded AWS")):
             ensure_port_free(opts.host, port, what)
@@ -116,6 +122,7 @@ class LocalStack:
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.aws_endpoint = f"http://{host}:{port}"
+        answer_in_process(self.aws_endpoint)  # other processes use the server; this one skips the socket
         os.environ.update(
             AWS_ENDPOINT_URL=self.aws_endpoint,
             AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
@@ -164,7 +171,10 @@ class LocalStack:
             self._handled.wait_for(lambda: self._handling == 0, timeout=30)
         for fake in getattr(self, "fakes", {}).values():
             fake.stop()
+        from qqbus.local.in_process_aws import stop_answering
+
         if getattr(self, "_moto", None):
+            stop_answering(self.aws_endpoint)
             self._moto.stop()
         if self.options.state_file and read_state(self.options.state_file).get("pid") == os.getpid():
             self.options.state_file.unlink()  # only our own: another stack may have started since
