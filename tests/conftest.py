@@ -28,6 +28,7 @@ from qqbus.lambda_context import LocalContext  # noqa: E402
 from qqbus.local.moto_speedups import (  # noqa: E402
     cache_jsonpath_parsing,
     cache_moto_module_list,
+    quick_sqs_retention_check,
     share_botocore_loader,
 )
 from qqbus.local.provision import create_tables, local_refs  # noqa: E402
@@ -36,6 +37,7 @@ from qqbus.state import DynamoGroupStore  # noqa: E402
 
 cache_jsonpath_parsing()
 cache_moto_module_list()  # moto servers in tests (packaging, the dev stack) answer quicker
+quick_sqs_retention_check()  # a queue's backlog is no longer read whole for each message handed out
 share_botocore_loader()  # each test's mock_aws makes a new boto3 session: read the models once
 
 

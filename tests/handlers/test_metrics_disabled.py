@@ -21,3 +21,30 @@ def test_counts_are_not_kept_while_metrics_are_disabled(
         assert metrics.metric_set["Requests"]["Value"] == [1.0]
     finally:
         metrics.clear_metrics()
+
+
+def test_a_handler_publishes_its_counts_only_while_metrics_are_enabled(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import warnings
+
+    from qqbus.lambda_context import LocalContext
+    from qqbus.observability import publishing_metrics
+
+    def handler(event: dict[str, int], context: object) -> str:
+        count("Handled", event["n"])
+        return "done"
+
+    run = publishing_metrics(handler)
+    assert run.__name__ == "handler"
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Powertools' "No application metrics to publish" would raise
+        assert run({"n": 2}, LocalContext()) == "done"
+    assert capsys.readouterr().out == ""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    assert run({"n": 3}, LocalContext()) == "done"
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [line["Handled"] for line in emf] == [[3.0]]
+    assert metrics.metric_set == {}  # flushed

@@ -6,13 +6,18 @@ Service and namespace come from ``POWERTOOLS_SERVICE_NAME`` / ``POWERTOOLS_METRI
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
-__all__ = ["MetricUnit", "count", "logger", "metrics"]
+__all__ = ["MetricUnit", "count", "logger", "metrics", "publishing_metrics"]
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "qqbus")
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "qqbus")
@@ -26,3 +31,16 @@ def count(name: str, value: float = 1) -> None:
     if is_metrics_disabled():
         return
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def publishing_metrics(handler: Handler, *, cold_start: bool = False) -> Handler:
+    """``handler`` with its counts published as it returns (Powertools ``log_metrics``), and the
+    cold-start metric with ``cold_start``; while metrics are disabled, ``handler`` as it is
+    (Powertools would warn of an empty flush on every invocation)."""
+    published = metrics.log_metrics(handler, capture_cold_start_metric=cold_start)
+
+    @functools.wraps(handler)
+    def run(event: Any, context: Any) -> Any:
+        return handler(event, context) if is_metrics_disabled() else published(event, context)
+
+    return run  # type: ignore[return-value]

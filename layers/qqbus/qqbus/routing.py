@@ -23,14 +23,13 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from pydantic import BaseModel, ValidationError
 
 from qqbus.actions import Outbox, collecting
 from qqbus.aws import cached, client, prewarm, prewarm_enabled
 from qqbus.detail import BusEvent, Delivered
 from qqbus.events.registry import error_summary
-from qqbus.observability import count, logger, metrics
+from qqbus.observability import count, logger, publishing_metrics
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
@@ -195,8 +194,6 @@ def handler(
         traced = logger.inject_lambda_context(correlation_id_path="detail.event_id", clear_state=True)(
             lambda_handler
         )
-        # Powertools' cold-start metric ignores POWERTOOLS_METRICS_DISABLED (it prints on its own).
-        cold_start = not is_metrics_disabled()
-        return metrics.log_metrics(capture_cold_start_metric=cold_start)(traced)  # type: ignore[no-any-return]
+        return publishing_metrics(traced, cold_start=True)
 
     return decorate

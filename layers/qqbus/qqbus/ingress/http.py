@@ -27,7 +27,7 @@ from typing import Any
 
 from qqbus.aws import prewarm
 from qqbus.detail import json_text, utf8_safe
-from qqbus.observability import count, logger, metrics
+from qqbus.observability import count, logger, publishing_metrics
 
 #: Bodies above this are refused with 413 (a PutEvents entry holds at most 256 KiB).
 DEFAULT_MAX_BODY_BYTES = 240 * 1024
@@ -145,7 +145,7 @@ def function_url_handler(
 
     prewarm("events")  # in Lambda's init phase only (see qqbus.aws.prewarm_enabled)
     traced = logger.inject_lambda_context(clear_state=True)(lambda_handler)
-    return metrics.log_metrics(traced)  # type: ignore[no-any-return]
+    return publishing_metrics(traced)
 
 
 class _Unacceptable(ValueError):

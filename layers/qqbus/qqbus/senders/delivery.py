@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from qqbus.actions import Action, Result
 from qqbus.detail import BusEvent
 from qqbus.events.registry import error_summary
-from qqbus.observability import count, logger, metrics
+from qqbus.observability import count, logger, publishing_metrics
 from qqbus.publish import EVENT_BUS_ENV, publisher
 from qqbus.routing import once_per_key, prewarm_function
 from qqbus.senders.http import Unavailable
@@ -109,4 +109,4 @@ def sender(perform: Perform) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     traced = logger.inject_lambda_context(correlation_id_path="detail.action_id", clear_state=True)(
         lambda_handler
     )
-    return metrics.log_metrics(traced)  # type: ignore[no-any-return]
+    return publishing_metrics(traced)
