@@ -28,6 +28,7 @@ from qqbus.lambda_context import LocalContext  # noqa: E402
 from qqbus.local.moto_speedups import (  # noqa: E402
     cache_jsonpath_parsing,
     cache_moto_module_list,
+    cache_per_class_lookups,
     quick_sqs_retention_check,
     share_botocore_loader,
 )
@@ -37,6 +38,7 @@ from qqbus.state import DynamoGroupStore  # noqa: E402
 
 cache_jsonpath_parsing()
 cache_moto_module_list()  # moto servers in tests (packaging, the dev stack) answer quicker
+cache_per_class_lookups()  # what moto recomputed per request and per expression node, per class
 quick_sqs_retention_check()  # a queue's backlog is no longer read whole for each message handed out
 share_botocore_loader()  # each test's mock_aws makes a new boto3 session: read the models once
 

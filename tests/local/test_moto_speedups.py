@@ -73,3 +73,47 @@ def test_the_retention_check_reads_the_period_and_still_drops_expired_messages()
         old.sent_timestamp -= 61_000  # sent 61 s ago, past the queue's 60 s
         assert backend.is_message_valid_based_on_retention_period("short", old) is False
         assert "Messages" not in sqs.receive_message(QueueUrl=short, VisibilityTimeout=0)
+
+
+def test_per_class_lookups_are_kept_and_updates_are_still_validated() -> None:
+    import pytest
+    from moto.core import responses
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+    from qqbus.local.moto_speedups import cache_per_class_lookups
+
+    cache_per_class_lookups()
+    cache_per_class_lookups()  # idempotent
+    assert responses.method_names_from_class.cache_info  # type: ignore[attr-defined]
+    assert ActionCountValidator().nodes_to_be_processed() is ActionCountValidator().nodes_to_be_processed()
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb")
+        dynamodb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        key = {"k": {"S": "a"}}
+        dynamodb.update_item(
+            TableName="t",
+            Key=key,
+            UpdateExpression="SET n = :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+        assert dynamodb.get_item(TableName="t", Key=key)["Item"]["n"] == {"N": "1"}
+        with pytest.raises(
+            dynamodb.exceptions.ClientError, match="SET"
+        ):  # two SET clauses: refused as before
+            dynamodb.update_item(
+                TableName="t",
+                Key=key,
+                UpdateExpression="SET n = :one SET m = :one",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
+        with pytest.raises(dynamodb.exceptions.ClientError, match=r"overlap|Two document paths"):
+            dynamodb.update_item(
+                TableName="t",
+                Key=key,
+                UpdateExpression="SET n = :one, n = :one",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )

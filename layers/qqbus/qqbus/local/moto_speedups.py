@@ -14,6 +14,9 @@
   every attribute of the queue three times, counting the queue's messages each time: quadratic
   in the backlog (a burst of 400 events spent most of the local stack's CPU there). The period
   is an attribute of the queue; read it.
+- For every request moto lists the methods of the service's response class with
+  ``inspect.getmembers``, and for every node of an update expression, in each of ten passes, it
+  builds the tuple of node types the pass handles: both are fixed per class. Keep them.
 """
 
 from __future__ import annotations
@@ -74,3 +77,26 @@ def quick_sqs_retention_check() -> None:
 
     is_message_valid_based_on_retention_period.qqbus_quick = True  # type: ignore[attr-defined]
     SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
+
+
+def cache_per_class_lookups() -> None:
+    """moto's per-request method listing and per-node type tuples, computed once per class."""
+    try:
+        from moto.core import responses
+        from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    if not hasattr(responses.method_names_from_class, "cache_info"):
+        responses.method_names_from_class = functools.cache(responses.method_names_from_class)  # type: ignore[assignment]
+    if getattr(DepthFirstTraverser.nodes_to_be_processed, "qqbus_cached", False):
+        return
+    kinds_of: dict[type, tuple[type, ...]] = {}
+
+    def nodes_to_be_processed(self: DepthFirstTraverser) -> tuple[type, ...]:
+        kinds = kinds_of.get(type(self))
+        if kinds is None:  # each pass's _processing_map is a literal dict: its keys are its class's
+            kinds = kinds_of[type(self)] = tuple(self._processing_map())
+        return kinds
+
+    nodes_to_be_processed.qqbus_cached = True  # type: ignore[attr-defined]
+    DepthFirstTraverser.nodes_to_be_processed = nodes_to_be_processed  # type: ignore[method-assign]

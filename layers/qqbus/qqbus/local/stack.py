@@ -107,11 +107,13 @@ class LocalStack:
         from qqbus.local.moto_speedups import (
             cache_jsonpath_parsing,
             cache_moto_module_list,
+            cache_per_class_lookups,
             quick_sqs_retention_check,
         )
 
         cache_jsonpath_parsing()
         cache_moto_module_list()
+        cache_per_class_lookups()
         quick_sqs_retention_check()
         opts = self.options
         for port, what in ((opts.port, "HTTP"), (opts.aws_port, "embedded AWS")):
@@ -733,7 +735,8 @@ class _HttpHandler(BaseHTTPRequestHandler):
                 "body": body.decode("utf-8", "replace"),
                 "logs": logs,
             }
-            self.stack.trace.add(event_id, Step(kind, line, data=data), detail_type=detail_type)
+            arrived = time.time() - ms / 1000
+            self.stack.trace.add(event_id, Step(kind, line, at=arrived, data=data), detail_type=detail_type)
 
     def _fail_next(self, name: str) -> None:
         """``POST /_fakes/<qq|onebot>/fail {"status", "body", "headers", "times"}``: inject faults."""

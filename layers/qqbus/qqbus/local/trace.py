@@ -45,8 +45,13 @@ class EventTrace:
         return handled and all("result" in a and aid in performed for aid, a in self.actions.items())
 
     def ordered_steps(self) -> list[Step]:
-        """The steps in the order of the story: the event's own, then each action's, as asked."""
-        own = [s for s in self.steps if "action_id" not in s.data]
+        """The steps in the order of the story: the event's own (its arrival first: the ingress
+        line is kept when the response is sent, and a quick handler may have run by then), then
+        each action's, as asked."""
+        own = sorted(
+            (s for s in self.steps if "action_id" not in s.data),
+            key=lambda s: s.kind not in ("ingress", "refused"),
+        )
         by_action: dict[str, list[Step]] = {}
         for step in self.steps:
             if "action_id" in step.data:

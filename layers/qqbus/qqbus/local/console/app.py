@@ -201,7 +201,7 @@ class Console:
             "source": ev.source or stored.get("source", ""),
             "bot_id": ev.bot_id or str(detail.get("bot_id", "")),
             "transport": detail.get("transport"),
-            "at": ev.steps[0].at if ev.steps else time.time(),
+            "at": min((s.at for s in ev.steps), default=time.time()),
             "steps": steps,
             "actions": actions,
         }
