@@ -115,8 +115,13 @@ def test_thousands_of_dispatches_with_faults_all_reach_the_bus(tap: BusTap, tmp_
         nonlocal copies
         fake = FakeQQ(total, schedule, heartbeat_ms=250)
         await fake.start()
+        # One call out: this bus is moto in this process, whose work in the call threads would
+        # starve the websocket loop (missed heartbeats, a reconnect storm) on a loaded machine.
         publisher = RelayPublisher(
-            EventBridgePublisher(events=boto3.client("events")), tmp_path / "spool", flush_delay=0.01
+            EventBridgePublisher(events=boto3.client("events")),
+            tmp_path / "spool",
+            flush_delay=0.01,
+            max_in_flight=1,
         )
         relay = QQGatewayRelay(config(fake, tap.name), publisher)
         pub_task = asyncio.create_task(publisher.run())

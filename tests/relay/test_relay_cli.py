@@ -409,7 +409,7 @@ def test_max_in_flight_reaches_the_publisher_and_is_checked(
     monkeypatch.setattr("qqbus.relay.runner.run_blocking", lambda options: seen.append(options) or 0)
     args = ["relay", "onebot", "--bus", "b", "--listen", "127.0.0.1:0"]
     monkeypatch.delenv("QQBUS_MAX_IN_FLIGHT", raising=False)
-    assert cli.main(args) == 0 and seen[-1].max_in_flight == 1  # order kept between calls
+    assert cli.main(args) == 0 and seen[-1].max_in_flight == 4  # the default: a far bus
     monkeypatch.setenv("QQBUS_MAX_IN_FLIGHT", "3")
     assert cli.main(args) == 0 and seen[-1].max_in_flight == 3
     assert cli.main([*args, "--max-in-flight", "8"]) == 0 and seen[-1].max_in_flight == 8

@@ -323,9 +323,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--max-in-flight",
             type=_calls_out,
             metavar="1-32",
-            default=os.environ.get("QQBUS_MAX_IN_FLIGHT", "1"),  # a string: argparse checks it as typed
-            help="PutEvents calls out at a time; more than 1 trades order between calls for throughput"
-            " to a far bus (default QQBUS_MAX_IN_FLIGHT, else 1)",
+            default=os.environ.get("QQBUS_MAX_IN_FLIGHT", "4"),  # a string: argparse checks it as typed
+            help="PutEvents calls out at a time; 1 keeps order between calls, more carry more events"
+            " to a far bus (default QQBUS_MAX_IN_FLIGHT, else 4)",
         )
         p.add_argument(
             "--health",

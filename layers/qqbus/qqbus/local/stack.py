@@ -330,6 +330,7 @@ class LocalStack:
             onebot_token=opts.relay_token,
             health=None,
             events_client=boto3.client("events"),
+            max_in_flight=1,  # the bus is moto in this process (see qqbus.relay.publisher, "Order")
             actions_queue_url=self.queues.get("RelayActionQueue"),
             sqs_client=boto3.client("sqs"),
         )

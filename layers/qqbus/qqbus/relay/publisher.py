@@ -26,10 +26,12 @@ The QQ gateway uses it to move the seq it resumes from, so what is not yet safe 
 the server and nothing safe is asked for again. In memory there are at most ``max_queue``
 entries and callbacks (plus the batches out): a spooled entry carries none.
 
-Order: with ``max_in_flight=1`` (the default) order is kept between calls; within one call the
+Order: calls out together land in any order (delivery is at least once and unordered, as
+EventBridge's is); with ``max_in_flight=1`` order is kept between calls, and within one call the
 bus accepts or fails each entry independently, so a retried entry lands after the entries its
-call put. With more, calls out together land in any order (delivery is at least once and
-unordered, as EventBridge's is). The QQ gateway resumes from the lowest seq not yet settled,
+call put. The default, 4, is for a bus across a network, where a call is mostly waiting; a bus
+in this process (moto, in ``qqbus dev`` and the soak test) does its work in the call threads,
+and more than one of those starves the websocket loop of the interpreter: it runs with 1. The QQ gateway resumes from the lowest seq not yet settled,
 so acks coming back out of order never skip an event.
 """
 
@@ -57,7 +59,7 @@ Outcome = Literal["published", "rejected", "spooled", "dropped"]
 #: PutEvents calls out at a time. One by default: order is kept between calls, and a relay's
 #: loop never competes with several call threads for the GIL. Raise it (``--max-in-flight``) when
 #: the bus is far: at a 30 ms round trip one call at a time carries at most ~330 events/s.
-DEFAULT_MAX_IN_FLIGHT = 1
+DEFAULT_MAX_IN_FLIGHT = 4
 MAX_IN_FLIGHT = 32
 OnDone = Callable[[Outcome], None]
 
