@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import boto3
 import botocore.session
 import jsonpath_ng.ext
@@ -9,17 +11,23 @@ from moto import mock_aws
 from qqbus.local.moto_speedups import cache_jsonpath_parsing, share_botocore_loader
 
 
+def table_t() -> Any:
+    """A DynamoDB client of the running mock, with table ``t`` (hash key ``k``) made."""
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return dynamodb
+
+
 def test_sessions_share_one_loader_and_each_mock_still_starts_empty() -> None:
     share_botocore_loader()
     share_botocore_loader()  # idempotent: not a cache around a cache
     with mock_aws():
-        first = boto3.client("dynamodb")
-        first.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        first = table_t()
         assert first.list_tables()["TableNames"] == ["t"]
         loader = boto3.DEFAULT_SESSION._session.get_component("data_loader")  # type: ignore[union-attr]
     with mock_aws():
@@ -86,13 +94,7 @@ def test_per_class_lookups_are_kept_and_updates_are_still_validated() -> None:
     assert responses.method_names_from_class.cache_info  # type: ignore[attr-defined]
     assert ActionCountValidator().nodes_to_be_processed() is ActionCountValidator().nodes_to_be_processed()
     with mock_aws():
-        dynamodb = boto3.client("dynamodb")
-        dynamodb.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        dynamodb = table_t()
         key = {"k": {"S": "a"}}
         dynamodb.update_item(
             TableName="t",
