@@ -148,7 +148,8 @@ def test_batches_respect_ten_entries_and_the_size_limit(tap: BusTap, tmp_path: P
         sizes.append(n)
         return None
 
-    pub, _ = publisher(tmp_path, plan, max_request_bytes=3000, flush_delay=0.2)
+    # One call out, so the first call the bus sees is the first batch.
+    pub, _ = publisher(tmp_path, plan, max_request_bytes=3000, flush_delay=0.2, max_in_flight=1)
     asyncio.run(pump(pub, [entry(0, n, pad=900) for n in range(12)] + [entry(1, n) for n in range(25)], {}))
     assert max(sizes) <= 10
     assert len(received(tap)) == 37
