@@ -94,6 +94,33 @@ def test_an_action_reaches_the_bot_and_its_echo_answer_is_sent(tap: BusTap, tmp_
     assert result["action_id"] == action.action_id
 
 
+def test_two_copies_of_an_action_in_one_batch_are_sent_once(tap: BusTap, tmp_path: Path) -> None:
+    """SQS hands both copies out in one receive (they wait in the queue together while the bot is
+    away); the batch is handled concurrently, and the bot still sees the action once."""
+    queue = _setup(tap)
+    frames: list[dict[str, Any]] = []
+    action = _action(7)
+
+    async def body(relay: Relay) -> None:
+        assert relay.actions is not None
+        relay.actions.retry_after = 1  # a bot that is not connected yet: both copies back in 1 s
+        _enqueue(queue, action)
+        _enqueue(queue, action)
+        await wait_for(lambda: relay.actions is not None and relay.actions.stats.received >= 1, timeout=20)
+        stop = asyncio.Event()
+        ok = lambda f: {"status": "ok", "retcode": 0, "data": {"message_id": 7}, "echo": f["echo"]}  # noqa: E731
+        bot = asyncio.create_task(_bot(relay, ok, frames, stop))
+        await wait_for(lambda: relay.actions is not None and relay.actions.stats.sent == 1, timeout=20)
+        await asyncio.sleep(1.5)  # a second send, had there been one, would be answered by now
+        stop.set()
+        await bot
+        assert relay.actions.stats.duplicates == 1 and relay.actions.stats.failed == 0
+
+    run_relay(tmp_path, body, **_opts(queue))
+    assert [f["echo"] for f in frames] == [action.action_id]
+    assert [r["outcome"] for r in _results(tap)] == ["sent"]
+
+
 def test_a_failed_answer_and_a_missing_answer_are_failed_results(tap: BusTap, tmp_path: Path) -> None:
     queue = _setup(tap)
     frames: list[dict[str, Any]] = []

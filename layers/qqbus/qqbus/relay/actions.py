@@ -105,6 +105,9 @@ class RelayActions:
         self.wait_seconds = wait_seconds
         self.stats = ActionStats()
         self._done: OrderedDict[str, None] = OrderedDict()
+        # Being handled now: SQS may hand out two copies of one action in one batch, and the
+        # batch is handled concurrently; the second copy is a duplicate, not a second send.
+        self._active: set[str] = set()
 
     def health(self) -> dict[str, Any]:
         return {"queue": self.queue_url, **vars(self.stats)}
@@ -138,10 +141,17 @@ class RelayActions:
             log.error("an action on the queue is not an action (deleted): %s", str(exc)[:300])
             await self._delete(message)
             return
-        if action.action_id in self._done:
+        if action.action_id in self._done or action.action_id in self._active:
             self.stats.duplicates += 1
-            await self._delete(message)
+            await self._delete(message)  # the copy being handled (or waiting in the queue) stays
             return
+        self._active.add(action.action_id)
+        try:
+            await self._handle(message, action)
+        finally:
+            self._active.discard(action.action_id)
+
+    async def _handle(self, message: dict[str, Any], action: Action) -> None:
         ws = self.connections.get((action.bot_id, "Universal")) or self.connections.get(
             (action.bot_id, "API")
         )

@@ -31,8 +31,9 @@ EventBridge's is); with ``max_in_flight=1`` order is kept between calls, and wit
 bus accepts or fails each entry independently, so a retried entry lands after the entries its
 call put. The default, 4, is for a bus across a network, where a call is mostly waiting; a bus
 in this process (moto, in ``qqbus dev`` and the soak test) does its work in the call threads,
-and more than one of those starves the websocket loop of the interpreter: it runs with 1. The QQ gateway resumes from the lowest seq not yet settled,
-so acks coming back out of order never skip an event.
+and more than one of those starves the websocket loop of the interpreter: it runs with 1. The
+QQ gateway resumes from the lowest seq not yet settled, so acks coming back out of order never
+skip an event.
 """
 
 from __future__ import annotations
