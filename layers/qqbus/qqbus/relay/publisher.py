@@ -57,9 +57,9 @@ log = logging.getLogger("qqbus.relay.publisher")
 
 Outcome = Literal["published", "rejected", "spooled", "dropped"]
 
-#: PutEvents calls out at a time. One by default: order is kept between calls, and a relay's
-#: loop never competes with several call threads for the GIL. Raise it (``--max-in-flight``) when
-#: the bus is far: at a 30 ms round trip one call at a time carries at most ~330 events/s.
+#: PutEvents calls out at a time. Four by default: at a 30 ms round trip one call at a time
+#: carries at most ~330 events/s. One (``--max-in-flight 1``) keeps order between calls, and is
+#: what a bus in this process needs (see "Order" above).
 DEFAULT_MAX_IN_FLIGHT = 4
 MAX_IN_FLIGHT = 32
 OnDone = Callable[[Outcome], None]
