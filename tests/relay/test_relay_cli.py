@@ -376,14 +376,27 @@ def test_the_relay_exits_non_zero_when_its_publisher_dies(
     assert any("publisher failed" in r.getMessage() for r in caplog.records)
 
 
+@pytest.fixture
+def relay_cli(monkeypatch: pytest.MonkeyPatch) -> list[RelayOptions]:
+    """``qqbus relay`` parsed but not run: the options each ``cli.main`` would run with.
+
+    cli.main sets the root logger's handler on the stderr of the moment (pytest's capture,
+    closed after the test): the root logger is restored, so later tests on the worker can log."""
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
+    seen: list[RelayOptions] = []
+    monkeypatch.setattr("qqbus.relay.runner.run_blocking", lambda options: seen.append(options) or 0)
+    return seen
+
+
 @pytest.mark.parametrize("platform", ["qq", "onebot"])
 def test_qq_and_onebot_relays_default_to_their_own_spool_and_health_port(
-    platform: str, monkeypatch: pytest.MonkeyPatch
+    platform: str, monkeypatch: pytest.MonkeyPatch, relay_cli: list[RelayOptions]
 ) -> None:
     from qqbus import cli
 
-    seen: list[RelayOptions] = []
-    monkeypatch.setattr("qqbus.relay.runner.run_blocking", lambda options: seen.append(options) or 0)
+    seen = relay_cli
     for name in ("QQBUS_SPOOL_DIR", "QQBUS_HEALTH"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("QQ_BOT_APPID", "1")
@@ -395,18 +408,15 @@ def test_qq_and_onebot_relays_default_to_their_own_spool_and_health_port(
 
 
 def test_max_in_flight_reaches_the_publisher_and_is_checked(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    relay_cli: list[RelayOptions],
 ) -> None:
     from qqbus import cli
     from qqbus.relay.runner import Relay
 
-    # cli.main sets the root logger's handler on this test's stderr (capsys's, closed after it):
-    # the handlers of the tests after this one stay as they were.
-    root = logging.getLogger()
-    monkeypatch.setattr(root, "handlers", list(root.handlers))
-    monkeypatch.setattr(root, "level", root.level)
-    seen: list[RelayOptions] = []
-    monkeypatch.setattr("qqbus.relay.runner.run_blocking", lambda options: seen.append(options) or 0)
+    seen = relay_cli
     args = ["relay", "onebot", "--bus", "b", "--listen", "127.0.0.1:0"]
     monkeypatch.delenv("QQBUS_MAX_IN_FLIGHT", raising=False)
     assert cli.main(args) == 0 and seen[-1].max_in_flight == 4  # the default: a far bus
