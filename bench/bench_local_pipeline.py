@@ -80,7 +80,7 @@ def main() -> None:
         floor = put_item_loop(stack.aws_endpoint, 0)
         started = time.perf_counter()
         for n in range(N):
-            dynamodb.put_item(TableName=TABLE, Item={"k": {"S": str(-n)}, "v": {"N": str(n)}})
+            dynamodb.put_item(TableName=TABLE, Item={"k": {"S": f"in-{n}"}, "v": {"N": str(n)}})
         in_process = N / (time.perf_counter() - started)
 
         bodies = [prepare(notice(n)) for n in range(N)]

@@ -25,21 +25,12 @@ import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from qqbus import aws  # noqa: E402
 from qqbus.lambda_context import LocalContext  # noqa: E402
-from qqbus.local.moto_speedups import (  # noqa: E402
-    cache_jsonpath_parsing,
-    cache_moto_module_list,
-    cache_per_class_lookups,
-    quick_sqs_retention_check,
-    share_botocore_loader,
-)
+from qqbus.local.moto_speedups import share_botocore_loader, speed_up_moto  # noqa: E402
 from qqbus.local.provision import create_tables, local_refs  # noqa: E402
 from qqbus.local.template import Template  # noqa: E402
 from qqbus.state import DynamoGroupStore  # noqa: E402
 
-cache_jsonpath_parsing()
-cache_moto_module_list()  # moto servers in tests (packaging, the dev stack) answer quicker
-cache_per_class_lookups()  # what moto recomputed per request and per expression node, per class
-quick_sqs_retention_check()  # a queue's backlog is no longer read whole for each message handed out
+speed_up_moto()  # moto servers and mocks in tests (packaging, the dev stack) answer quicker
 share_botocore_loader()  # each test's mock_aws makes a new boto3 session: read the models once
 
 

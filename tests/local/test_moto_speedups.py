@@ -119,3 +119,16 @@ def test_per_class_lookups_are_kept_and_updates_are_still_validated() -> None:
                 UpdateExpression="SET n = :one, n = :one",
                 ExpressionAttributeValues={":one": {"N": "1"}},
             )
+
+
+def test_speed_up_moto_applies_every_speed_up() -> None:
+    from moto import backends
+    from moto.core import responses
+    from moto.sqs.models import SQSBackend
+    from qqbus.local.moto_speedups import speed_up_moto
+
+    speed_up_moto()
+    assert hasattr(jsonpath_ng.ext.parse, "cache_info")
+    assert hasattr(backends.list_of_moto_modules, "cache_info")
+    assert hasattr(responses.method_names_from_class, "cache_info")
+    assert getattr(SQSBackend.is_message_valid_based_on_retention_period, "qqbus_quick", False)

@@ -18,6 +18,9 @@ from urllib.parse import urlsplit
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.compat import HTTPHeaders
 from botocore.httpsession import URLLib3Session
+from moto.core.botocore_stubber import MockRawResponse
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 #: netloc ("127.0.0.1:4566") -> the WSGI application answering it in this process.
 _APPS: dict[str, Any] = {}
@@ -27,8 +30,6 @@ _http_send = URLLib3Session.send
 
 def answer_in_process(endpoint: str) -> None:
     """Calls from this process to ``endpoint`` (a moto server's URL) skip the socket from now on."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
     with _LOCK:
         _APPS[urlsplit(endpoint).netloc] = DomainDispatcherApplication(create_backend_app)
         URLLib3Session.send = _send  # type: ignore[method-assign]
@@ -47,9 +48,6 @@ def _send(session: URLLib3Session, request: AWSPreparedRequest) -> AWSResponse:
     app = _APPS.get(url.netloc)
     if app is None:
         return _http_send(session, request)
-    from moto.core.botocore_stubber import MockRawResponse
-    from werkzeug.test import EnvironBuilder, run_wsgi_app
-
     body = request.body
     if hasattr(body, "read"):
         body = body.read()

@@ -104,17 +104,9 @@ class LocalStack:
         from moto.server import ThreadedMotoServer
 
         from qqbus.local.in_process_aws import answer_in_process
-        from qqbus.local.moto_speedups import (
-            cache_jsonpath_parsing,
-            cache_moto_module_list,
-            cache_per_class_lookups,
-            quick_sqs_retention_check,
-        )
+        from qqbus.local.moto_speedups import speed_up_moto
 
-        cache_jsonpath_parsing()
-        cache_moto_module_list()
-        cache_per_class_lookups()
-        quick_sqs_retention_check()
+        speed_up_moto()
         opts = self.options
         for port, what in ((opts.port, "HTTP"), (opts.aws_port, "embedded AWS")):
             ensure_port_free(opts.host, port, what)
@@ -173,9 +165,9 @@ class LocalStack:
             self._handled.wait_for(lambda: self._handling == 0, timeout=30)
         for fake in getattr(self, "fakes", {}).values():
             fake.stop()
-        from qqbus.local.in_process_aws import stop_answering
-
         if getattr(self, "_moto", None):
+            from qqbus.local.in_process_aws import stop_answering
+
             stop_answering(self.aws_endpoint)
             self._moto.stop()
         if self.options.state_file and read_state(self.options.state_file).get("pid") == os.getpid():
