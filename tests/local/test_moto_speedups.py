@@ -132,3 +132,78 @@ def test_speed_up_moto_applies_every_speed_up() -> None:
     assert hasattr(backends.list_of_moto_modules, "cache_info")
     assert hasattr(responses.method_names_from_class, "cache_info")
     assert getattr(SQSBackend.is_message_valid_based_on_retention_period, "qqbus_quick", False)
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    assert getattr(UpdateExpressionParser.make, "qqbus_cached", False)
+
+
+def tree(node: Any) -> Any:
+    """An update expression's tree as nested tuples: node type, own fields, children."""
+    from moto.dynamodb.parsing.ast_nodes import Node  # type: ignore[attr-defined]
+
+    if not isinstance(node, Node):
+        return repr(node)
+    fields = sorted((k, repr(v)) for k, v in vars(node).items() if k not in ("children", "parent"))
+    return type(node).__name__, tuple(fields), tuple(tree(c) for c in node.children or ())
+
+
+def test_update_expression_parses_are_kept_and_each_caller_gets_its_own_tree() -> None:
+    import pytest
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from qqbus.local.moto_speedups import reuse_update_expression_parses
+
+    reuse_update_expression_parses()
+    reuse_update_expression_parses()  # idempotent: not a cache around a cache
+    kept = UpdateExpressionParser.make.pickled  # type: ignore[attr-defined]
+    expression = (
+        "SET a = :v, b.c[1] = list_append(b.c, :l), #n = if_not_exists(#n, :z) + :one REMOVE x ADD s :s"
+    )
+    first, second = UpdateExpressionParser.make(expression), UpdateExpressionParser.make(expression)
+    assert first is not second and first.children[0] is not second.children[0]  # trees of their own
+    first.children.clear()  # a caller changing its tree changes nobody else's
+    assert tree(UpdateExpressionParser.make(expression)) == tree(second)
+    assert kept.cache_info().hits >= 2
+    # The kept tree is the tree moto's own parse makes.
+    from moto.dynamodb.parsing.expressions import ExpressionTokenizer
+
+    fresh = UpdateExpressionParser(ExpressionTokenizer.make_list(expression)).parse()
+    assert tree(second) == tree(fresh) and "UpdateExpressionRemoveClause" in str(tree(fresh))
+    from moto.dynamodb.exceptions import InvalidTokenException
+
+    for _ in range(2):  # refused each time: errors are not kept
+        with pytest.raises(InvalidTokenException, match="Syntax error"):
+            UpdateExpressionParser.make("SET = :v")
+
+
+def test_updates_give_the_same_items_with_kept_parses() -> None:
+    import pytest
+    from qqbus.local.moto_speedups import reuse_update_expression_parses
+
+    reuse_update_expression_parses()
+    with mock_aws():
+        dynamodb = table_t()
+        key = {"k": {"S": "a"}}
+        update = {
+            "TableName": "t",
+            "Key": key,
+            "UpdateExpression": "SET n = if_not_exists(n, :zero) + :one,"
+            " l = list_append(if_not_exists(l, :empty), :l) ADD s :s",
+            "ExpressionAttributeValues": {
+                ":zero": {"N": "0"},
+                ":one": {"N": "1"},
+                ":empty": {"L": []},
+                ":l": {"L": [{"S": "x"}]},
+                ":s": {"SS": ["p"]},
+            },
+        }
+        dynamodb.update_item(**update)  # a new item: moto validates the tree twice
+        dynamodb.update_item(**update)  # the same string again: the kept parse
+        item = dynamodb.get_item(TableName="t", Key=key)["Item"]
+        assert item["n"] == {"N": "2"} and item["l"] == {"L": [{"S": "x"}, {"S": "x"}]}
+        assert item["s"] == {"SS": ["p"]}
+        with pytest.raises(
+            dynamodb.exceptions.ClientError, match="attribute value used in expression is not defined"
+        ):
+            dynamodb.update_item(**{**update, "ExpressionAttributeValues": {":one": {"N": "1"}}})
+        dynamodb.update_item(TableName="t", Key=key, UpdateExpression="REMOVE l", ReturnValues="ALL_NEW")
+        assert "l" not in dynamodb.get_item(TableName="t", Key=key)["Item"]
