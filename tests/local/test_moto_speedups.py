@@ -132,6 +132,9 @@ def test_speed_up_moto_applies_every_speed_up() -> None:
     assert hasattr(backends.list_of_moto_modules, "cache_info")
     assert hasattr(responses.method_names_from_class, "cache_info")
     assert getattr(SQSBackend.is_message_valid_based_on_retention_period, "qqbus_quick", False)
+    from moto.sqs import models
+
+    assert getattr(models.unix_time, "qqbus_quick", False)
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
     assert getattr(UpdateExpressionParser.make, "qqbus_cached", False)
@@ -207,3 +210,47 @@ def test_updates_give_the_same_items_with_kept_parses() -> None:
             dynamodb.update_item(**{**update, "ExpressionAttributeValues": {":one": {"N": "1"}}})
         dynamodb.update_item(TableName="t", Key=key, UpdateExpression="REMOVE l", ReturnValues="ALL_NEW")
         assert "l" not in dynamodb.get_item(TableName="t", Key=key)["Item"]
+
+
+def test_sqs_reads_the_same_clock_and_still_hides_and_delays_messages() -> None:
+    import time
+
+    from moto.core.utils import unix_time_millis as datetime_millis
+    from moto.sqs import models
+    from qqbus.local.moto_speedups import quick_sqs_clock
+
+    quick_sqs_clock()
+    quick_sqs_clock()  # idempotent
+    assert getattr(models.unix_time_millis, "qqbus_quick", False)
+    assert abs(models.unix_time_millis() - datetime_millis()) < 50  # the same clock, in ms
+    assert abs(models.unix_time() - time.time()) < 0.05
+    with mock_aws():
+        sqs = boto3.client("sqs")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+
+        def counts() -> tuple[str, str, str]:
+            a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            return (
+                a["ApproximateNumberOfMessages"],
+                a["ApproximateNumberOfMessagesNotVisible"],
+                a["ApproximateNumberOfMessagesDelayed"],
+            )
+
+        sqs.send_message(QueueUrl=url, MessageBody="now")
+        sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=60)
+        assert counts() == ("1", "0", "1")
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30)["Messages"]
+        assert [m["Body"] for m in got] == ["now"]  # the delayed one stays back
+        assert counts() == ("0", "1", "1")
+        assert "Messages" not in sqs.receive_message(QueueUrl=url)  # in flight: hidden
+        sqs.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"], VisibilityTimeout=0
+        )
+        later = next(
+            m
+            for m in models.sqs_backends["123456789012"]["us-east-1"].get_queue("q")._messages
+            if m.body == "later"
+        )
+        later.delayed_until = models.unix_time_millis() - 1  # its delay is over
+        again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        assert sorted(m["Body"] for m in again) == ["later", "now"]
