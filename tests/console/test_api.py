@@ -312,15 +312,20 @@ def test_the_trace_of_a_join_shows_the_group_row_before_and_after(console_stack:
     join = {"bot": "qq:102000001", "group": group["id"], "kind": "join", "user": dave["id"]}
     event_id = ok(console_stack, "/console/api/notice", join)["event_id"]
 
-    def state_step() -> Any:
+    def state_step(event_id: str) -> Any:
         status, found, _ = call(console_stack, "GET", f"/console/api/trace/{quote(event_id)}")
         steps = found["trace"]["steps"] if status == 200 and found["trace"] else []
         return next((s for s in steps if "state" in s["data"]), None)
 
-    state = wait(state_step, "the join's state change")["data"]["state"]
+    state = wait(lambda: state_step(event_id), "the join's state change")["data"]["state"]
     assert state["key"] == {"bot_id": "102000001", "group_id": group["id"]}
     assert state["before"] is None
     assert state["after"]["member"] is True and state["after"]["reply_event_id"] == event_id
+    # The next event on the group starts from the row the join left.
+    left_id = ok(console_stack, "/console/api/notice", {**join, "kind": "leave"})["event_id"]
+    left = wait(lambda: state_step(left_id), "the leave's state change")["data"]["state"]
+    assert left["before"] == state["after"]
+    assert left["after"]["member"] is False and left["after"]["member_at"] >= state["after"]["member_at"]
     detail = call(console_stack, "GET", f"/console/api/trace/{quote(event_id)}")[1]
     assert detail["payload"]["d"]["op_member_openid"] == dave["id"]
     assert detail["event"]["detail-type"] == "GROUP_ADD_ROBOT"

@@ -65,3 +65,33 @@ def test_calls_are_answered_in_process_with_the_servers_state_and_errors() -> No
         stop_answering(endpoint)
     with pytest.raises(botocore.exceptions.EndpointConnectionError):
         dynamodb.get_item(TableName="t", Key={"k": {"S": "in-process"}})  # HTTP again, to a stopped server
+
+
+def test_read_item_is_what_a_consistent_get_item_returns(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import mock_aws
+    from qqbus.local.in_process_aws import read_item
+
+    key = {"k": {"S": "g"}}
+    item = {
+        **key,
+        "n": {"N": "1733000000123"},
+        "member": {"BOOL": True},
+        "none": {"NULL": True},
+        "tags": {"SS": ["a", "b"]},
+        "nested": {"M": {"l": {"L": [{"S": "x"}, {"N": "2"}]}}},
+    }
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(**TABLE)
+        dynamodb.put_item(TableName="t", Item=item)
+        got = dynamodb.get_item(TableName="t", Key=key, ConsistentRead=True)["Item"]
+        assert read_item("us-east-1", "t", key) == got == item
+        assert read_item("us-east-1", "t", {"k": {"S": "absent"}}) is None
+        assert read_item("us-east-1", "absent", key) is None
+        assert read_item("eu-west-1", "t", key) is None  # the table is another region's
+        # Calls made under another account (moto's MOTO_ACCOUNT_ID) are read there too.
+        monkeypatch.setenv("MOTO_ACCOUNT_ID", "111122223333")
+        assert read_item("us-east-1", "t", key) is None
+        dynamodb.create_table(**TABLE)
+        dynamodb.put_item(TableName="t", Item={**key, "n": {"N": "2"}})
+        assert read_item("us-east-1", "t", key) == {**key, "n": {"N": "2"}}

@@ -7,10 +7,15 @@ HTTP on both sides and urllib3: about half of a PutItem's time. Here botocore's 
 an endpoint registered below, hands the request to moto's WSGI application directly: the same
 application the server runs, over the same backends, so the answers are the same (the server
 goes on answering everyone else).
+
+``read_item`` goes one step further for the console's before/after view of a group row: a
+peek at moto's table, with no request at all (two GetItems an event were a sixth of the
+stack's CPU in a burst).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +23,8 @@ from urllib.parse import urlsplit
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.compat import HTTPHeaders
 from botocore.httpsession import URLLib3Session
+from moto.backends import get_backend
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.botocore_stubber import MockRawResponse
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.test import EnvironBuilder, run_wsgi_app
@@ -68,3 +75,17 @@ def _send(session: URLLib3Session, request: AWSPreparedRequest) -> AWSResponse:
     for name, value in headers.items():
         http_headers[name] = value
     return AWSResponse(request.url, int(status.split(" ", 1)[0]), http_headers, MockRawResponse(content))
+
+
+def read_item(region: str, table: str, key: dict[str, dict[str, str]]) -> dict[str, Any] | None:
+    """The item a consistent GetItem of ``key`` would return from this process's moto, or None.
+
+    The account is the one moto gives this process's calls (their access key is no IAM user's).
+    A missing table is None too: the stack may be stopping.
+    """
+    account = os.environ.get("MOTO_ACCOUNT_ID") or DEFAULT_ACCOUNT_ID
+    backend = get_backend("dynamodb")[account][region]  # type: ignore[index]
+    if table not in backend.tables:
+        return None
+    item = backend.get_item(table, key)
+    return None if item is None else dict(item.to_json()["Attributes"])

@@ -31,6 +31,7 @@ from qqbus.local.console.sandbox import (
 )
 from qqbus.local.console.tables import item_to_row, render, scan
 from qqbus.local.functions import DEV_QQ_APPID
+from qqbus.local.in_process_aws import read_item
 from qqbus.local.trace import EventTrace, Step
 
 if TYPE_CHECKING:
@@ -58,13 +59,9 @@ class Watch:
 
     def _read(self) -> dict[str, Any] | None:
         assert self.table and self.key
-        try:
-            item = self.console.dynamodb.get_item(
-                TableName=self.table,
-                Key={k: {"S": v} for k, v in self.key.items()},
-                ConsistentRead=True,
-            ).get("Item")
-        except Exception:  # the stack is stopping; a missing diff is no reason to fail an invocation
+        try:  # a peek at the stack's own moto, not a GetItem: see in_process_aws.read_item
+            item = read_item(self.console.region, self.table, {k: {"S": v} for k, v in self.key.items()})
+        except Exception:  # a missing diff is no reason to fail an invocation (tests/console guard the read)
             return None
         return item_to_row(item) if item else None
 
@@ -96,6 +93,7 @@ class Console:
         self.stack = stack
         self.feed = Feed()
         self.dynamodb = boto3.client("dynamodb")
+        self.region: str = self.dynamodb.meta.region_name
         self.events = boto3.client("events")
         self.queues = FailureQueues(
             stack.template, stack.queues, stack.sqs, self.events, stack.routes.bus_name
