@@ -135,6 +135,11 @@ def test_speed_up_moto_applies_every_speed_up() -> None:
     from moto.sqs import models
 
     assert getattr(models.unix_time, "qqbus_quick", False)
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+
+    assert getattr(ConditionExpressionParser._lex_condition_expression, "qqbus_kept", False)
+    assert getattr(ActionCountValidator.traverse, "qqbus_single_pass", False)
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
     assert getattr(UpdateExpressionParser.make, "qqbus_cached", False)
@@ -254,3 +259,74 @@ def test_sqs_reads_the_same_clock_and_still_hides_and_delays_messages() -> None:
         later.delayed_until = models.unix_time_millis() - 1  # its delay is over
         again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
         assert sorted(m["Body"] for m in again) == ["later", "now"]
+
+
+def test_update_clause_counts_in_one_pass_raise_as_moto_does() -> None:
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser  # type: ignore[attr-defined]
+    from moto.dynamodb.parsing.expressions import ExpressionTokenizer, UpdateExpressionParser
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+    from qqbus.local.moto_speedups import count_update_clauses_once
+
+    count_update_clauses_once()
+    count_update_clauses_once()  # idempotent
+    assert getattr(ActionCountValidator.traverse, "qqbus_single_pass", False)
+
+    def outcome(traverse: Any, expression: str) -> str:
+        tree = UpdateExpressionParser(ExpressionTokenizer.make_list(expression)).parse()
+        try:
+            return "ok" if traverse(ActionCountValidator(), tree) is tree else "another tree"
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+    expressions = [
+        "SET a = :v",
+        "SET a = :v, b = list_append(if_not_exists(b, :e), :l) REMOVE c ADD d :n DELETE s :s",
+        "SET a = :v SET b = :v",
+        "REMOVE a REMOVE b",
+        "ADD a :v ADD b :v",
+        "SET a = :v ADD b :v SET c = :v",
+        "ADD a :v SET b = :v ADD c :v SET d = :v",  # two kinds doubled: the one moto names
+        "SET a = :v REMOVE b SET c = :v REMOVE d",
+        "DELETE s :s DELETE t :t",  # moto does not count DELETE: neither do we
+    ]
+    outcomes = {e: outcome(ActionCountValidator.traverse, e) for e in expressions}
+    assert outcomes == {e: outcome(DepthFirstTraverser.traverse, e) for e in expressions}
+    assert (
+        outcomes["SET a = :v SET b = :v"].startswith("TooManyClauses")
+        and "SET" in outcomes["SET a = :v SET b = :v"]
+    )
+    assert [e for e, o in outcomes.items() if o == "ok"] == [*expressions[:2], expressions[-1]]
+
+
+def test_condition_tokens_are_kept_per_string_and_parses_still_read_names_and_values() -> None:
+    import pytest
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from qqbus.local.moto_speedups import keep_condition_tokens
+
+    keep_condition_tokens()
+    keep_condition_tokens()  # idempotent
+    lex = ConditionExpressionParser._lex_condition_expression
+    original = lex.original  # type: ignore[attr-defined]
+    expression = (
+        "(attribute_not_exists(#c) OR #c < :at OR (#c = :at AND size(#l) > :n)) AND NOT #s IN (:a, :b)"
+    )
+    parser = ConditionExpressionParser(expression, {}, {})
+    first = lex(parser)
+    assert list(first) == list(original(parser))
+    first[0].children.append("changed")  # a parse building on its nodes changes no later parse
+    assert list(lex(parser)) == list(original(parser))
+    with mock_aws():
+        dynamodb = table_t()
+        key = {"k": {"S": "a"}}
+        put = {
+            "TableName": "t",
+            "Item": {**key, "c": {"N": "5"}},
+            "ConditionExpression": "attribute_not_exists(#c) OR #c < :at",
+            "ExpressionAttributeNames": {"#c": "c"},
+        }
+        dynamodb.put_item(**put, ExpressionAttributeValues={":at": {"N": "1"}})
+        with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):  # 5 < 1: no
+            dynamodb.put_item(**put, ExpressionAttributeValues={":at": {"N": "1"}})
+        dynamodb.put_item(**put, ExpressionAttributeValues={":at": {"N": "9"}})  # same string, 5 < 9
+        renamed = {**put, "ExpressionAttributeNames": {"#c": "other"}}  # names still read: no "other" yet
+        dynamodb.put_item(**renamed, ExpressionAttributeValues={":at": {"N": "1"}})

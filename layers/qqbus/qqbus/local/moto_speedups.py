@@ -26,6 +26,11 @@
   The parse is kept per expression string as a pickle, so each caller still gets a tree of its
   own; the validators' copy of a tree is a pickle round trip, three times quicker than
   ``deepcopy`` for the same result.
+- Its check that an update has one SET, one REMOVE and one ADD clause at most recounts the
+  subtree of every node of the tree (quadratic, with an ABC ``isinstance`` per step); the
+  counts are added up in one pass instead, raising at the same node with the same error.
+- A condition expression's tokens (the lexing, half of its parse) depend on the string alone
+  and are kept per string; names and values are still read for each request.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import copy
 import functools
 import pickle
 import time
+from collections import deque
 from typing import Any
 
 
@@ -173,6 +179,74 @@ def reuse_update_expression_parses() -> None:
     validators.deepcopy = tree_copy  # type: ignore[assignment]
 
 
+def count_update_clauses_once() -> None:
+    """moto's one-clause-of-each-kind check of an update expression in a single pass."""
+    try:
+        from moto.dynamodb.exceptions import TooManyClauses
+        from moto.dynamodb.parsing import ast_nodes
+        from moto.dynamodb.parsing.validators import ActionCountValidator
+    except ImportError:
+        return
+    ast: Any = ast_nodes  # untyped (the module opts out of type checking)
+    if getattr(ActionCountValidator.traverse, "qqbus_single_pass", False):
+        return
+    kinds = {  # the order moto checks them in: the first one doubled is the one reported
+        ast.UpdateExpressionAddClause: "ADD",
+        ast.UpdateExpressionRemoveClause: "REMOVE",
+        ast.UpdateExpressionSetClause: "SET",
+    }
+    searched = (ast.Expression, ast.UpdateExpressionFunction)  # what ``find_clauses`` descends into
+
+    def clauses(node: Any) -> dict[type, int]:
+        """``node.find_clauses(kinds)`` as counts, checked bottom-up at every node as moto does."""
+        found = dict.fromkeys(kinds, 0)
+        for child in node.children or ():
+            if not isinstance(child, ast.Node):
+                continue
+            below = clauses(child)  # every node is visited, as moto's traversal does
+            if type(child) in found:
+                found[type(child)] += 1
+            elif isinstance(child, searched):
+                for kind, n in below.items():
+                    found[kind] += n
+        if isinstance(node, ast.UpdateExpression):
+            for kind, name in kinds.items():
+                if found[kind] > 1:
+                    raise TooManyClauses(name)
+        return found
+
+    def traverse(self: Any, node: Any) -> Any:
+        if isinstance(node, ast.Node):
+            clauses(node)
+        return node
+
+    traverse.qqbus_single_pass = True  # type: ignore[attr-defined]
+    ActionCountValidator.traverse = traverse  # type: ignore[method-assign]
+
+
+def keep_condition_tokens() -> None:
+    """moto's lexing of a condition expression kept per string (each parse gets fresh nodes)."""
+    try:
+        from moto.dynamodb.comparisons import ConditionExpressionParser
+    except ImportError:
+        return
+    lex = ConditionExpressionParser._lex_condition_expression
+    if getattr(lex, "qqbus_kept", False):
+        return
+
+    @functools.lru_cache(maxsize=256)
+    def tokens(expression: str) -> tuple[Any, ...]:
+        return tuple(lex(ConditionExpressionParser(expression, {}, {})))
+
+    def lex_condition_expression(self: Any) -> Any:
+        # Fresh nodes with fresh (empty) child lists: the later passes build on them.
+        return deque(n._replace(children=list(n.children)) for n in tokens(self.condition_expression))
+
+    lex_condition_expression.qqbus_kept = True  # type: ignore[attr-defined]
+    lex_condition_expression.original = lex  # type: ignore[attr-defined]
+    ConditionExpressionParser._lex_condition_expression = lex_condition_expression  # type: ignore[method-assign]
+
+
 def speed_up_moto() -> None:
     """Every speed-up above that changes how quickly moto answers (its server and its mocks)."""
     cache_jsonpath_parsing()
@@ -181,3 +255,5 @@ def speed_up_moto() -> None:
     quick_sqs_retention_check()
     quick_sqs_clock()
     reuse_update_expression_parses()
+    count_update_clauses_once()
+    keep_condition_tokens()
