@@ -234,13 +234,15 @@ def keep_condition_tokens() -> None:
     if getattr(lex, "qqbus_kept", False):
         return
 
+    node: Any = ConditionExpressionParser.Node  # a namedtuple: built directly (``_replace`` is slow)
+
     @functools.lru_cache(maxsize=256)
     def tokens(expression: str) -> tuple[Any, ...]:
         return tuple(lex(ConditionExpressionParser(expression, {}, {})))
 
     def lex_condition_expression(self: Any) -> Any:
         # Fresh nodes with fresh (empty) child lists: the later passes build on them.
-        return deque(n._replace(children=list(n.children)) for n in tokens(self.condition_expression))
+        return deque([node(*n[:4], list(n.children)) for n in tokens(self.condition_expression)])
 
     lex_condition_expression.qqbus_kept = True  # type: ignore[attr-defined]
     lex_condition_expression.original = lex  # type: ignore[attr-defined]
