@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+from typing import Any
 
 import boto3
 import botocore.exceptions
@@ -95,3 +97,82 @@ def test_read_item_is_what_a_consistent_get_item_returns(monkeypatch: pytest.Mon
         dynamodb.create_table(**TABLE)
         dynamodb.put_item(TableName="t", Item={**key, "n": {"N": "2"}})
         assert read_item("us-east-1", "t", key) == {**key, "n": {"N": "2"}}
+
+
+def story(endpoint: str, name: str) -> list[Any]:
+    """Calls of every service the stack uses, each answer with ``name`` and volatile parts taken out."""
+    import json
+
+    def client(service: str) -> Any:
+        return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1")
+
+    def error(call: Any, **kwargs: Any) -> tuple[str, int]:
+        with pytest.raises(botocore.exceptions.ClientError) as refused:
+            call(**kwargs)
+        return refused.value.response["Error"]["Code"], refused.value.response["ResponseMetadata"][
+            "HTTPStatusCode"
+        ]
+
+    sqs, events, dynamodb = client("sqs"), client("events"), client("dynamodb")
+    ssm, secrets = client("ssm"), client("secretsmanager")
+    told: list[Any] = []
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    told.append(url.replace(name, "Q"))  # the URL names the endpoint, as over HTTP
+    told.append(sqs.get_queue_url(QueueName=name)["QueueUrl"] == url)
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=name, EventPattern=json.dumps({"source": ["qqbus.test"]}))
+    events.put_targets(Rule=name, Targets=[{"Id": "q", "Arn": arn}])
+    put = events.put_events(Entries=[{"Source": "qqbus.test", "DetailType": "t", "Detail": '{"n": "é"}'}])
+    told.append(put["FailedEntryCount"])
+    got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
+    told.append([json.loads(m["Body"])["detail"] for m in got])
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+    told.append(error(sqs.get_queue_url, QueueName=f"{name}-absent"))
+    dynamodb.create_table(**{**TABLE, "TableName": name})
+    told.append(error(dynamodb.put_item, TableName=name, Item={"k": {"S": ""}}))  # an empty key
+    told.append(error(dynamodb.get_item, TableName=f"{name}-absent", Key={"k": {"S": "a"}}))
+    ssm.put_parameter(Name=f"/{name}/p", Value="v", Type="SecureString")
+    told.append(ssm.get_parameter(Name=f"/{name}/p", WithDecryption=True)["Parameter"]["Value"])
+    secrets.create_secret(Name=name, SecretString="s")
+    told.append(secrets.get_secret_value(SecretId=name)["SecretString"])
+    told.append(error(secrets.get_secret_value, SecretId=f"{name}-absent"))
+    return told
+
+
+def test_signed_calls_go_to_the_handler_the_server_would_pick_and_answer_as_over_http(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from botocore import UNSIGNED
+    from botocore.config import Config
+    from qqbus.local import in_process_aws
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    whole: list[str] = []  # requests that went through the server's application, not straight to a handler
+    through_wsgi = in_process_aws._through_wsgi
+    monkeypatch.setattr(
+        in_process_aws,
+        "_through_wsgi",
+        lambda app, request, url: whole.append(url.path) or through_wsgi(app, request, url),
+    )
+    try:
+        over_http = story(endpoint, "over-http")
+        answer_in_process(endpoint)
+        in_process = story(endpoint, "in-process")
+        assert in_process == over_http and whole == []
+        assert in_process[0] == f"{endpoint}/123456789012/Q" and in_process[4] == (
+            "AWS.SimpleQueueService.NonExistentQueue",
+            400,
+        )
+        # An unsigned request names no service: the server's application routes it, as over HTTP.
+        unsigned = boto3.client(
+            "sqs", endpoint_url=endpoint, region_name="us-east-1", config=Config(signature_version=UNSIGNED)
+        )
+        with contextlib.suppress(Exception):  # moto makes an error of it (an SQS call routed to S3)
+            unsigned.list_queues()
+        assert whole == ["/"]
+    finally:
+        stop_answering(endpoint)
+        server.stop()
