@@ -176,3 +176,32 @@ def test_signed_calls_go_to_the_handler_the_server_would_pick_and_answer_as_over
     finally:
         stop_answering(endpoint)
         server.stop()
+
+
+def test_a_row_key_the_table_refuses_gives_no_diff_rather_than_a_failure() -> None:
+    """Group ids come from event payloads: an empty or partial key must not fail an invocation."""
+    from types import SimpleNamespace
+
+    from moto import mock_aws
+    from qqbus.local.console.app import Watch
+    from qqbus.local.in_process_aws import read_item
+
+    keys = [
+        {"AttributeName": "bot_id", "KeyType": "HASH"},
+        {"AttributeName": "group_id", "KeyType": "RANGE"},
+    ]
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="groups",
+            KeySchema=keys,
+            AttributeDefinitions=[{"AttributeName": k["AttributeName"], "AttributeType": "S"} for k in keys],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        assert read_item("us-east-1", "groups", {"bot_id": {"S": "1"}, "group_id": {"S": ""}}) is None
+        with pytest.raises(Exception, match="ValidationException"):  # half a key: what GetItem says
+            read_item("us-east-1", "groups", {"bot_id": {"S": "1"}})
+        console: Any = SimpleNamespace(region="us-east-1")
+        for key in ({"bot_id": "1", "group_id": ""}, {"bot_id": "1"}):
+            watch = Watch(console, "groups", key)
+            assert watch.before is None and watch.changes() == {}
