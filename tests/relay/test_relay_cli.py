@@ -438,3 +438,37 @@ def test_max_in_flight_reaches_the_publisher_and_is_checked(
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["invoke", "--help"])
     assert exit_info.value.code == 0
+
+
+def test_a_qq_actions_relay_needs_its_queue_and_credentials(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], relay_cli: list[RelayOptions]
+) -> None:
+    from qqbus import cli
+
+    for name in ("QQ_BOT_APPID", "QQ_BOT_SECRET", "QQBUS_QQ_ACTIONS_QUEUE_URL", "QQBUS_FAILURE_QUEUE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    base = ["relay", "qq", "--bus", "b", "--no-gateway"]
+    assert cli.main([*base, "--app-id", "1", "--secret", "s"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--actions-queue" in err and "Traceback" not in err
+    assert cli.main([*base, "--actions-queue", "http://q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--app-id and --secret" in err
+    assert relay_cli == []  # neither was started
+
+    queue, failures = "http://sqs.local/1/qq-relay-actions", "http://sqs.local/1/failures"
+    args = [*base, "--app-id", "1", "--secret", "s", "--actions-queue", queue, "--failure-queue", failures]
+    assert cli.main([*args, "--sandbox"]) == 0
+    options = relay_cli[-1]
+    assert (
+        options.qq is None and options.qq_actions_queue_url == queue and options.failure_queue_url == failures
+    )
+    assert options.qq_credentials is not None
+    assert (options.qq_credentials.app_id, options.qq_credentials.secret) == ("1", "s")
+    assert options.qq_credentials.api_base == "https://sandbox.api.sgroup.qq.com"
+    # With the gateway (the default) the same relay also holds the websocket, on the same API.
+    monkeypatch.setenv("QQBUS_QQ_ACTIONS_QUEUE_URL", queue)
+    assert cli.main(["relay", "qq", "--bus", "b", "--app-id", "1", "--secret", "s"]) == 0
+    options = relay_cli[-1]
+    assert options.qq is not None and options.qq_actions_queue_url == queue
+    assert options.qq.api_base == "https://api.sgroup.qq.com"

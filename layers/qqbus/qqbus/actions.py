@@ -100,10 +100,21 @@ class Action(BaseModel):
     reply_to: ReplyTo | None = None
     origin: Origin | None = None
     requested_at: int = Field(default_factory=now_ms, description="Unix milliseconds")
+    resend: int = Field(
+        default=0,
+        ge=0,
+        description="Times the action was parked (a failure a person fixes, such as the IP whitelist)"
+        " and put back on the bus: a replay is a new delivery, a duplicate of one is not",
+    )
 
     @property
     def detail_type(self) -> str:
         return f"{self.protocol}.{self.action}"
+
+    @property
+    def delivery_id(self) -> str:
+        """The action id of this delivery: a parked and replayed action is delivered again."""
+        return self.action_id if not self.resend else f"{self.action_id}~{self.resend}"
 
     @property
     def text(self) -> str:

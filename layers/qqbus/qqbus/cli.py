@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -33,7 +34,8 @@ def _dev(args: argparse.Namespace) -> int:
         options.relay_onebot = _host_port(args.relay_onebot)
         options.relay_token = args.relay_token or None
     if args.relay_qq:
-        from qqbus.relay.qq_gateway import PRODUCTION_API, SANDBOX_API, GatewayConfig
+        from qqbus.relay.qq_gateway import GatewayConfig
+        from qqbus.senders.qq import QQ_API_BASE, QQ_SANDBOX_API_BASE
 
         app_id, secret = os.environ.get("QQ_BOT_APPID"), os.environ.get("QQ_RELAY_SECRET")
         if not app_id or not secret:
@@ -45,7 +47,7 @@ def _dev(args: argparse.Namespace) -> int:
             app_id=app_id,
             secret=secret,
             bus_name="",
-            api_base=SANDBOX_API if args.sandbox else PRODUCTION_API,
+            api_base=QQ_SANDBOX_API_BASE if args.sandbox else QQ_API_BASE,
         )
     try:
         return LocalStack(options).run()
@@ -92,8 +94,10 @@ def _relay(args: argparse.Namespace) -> int:
     import logging
 
     from qqbus.local.state_file import read_state
-    from qqbus.relay.qq_gateway import PRODUCTION_API, SANDBOX_API, GatewayConfig
+    from qqbus.relay.qq_actions import QqCredentials
+    from qqbus.relay.qq_gateway import GatewayConfig
     from qqbus.relay.runner import RelayOptions, run_blocking
+    from qqbus.senders.qq import QQ_API_BASE, QQ_SANDBOX_API_BASE, QQ_TOKEN_URL
 
     _configure_logging(args.log_format, logging.DEBUG if args.verbose else logging.INFO)
     log = logging.getLogger("qqbus.relay")
@@ -143,22 +147,43 @@ def _relay(args: argparse.Namespace) -> int:
         max_in_flight=args.max_in_flight,
         events_client=events,
     )
+
+    def sqs_client() -> Any:  # long polls of the action queues (20 s) fit in the read timeout
+        sqs_config = Config(connect_timeout=3, read_timeout=25, retries={"total_max_attempts": 3})
+        region = args.region or state.get("region")
+        return session.client("sqs", endpoint_url=endpoint, region_name=region, config=sqs_config)
+
     if args.platform == "qq":
         app_id = args.app_id or os.environ.get("QQ_BOT_APPID")
         secret = args.secret or os.environ.get("QQ_BOT_SECRET")
         if not app_id or not secret:
             print("--app-id and --secret (or QQ_BOT_APPID and QQ_BOT_SECRET) are required", file=sys.stderr)
             return 2
-        options.qq = GatewayConfig(
-            app_id=app_id,
-            secret=secret,
-            bus_name=bus,
-            api_base=args.api_base or (SANDBOX_API if args.sandbox else PRODUCTION_API),
-            shards=args.shards,
-            intents=args.intents,
-        )
-        if args.token_url:
-            options.qq.token_url = args.token_url
+        queue = args.actions_queue or os.environ.get("QQBUS_QQ_ACTIONS_QUEUE_URL")
+        if not args.gateway and not queue:
+            print(
+                "--no-gateway leaves only QQ actions to do: --actions-queue URL (the QqRelayActionQueueUrl"
+                " output, or QQBUS_QQ_ACTIONS_QUEUE_URL) is required",
+                file=sys.stderr,
+            )
+            return 2
+        api_base = args.api_base or (QQ_SANDBOX_API_BASE if args.sandbox else QQ_API_BASE)
+        token_url = args.token_url or QQ_TOKEN_URL
+        if args.gateway:
+            options.qq = GatewayConfig(
+                app_id=app_id,
+                secret=secret,
+                bus_name=bus,
+                api_base=api_base,
+                token_url=token_url,
+                shards=args.shards,
+                intents=args.intents,
+            )
+        if queue:  # QQ sends from this host, whose address is whitelisted (QqEgress=relay)
+            options.qq_actions_queue_url = queue
+            options.qq_credentials = QqCredentials(app_id, secret, api_base, token_url)
+            options.failure_queue_url = args.failure_queue or os.environ.get("QQBUS_FAILURE_QUEUE_URL")
+            options.sqs_client = sqs_client()
     else:
         options.onebot_listen = _host_port(args.listen) if args.listen else None
         options.onebot_connect = list(args.connect or [])
@@ -166,13 +191,7 @@ def _relay(args: argparse.Namespace) -> int:
         queue = args.actions_queue or os.environ.get("QQBUS_ACTIONS_QUEUE_URL")
         if queue:  # OneBot actions for the reverse-WS bots (the template's RelayActionQueueUrl)
             options.actions_queue_url = queue
-            sqs_config = Config(connect_timeout=3, read_timeout=25, retries={"total_max_attempts": 3})
-            options.sqs_client = session.client(
-                "sqs",
-                endpoint_url=endpoint,
-                region_name=args.region or state.get("region"),
-                config=sqs_config,
-            )
+            options.sqs_client = sqs_client()
         if not options.onebot_listen and not options.onebot_connect:
             print("--listen HOST:PORT and/or --connect ws://... is required", file=sys.stderr)
             return 2
@@ -354,6 +373,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument("--token-url", help="getAppAccessToken URL")
             p.add_argument("--shards", type=int, help="shard count (default: what /gateway/bot recommends)")
             p.add_argument("--intents", type=int, default=1 << 25, help="intents bitmask (default 1<<25)")
+            p.add_argument(
+                "--actions-queue",
+                metavar="URL",
+                help="perform the QQ sender's actions from this host (QqEgress=relay): the"
+                " QqRelayActionQueueUrl output (default QQBUS_QQ_ACTIONS_QUEUE_URL)",
+            )
+            p.add_argument(
+                "--failure-queue",
+                metavar="URL",
+                help="with --actions-queue: where an action QQ refuses for the IP whitelist is parked"
+                " for a replay, the HandlerFailureQueueUrl output (default QQBUS_FAILURE_QUEUE_URL)",
+            )
+            p.add_argument(
+                "--no-gateway",
+                dest="gateway",
+                action="store_false",
+                help="no websocket gateway: only perform QQ actions (webhook bots with QqEgress=relay)",
+            )
         else:
             p.add_argument("--listen", help="HOST:PORT for the reverse WebSocket (e.g. 0.0.0.0:8080)")
             p.add_argument("--connect", action="append", help="forward WebSocket URL of an implementation")
@@ -388,6 +425,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--replies", action="store_true", help="let it ask for actions (EVENT_BUS_NAME, PutEvents)"
     )
     p.add_argument("--writes-users", action="store_true", help="give it the users table (USERS_TABLE_NAME)")
+
+    p = sub.add_parser(
+        "doctor", help="check a deployed stack (or `make dev`) for what a QQ bot in production still needs"
+    )
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--stack", metavar="NAME", help="a deployed stack: its Parameters and Outputs")
+    source.add_argument("--local", action="store_true", help="the running `make dev` (.qqbus/dev.json)")
+    p.add_argument("--state-file", help="with --local: the dev stack's state file (default .qqbus/dev.json)")
+    p.add_argument("--region", help="the stack's AWS region (default: AWS_DEFAULT_REGION / the profile's)")
+    p.add_argument(
+        "--endpoint-url", help="AWS endpoint (default: AWS_ENDPOINT_URL, else AWS; tests use moto)"
+    )
+    p.add_argument("--webhook-url", help="the webhook to validate (default: the stack's QqWebhookUrl)")
+    p.add_argument("--app-id", help="the bot's AppID (default: the stack's QqBotAppId)")
+    p.add_argument("--secret", help="the bot's secret (default: the secret parameter, else QQ_BOT_SECRET)")
+    p.add_argument(
+        "--secret-parameter",
+        help="SSM parameter (or secretsmanager:<id>) of the secret (default: QqBotSecretParameterName)",
+    )
+    p.add_argument("--egress", choices=["direct", "nat", "relay"], help="default: the stack's QqEgress")
+    p.add_argument("--sandbox", choices=["true", "false"], help="default: the stack's QqSandbox")
+    p.add_argument(
+        "--token-url",
+        help="getAppAccessToken URL (default: QQ_TOKEN_URL, else https://bots.qq.com/app/getAppAccessToken)",
+    )
+    p.add_argument("--skip-token", action="store_true", help="do not ask the token endpoint (offline)")
 
     p = sub.add_parser("invoke", help="run one handler in-process on an embedded moto (no Docker)")
     p.add_argument("function", help="handler folder (e.g. qq_group_add_robot) or logical id")
@@ -424,6 +487,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             replies=args.replies,
             writes_users=args.writes_users,
         )
+    if args.command == "doctor":
+        from qqbus.local.doctor import run as doctor
+
+        return doctor(args)
     from qqbus.local.invoke import run as invoke
 
     return invoke(args.function, args.event)

@@ -11,7 +11,9 @@ They answer as the real ones do where qqbus depends on it, and keep what they we
   without, 403 wrong), answered ``{"status": "ok", "retcode": 0, "data": ...}``.
 
 ``fail_next(status, body, headers)`` makes the next request(s) answer a fault (429 with
-``Retry-After``, 5xx, ...), for the retry tests.
+``Retry-After``, 5xx, ...), for the retry tests. ``FakeQQApi.whitelist`` (a set of addresses)
+makes the OpenAPI refuse every other caller as QQ does, with 401 and code 11298
+(``IP_NOT_WHITELISTED``); the token endpoint has no whitelist.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ from typing import Any
 
 #: QQ's answer to a msg_seq already used for the same message or event.
 DUPLICATE = {"code": 40054005, "message": "消息被去重，请检查请求msgseq"}
+#: QQ's answer (HTTP 401) to a caller whose address is not on the bot's IP whitelist.
+IP_NOT_WHITELISTED = {"message": "接口访问源IP不在白名单", "code": 11298, "err_code": 40023002}
+#: Faults by name, for ``POST /_fakes/<name>/fail {"fault": ...}`` and the console.
+NAMED_FAULTS: dict[str, tuple[int, Any]] = {"ip_not_whitelisted": (401, IP_NOT_WHITELISTED)}
 
 
 @dataclass
@@ -73,7 +79,7 @@ class FakeApi:
                 except ValueError:
                     body = None
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                status, answer, extra = fake._handle(self.path, headers, body)
+                status, answer, extra = fake._handle(self.path, headers, body, self.client_address[0])
                 data = json.dumps(answer, ensure_ascii=False).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
@@ -105,11 +111,27 @@ class FakeApi:
         with self._lock:
             self._faults.extend(Fault(status, body, headers or {}) for _ in range(times))
 
-    def _handle(self, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
+    def inject(self, fault: str, times: int = 1) -> int:
+        """Answer the next ``times`` requests with the named fault (``NAMED_FAULTS``); its status.
+
+        Raises
+        ------
+        KeyError
+            No fault of that name.
+        """
+        status, body = NAMED_FAULTS[fault]
+        self.fail_next(status, body, times=times)
+        return status
+
+    def _handle(
+        self, path: str, headers: dict[str, str], body: Any, client: str = "127.0.0.1"
+    ) -> tuple[int, Any, dict[str, str]]:
         fault = None
         with self._lock:
             if self._faults and not self.is_token_request(path):
                 fault = self._faults.pop(0)
+        if fault is None:
+            fault = self.refusal(path, client)
         if fault is not None:
             status, answer, extra = fault.status, fault.body if fault.body is not None else {}, fault.headers
         else:
@@ -124,6 +146,10 @@ class FakeApi:
 
     def is_token_request(self, path: str) -> bool:
         return False
+
+    def refusal(self, path: str, client: str) -> Fault | None:
+        """A standing refusal of this caller (the QQ IP whitelist), or None."""
+        return None
 
     def answer(self, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any]:
         raise NotImplementedError
@@ -140,6 +166,7 @@ class FakeQQApi(FakeApi):
     ) -> None:
         super().__init__(host, port)
         self.secrets = secrets  # app id -> its secret; None accepts any
+        self.whitelist: set[str] | None = None  # addresses the OpenAPI answers; None: any
         self.expires_in = 7200
         self.tokens: dict[str, tuple[str, float]] = {}  # token -> (app id, expiry)
         self.token_requests = 0
@@ -160,6 +187,11 @@ class FakeQQApi(FakeApi):
 
     def is_token_request(self, path: str) -> bool:
         return path.split("?")[0] == "/app/getAppAccessToken"
+
+    def refusal(self, path: str, client: str) -> Fault | None:
+        if self.whitelist is None or client in self.whitelist or self.is_token_request(path):
+            return None
+        return Fault(401, IP_NOT_WHITELISTED)
 
     def answer(self, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any]:
         path = path.split("?")[0]

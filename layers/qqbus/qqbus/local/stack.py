@@ -688,6 +688,9 @@ class _HttpHandler(BaseHTTPRequestHandler):
         if url.path.startswith("/_fakes/") and url.path.endswith("/fail"):
             self._fail_next(url.path.split("/")[2])
             return
+        if url.path == "/_fakes/qq/whitelist":
+            self._whitelist()
+            return
         fn = self.stack.ingress_function(url.path)
         length = int(self.headers.get("content-length") or 0)
         if fn is None:
@@ -732,17 +735,21 @@ class _HttpHandler(BaseHTTPRequestHandler):
             self.stack.trace.add(event_id, Step(kind, line, at=arrived, data=data), detail_type=detail_type)
 
     def _fail_next(self, name: str) -> None:
-        """``POST /_fakes/<qq|onebot>/fail {"status", "body", "headers", "times"}``: inject faults."""
+        """``POST /_fakes/<qq|onebot>/fail {"status", "body", "headers", "times"}``, or
+        ``{"fault": "ip_not_whitelisted", "times"}`` (a named fault): inject faults."""
         length = int(self.headers.get("content-length") or 0)
         try:
             spec = json.loads(self.rfile.read(length) or b"{}")
             fake = self.stack.fakes[name]
-            fake.fail_next(
-                int(spec["status"]),
-                spec.get("body"),
-                dict(spec.get("headers") or {}),
-                int(spec.get("times", 1)),
-            )
+            if "fault" in spec:
+                fake.inject(str(spec["fault"]), int(spec.get("times", 1)))
+            else:
+                fake.fail_next(
+                    int(spec["status"]),
+                    spec.get("body"),
+                    dict(spec.get("headers") or {}),
+                    int(spec.get("times", 1)),
+                )
         except (KeyError, TypeError, ValueError) as exc:
             self._send(
                 400,
@@ -750,6 +757,26 @@ class _HttpHandler(BaseHTTPRequestHandler):
                 {"content-type": "application/json"},
             )
             return
+        self._send(204, b"", {})
+
+    def _whitelist(self) -> None:
+        """``POST /_fakes/qq/whitelist {"allow": ["203.0.113.7", ...] | null}``: the fake QQ
+        OpenAPI refuses every other caller with 11298, as QQ does (null: no whitelist)."""
+        length = int(self.headers.get("content-length") or 0)
+        try:
+            allow = json.loads(self.rfile.read(length) or b"{}")["allow"]
+            if allow is not None and not (isinstance(allow, list) and all(isinstance(a, str) for a in allow)):
+                raise ValueError("allow is a list of addresses, or null")
+        except (KeyError, TypeError, ValueError) as exc:
+            self._send(
+                400,
+                json.dumps({"error": f"bad whitelist: {exc!r}"}).encode(),
+                {"content-type": "application/json"},
+            )
+            return
+        self.stack.fake_qq.whitelist = None if allow is None else set(allow)
+        state = "off" if allow is None else f"on, allowing {', '.join(allow) or 'nobody'}"
+        self.stack._say(f"** the fake QQ OpenAPI's IP whitelist is {state}")
         self._send(204, b"", {})
 
     def _send(self, status: int, body: bytes, headers: dict[str, str], *, close: bool = False) -> None:

@@ -50,12 +50,10 @@ from qqbus.events.qq import INTENT_GROUP_AND_C2C_EVENT, SOURCE
 from qqbus.relay.blocking import call_in_daemon_thread
 from qqbus.relay.publisher import Outcome, RelayPublisher
 from qqbus.relay.session_file import SessionFile
+from qqbus.senders.qq import IP_NOT_WHITELISTED, QQ_API_BASE, QQ_TOKEN_URL
 
 log = logging.getLogger("qqbus.relay.qq")
 
-PRODUCTION_API = "https://api.sgroup.qq.com"
-SANDBOX_API = "https://sandbox.api.sgroup.qq.com"
-TOKEN_URL = "https://bots.qq.com/app/getAppAccessToken"
 
 OP_DISPATCH, OP_HEARTBEAT, OP_IDENTIFY, OP_RESUME = 0, 1, 2, 6
 OP_RECONNECT, OP_INVALID_SESSION, OP_HELLO, OP_HEARTBEAT_ACK = 7, 9, 10, 11
@@ -97,8 +95,8 @@ class GatewayConfig:
     app_id: str
     secret: str
     bus_name: str
-    api_base: str = PRODUCTION_API
-    token_url: str = TOKEN_URL
+    api_base: str = QQ_API_BASE
+    token_url: str = QQ_TOKEN_URL
     intents: int = INTENT_GROUP_AND_C2C_EVENT
     shards: int | None = None  # None: what /gateway/bot recommends
     identify_window: float = 5.0  # seconds per max_concurrency identifies
@@ -153,7 +151,12 @@ class HttpRetry:
                 return answer
             except urllib.error.HTTPError as exc:
                 if not transient_status(exc.code):
-                    raise GatewayStopped(f"{what} refused: HTTP {exc.code} {_error_text(exc)}") from exc
+                    text = _error_text(exc)
+                    if str(IP_NOT_WHITELISTED) in text:  # the OpenAPI (not the token endpoint) checks it
+                        text += (
+                            " - this host's public IP is not on the bot's IP whitelist (开发设置 -> IP白名单)"
+                        )
+                    raise GatewayStopped(f"{what} refused: HTTP {exc.code} {text}") from exc
                 problem = f"HTTP {exc.code}"
             except (urllib.error.URLError, OSError, ValueError) as exc:  # network, timeout, not JSON
                 problem = f"{type(exc).__name__}: {exc}"

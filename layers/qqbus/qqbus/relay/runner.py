@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from qqbus.publish import EventBridgePublisher
-from qqbus.relay.actions import RelayActions
+from qqbus.relay.actions import DoneIds, OneBotActions
 from qqbus.relay.health import log_status, serve_health
 from qqbus.relay.onebot_ws import OneBotForwardClient, OneBotRelay, OneBotReverseServer, OneBotWsConfig
 from qqbus.relay.publisher import DEFAULT_MAX_IN_FLIGHT, RelayPublisher
+from qqbus.relay.qq_actions import QqActions, QqCredentials
 from qqbus.relay.qq_gateway import GatewayConfig, GatewayStopped, QQGatewayRelay
 from qqbus.relay.spool import DEFAULT_MAX_BYTES, SpoolInUse, lock_directory
 
@@ -50,7 +51,10 @@ class RelayOptions:
     events_client: Any = None  # a boto3 events client (default: the cached one)
     actions_queue_url: str | None = None  # RelayActionQueue: OneBot actions for reverse-WS bots
     sqs_client: Any = None  # a boto3 sqs client for that queue (default: the cached one)
-    actions_poll_seconds: int = 10  # SQS long poll of that queue
+    actions_poll_seconds: int = 10  # SQS long poll of that queue (and of the QQ one)
+    qq_actions_queue_url: str | None = None  # QqRelayActionQueue: QQ sends made from this host
+    qq_credentials: QqCredentials | None = None  # whose QQ sends, and the API they go to
+    failure_queue_url: str | None = None  # where QQ sends refused for the IP whitelist are parked
 
 
 class Relay:
@@ -70,27 +74,46 @@ class Relay:
         )
         self.onebot_server = OneBotReverseServer(onebot) if options.onebot_listen else None
         self.onebot_clients = [OneBotForwardClient(url, onebot) for url in options.onebot_connect]
-        self.actions: RelayActions | None = None
+        self.actions: OneBotActions | None = None
         if options.actions_queue_url and self.onebot_server is not None:
-            from qqbus.aws import client
-
-            self.actions = RelayActions(
+            self.actions = OneBotActions(
                 queue_url=options.actions_queue_url,
-                sqs=options.sqs_client or client("sqs"),
                 connections=self.onebot_server.connections,
                 answers=self.onebot_server.answers,
-                publisher=self.publisher,
-                bus_name=options.bus_name,
-                wait_seconds=options.actions_poll_seconds,
+                **self._queue_options(),
+            )
+        self.qq_actions: QqActions | None = None
+        if options.qq_actions_queue_url and options.qq_credentials is not None:
+            self.qq_actions = QqActions(
+                queue_url=options.qq_actions_queue_url,
+                credentials=options.qq_credentials,
+                failure_queue_url=options.failure_queue_url,
+                done=DoneIds(options.spool_dir / "qq-actions.done"),
+                **self._queue_options(),
             )
         self._stop = asyncio.Event()
         self.health_url: str | None = None
+
+    def _queue_options(self) -> dict[str, Any]:
+        """What both action queues share: the SQS client, the publisher, the bus, the poll."""
+        sqs = self.options.sqs_client
+        if sqs is None:
+            from qqbus.aws import client
+
+            sqs = client("sqs")
+        return {
+            "sqs": sqs,
+            "publisher": self.publisher,
+            "bus_name": self.options.bus_name,
+            "wait_seconds": self.options.actions_poll_seconds,
+        }
 
     def state(self) -> dict[str, Any]:
         return {
             "healthy": self.publisher.healthy,
             "publisher": self.publisher.health(),
             "qq": self.qq.health() if self.qq else None,
+            "qq_actions": self.qq_actions.health() if self.qq_actions else None,
             "onebot": {
                 "reverse": self.onebot_server.health() if self.onebot_server else None,
                 "forward": [c.health() for c in self.onebot_clients],
@@ -145,6 +168,8 @@ class Relay:
         tasks += [asyncio.create_task(c.run(), name=f"onebot-forward-{c.url}") for c in self.onebot_clients]
         if self.actions:
             tasks.append(asyncio.create_task(self.actions.run(), name="onebot-actions"))
+        if self.qq_actions:
+            tasks.append(asyncio.create_task(self.qq_actions.run(), name="qq-actions"))
         tasks.append(asyncio.create_task(log_status(self.state, self.options.status_every), name="status"))
         return None
 

@@ -8,6 +8,10 @@ When the platform stays unreachable (``Unavailable``), the invocation fails so t
 retries it later; the ledger counts attempts, and the last one (``SEND_ATTEMPTS``, matching the
 template's ``MaximumRetryAttempts`` + 1) reports ``failed`` before failing into the failure
 queue. A result that cannot be put on the bus is logged, never a reason to send again.
+
+A failure that a person must fix first (``parking.PARKED_REASONS``: QQ's IP whitelist) is
+reported once, logged at ERROR with what to do, and parked in the failure queue for a replay,
+without Lambda's retries (they would fail the same way).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from qqbus.actions import Action, Result
+from qqbus.aws import client
 from qqbus.detail import BusEvent
 from qqbus.events.registry import error_summary
 from qqbus.observability import count, logger, publishing_metrics
@@ -26,6 +31,7 @@ from qqbus.publish import EVENT_BUS_ENV, publisher
 from qqbus.routing import once_per_key, prewarm_function
 from qqbus.senders.http import Unavailable
 from qqbus.senders.outcome import SendContext, failed
+from qqbus.senders.parking import FAILURE_QUEUE_ENV, park, parked_record, should_park
 
 #: Invocations that may try one action (1 + the template's MaximumRetryAttempts).
 SEND_ATTEMPTS = int(os.environ.get("QQBUS_SEND_ATTEMPTS") or 3)
@@ -36,7 +42,9 @@ Perform = Callable[[Action, SendContext], Result | None]
 
 def report(result: Result) -> None:
     """Put ``result`` on the bus, log and count it (a bus failure is logged, not raised)."""
-    level = logger.info if result.outcome == "sent" else logger.warning
+    level = (
+        logger.info if result.outcome == "sent" else logger.error if should_park(result) else logger.warning
+    )
     level(
         f"{result.protocol}.{result.action} {result.outcome}"
         + (f": {result.reason} ({result.message})" if result.reason else ""),
@@ -55,7 +63,7 @@ def report(result: Result) -> None:
 def sender(perform: Perform) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda handler that performs each ``qqbus.action`` event with ``perform``."""
     key_prefix = f"{os.environ.get('AWS_LAMBDA_FUNCTION_NAME') or perform.__module__}.send"
-    prewarm_function("[bot_id, action_id]", key_prefix)
+    prewarm_function("[bot_id, action_id, resend]", key_prefix)
 
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         count("ActionsReceived")
@@ -82,7 +90,7 @@ def sender(perform: Perform) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
             try:
                 result = perform(action, ctx)
             except Unavailable as exc:
-                attempt = ctx.ledger().count_attempt(action.bot_id, action.action_id)
+                attempt = ctx.ledger().count_attempt(action.bot_id, action.delivery_id)
                 logger.warning(f"attempt {attempt}/{SEND_ATTEMPTS} of {action.action_id}: {exc}")
                 if attempt >= SEND_ATTEMPTS:
                     report(failed(action, "unavailable", str(exc), code=exc.status))
@@ -92,11 +100,32 @@ def sender(perform: Perform) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
                 logger.info(f"{action.detail_type} handed to the relay")
                 return {"status": "relayed"}
             report(result)
+            if should_park(result):
+                return {"status": result.outcome, "reason": result.reason, "parked": _park(action, result)}
             return {"status": result.outcome, "reason": result.reason}
+
+        def _park(action: Action, result: Result) -> bool:
+            queue = os.environ.get(FAILURE_QUEUE_ENV, "").strip()
+            if not queue:
+                logger.error(
+                    f"{FAILURE_QUEUE_ENV} is not set: {action.action_id} is not parked (the archive has it)"
+                )
+                return False
+            arn = getattr(context, "invoked_function_arn", None) or key_prefix
+            record = parked_record(
+                action, result, function_arn=arn, request_id=getattr(context, "aws_request_id", None)
+            )
+            try:
+                park(client("sqs"), queue, record)
+            except Exception as exc:  # the result is reported; the archive still holds the action
+                logger.error(f"could not park {action.action_id} in the failure queue: {exc}")
+                return False
+            count("ActionsParked")
+            return True
 
         out, ran = once_per_key(
             run_once,
-            {"bot_id": action.bot_id, "action_id": action.action_id},
+            {"bot_id": action.bot_id, "action_id": action.action_id, "resend": str(action.resend)},
             context,
             key_prefix=key_prefix,
         )

@@ -10,6 +10,15 @@
 - ``msg_seq`` is the reply slot the ledger gives the action: a repeated action repeats it, and
   QQ's "duplicate msg_seq" (40054005) then means it was delivered already: ``sent``.
 - Platform errors map to readable reasons (``QQ_ERRORS``); 429/5xx are retried (``Retrying``).
+- The IP whitelist (DESIGN "QQ in production"): QQ refuses calls from an address the bot does not
+  list with HTTP 401, code 11298. That is ``failed`` with reason ``ip_not_whitelisted`` and a
+  message that says which address to list; it is not a token problem, so the token is kept.
+
+Performing is two steps, so that the Lambda and the relay share one code path: ``prepare``
+gates and renders an action into a ``QqSend`` (the requests, with their ``msg_seq``);
+``deliver`` makes its requests with a ``QQApi`` and maps the answer to a result. With
+``QqEgress=relay`` the Lambda puts the ``QqSend`` on ``QQ_RELAY_QUEUE_URL`` and the relay, whose
+address is on the whitelist, delivers it (``qqbus.relay.qq_actions``).
 """
 
 from __future__ import annotations
@@ -18,10 +27,12 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from qqbus.actions import Action, Result
-from qqbus.aws import cached
+from qqbus.aws import cached, client
 from qqbus.events.message import Segment
 from qqbus.secrets import qq_secret
 from qqbus.senders.gate import Cite, Passive, Refused, gate_qq
@@ -29,13 +40,17 @@ from qqbus.senders.http import HttpResponse, Retrying, Unavailable, request_json
 from qqbus.senders.outcome import SendContext, failed, refused, sent
 
 QQ_API_BASE = "https://api.sgroup.qq.com"
+QQ_SANDBOX_API_BASE = "https://sandbox.api.sgroup.qq.com"
 QQ_TOKEN_URL = "https://bots.qq.com/app/getAppAccessToken"
 #: A cached token is fetched again this many seconds before it expires.
 TOKEN_EARLY_S = 60
 #: Code QQ answers when a msg_seq was already used for that message: the earlier send worked.
 DUPLICATE_MSG_SEQ = 40054005
+#: Code QQ answers (HTTP 401) when the caller's address is not on the bot's IP whitelist.
+IP_NOT_WHITELISTED = 11298
 #: QQ error codes with a readable reason (others are reported as ``qq_<code>``).
 QQ_ERRORS = {
+    IP_NOT_WHITELISTED: "ip_not_whitelisted",
     40034102: "no_permission",
     40034105: "no_permission",
     22009: "limit_exceeded",
@@ -43,6 +58,10 @@ QQ_ERRORS = {
     11244: "unauthorized",
     11255: "unauthorized",
 }
+#: 401 codes that are about something else than the token: a fresh token would not help.
+NOT_TOKEN_CODES = frozenset({IP_NOT_WHITELISTED})
+#: Where the QQ sender hands prepared sends to the relay (``QqEgress=relay``).
+RELAY_QUEUE_ENV = "QQ_RELAY_QUEUE_URL"
 PATHS = {"group_message": "/v2/groups/{}/messages", "c2c_message": "/v2/users/{}/messages"}
 FILE_PATHS = {"group_message": "/v2/groups/{}/files", "c2c_message": "/v2/users/{}/files"}
 
@@ -132,9 +151,9 @@ class QQApi:
         return str(token)
 
     def post(self, path: str, body: dict[str, Any]) -> HttpResponse:
-        """POST with the token; on 401 fetch a new token once and try again."""
+        """POST with the token; on a 401 about the token, fetch a new one once and try again."""
         response = self._post(path, body, self.token())
-        if response.status == 401:
+        if response.status == 401 and _int(_error(response)[0]) not in NOT_TOKEN_CODES:
             response = self._post(path, body, self.token(fresh=True))
         return response
 
@@ -153,8 +172,36 @@ def _error(response: HttpResponse) -> tuple[int | str, str]:
     return response.status, response.body[:200].decode("utf-8", "replace")
 
 
-def perform(action: Action, ctx: SendContext) -> Result:
-    """Gate, render, send one QQ action; the result to report."""
+class Upload(BaseModel):
+    """A media upload that must come before the message (its ``file_info`` goes in the message)."""
+
+    path: str
+    body: dict[str, Any]
+
+
+class QqSend(BaseModel):
+    """A gated QQ action, ready to deliver: its requests, with the reply slot already taken.
+
+    What the relay receives from the QQ sender (``QqEgress=relay``), so both deliver the same
+    requests: the ``msg_seq`` travels with them, and a second delivery repeats it.
+    """
+
+    model_config = ConfigDict(extra="allow", defer_build=True)
+
+    action: Action
+    path: str
+    body: dict[str, Any]
+    upload: Upload | None = None
+    mode: Literal["passive", "event"]
+
+    @property
+    def msg_seq(self) -> int | None:
+        seq = self.body.get("msg_seq")
+        return seq if isinstance(seq, int) else None
+
+
+def prepare(action: Action, ctx: SendContext) -> QqSend | Result:
+    """Gate and render one QQ action: the send to deliver, or the result when there is none."""
     if action.action not in PATHS:
         return failed(action, "unsupported_action", f"QQ has no action {action.action!r}")
     to = action.target.group_id if action.action == "group_message" else action.target.user_id
@@ -178,37 +225,102 @@ def perform(action: Action, ctx: SendContext) -> Result:
     )
     if isinstance(decision, Refused):
         return refused(action, decision.reason, decision.message)
-    secret = qq_secret(action.bot_id)
-    if not secret:
-        return failed(action, "no_secret", f"no QQ bot secret is configured for AppID {action.bot_id}")
-    api = QQApi(action.bot_id, secret, api_base(), token_url(), ctx.retrying, ctx.deadline)
     body: dict[str, Any] = {"content": content, "msg_type": 0, "msg_seq": decision.msg_seq}
     if isinstance(decision, Passive):
         body["msg_id"] = decision.msg_id
     else:
         body["event_id"] = decision.event_id
-    mode = "passive" if isinstance(decision, Passive) else "event"
+    upload = None
+    if image is not None:
+        body["msg_type"] = 7
+        upload = Upload(
+            path=FILE_PATHS[action.action].format(to),
+            body={"file_type": 1, "url": image, "srv_send_msg": False},
+        )
+    return QqSend(
+        action=action,
+        path=PATHS[action.action].format(to),
+        body=body,
+        upload=upload,
+        mode="passive" if isinstance(decision, Passive) else "event",
+    )
+
+
+def deliver(send: QqSend, api: QQApi, *, whitelist_hint: str = "") -> Result:
+    """Make the requests of ``send`` (the upload, then the message); its result.
+
+    Raises
+    ------
+    Unavailable
+        QQ could not be reached, or kept answering 429/5xx (retry later; the same ``msg_seq``).
+    """
+    action = send.action
+    body = dict(send.body)
+    extra = {"mode": send.mode, "msg_seq": send.msg_seq}
     try:
-        if image is not None:
-            upload = api.post(
-                FILE_PATHS[action.action].format(to), {"file_type": 1, "url": image, "srv_send_msg": False}
-            )
+        if send.upload is not None:
+            upload = api.post(send.upload.path, send.upload.body)
             info = (upload.json() or {}).get("file_info") if upload.status < 300 else None
             if not info:
-                code, message = _error(upload)
-                return failed(action, _reason(code), f"image upload: {message}", code=code)
-            body.update(msg_type=7, media={"file_info": info})
-        response = api.post(PATHS[action.action].format(to), body)
+                return _refusal(action, upload, "image upload: ", whitelist_hint, **extra)
+            body["media"] = {"file_info": info}
+        response = api.post(send.path, body)
     except PermissionError as exc:
         return failed(action, "unauthorized", str(exc))
-    extra = {"mode": mode, "msg_seq": decision.msg_seq}
     if response.status < 300:
         data = response.json() or {}
         return sent(action, platform_message_id=data.get("id"), **extra)
-    code, message = _error(response)
+    code, _ = _error(response)
     if _int(code) == DUPLICATE_MSG_SEQ:
         return sent(action, message="already delivered (QQ: duplicate msg_seq)", **extra)
+    return _refusal(action, response, "", whitelist_hint, **extra)
+
+
+def _refusal(action: Action, response: HttpResponse, what: str, hint: str, **extra: Any) -> Result:
+    code, message = _error(response)
+    if _int(code) == IP_NOT_WHITELISTED:
+        message = (
+            f"{what}QQ refused the call: {message or 'IP not whitelisted'} (code {code}). {hint}".strip()
+        )
+    else:
+        message = f"{what}{message}"
     return failed(action, _reason(code), message, code=code, **extra)
+
+
+def whitelist_hint(egress: str | None = None, egress_ip: str | None = None) -> str:
+    """What to do about code 11298, for the sender's egress mode (``QQ_EGRESS``, ``QQ_EGRESS_IP``)."""
+    egress = (os.environ.get("QQ_EGRESS", "") if egress is None else egress).strip() or "direct"
+    egress_ip = (os.environ.get("QQ_EGRESS_IP", "") if egress_ip is None else egress_ip).strip()
+    where = "the QQ bot's development settings (开发设置 -> IP白名单)"
+    if egress == "nat":
+        return (
+            f"Add {egress_ip or 'the stack output QqEgressIp'} (the stack output QqEgressIp) to the IP "
+            f"whitelist in {where}, then replay the parked action."
+        )
+    if egress == "relay":
+        return (
+            f"Add the relay host's public IP to the IP whitelist in {where}, then replay the parked action."
+        )
+    return (
+        "A Lambda has no fixed address (QqEgress=direct): deploy with QqEgress=nat (whitelist the output "
+        "QqEgressIp) or QqEgress=relay (whitelist the relay host), or try in the sandbox with "
+        "QqSandbox=true; then replay the parked action."
+    )
+
+
+def perform(action: Action, ctx: SendContext) -> Result | None:
+    """Gate, render and send one QQ action: the result to report, or None when the relay will."""
+    prepared = prepare(action, ctx)
+    if isinstance(prepared, Result):
+        return prepared
+    if queue := os.environ.get(RELAY_QUEUE_ENV, "").strip():
+        client("sqs").send_message(QueueUrl=queue, MessageBody=prepared.model_dump_json(exclude_none=True))
+        return None
+    secret = qq_secret(action.bot_id)
+    if not secret:
+        return failed(action, "no_secret", f"no QQ bot secret is configured for AppID {action.bot_id}")
+    api = QQApi(action.bot_id, secret, api_base(), token_url(), ctx.retrying, ctx.deadline)
+    return deliver(prepared, api, whitelist_hint=whitelist_hint())
 
 
 def _int(code: int | str) -> int | None:
@@ -224,4 +336,4 @@ def _reason(code: int | str) -> str:
     return (QQ_ERRORS.get(known) if known is not None else None) or f"qq_{code}"
 
 
-__all__ = ["Cite", "Passive", "QQApi", "Unavailable", "perform", "render"]
+__all__ = ["Cite", "Passive", "QQApi", "QqSend", "Unavailable", "deliver", "perform", "prepare", "render"]

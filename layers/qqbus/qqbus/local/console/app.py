@@ -302,11 +302,20 @@ class Console:
         self.feed.publish("failures", {"replayed": message_id})
         return info
 
-    def fault(self, api: str, status: int, times: int) -> dict[str, Any]:
-        """The fake ``api`` answers the next ``times`` requests with ``status``."""
+    def fault(self, api: str, status: int, times: int, kind: str = "status") -> dict[str, Any]:
+        """The fake ``api`` answers the next ``times`` requests with ``status``, or with the named
+        fault ``kind`` (``ip_not_whitelisted``: QQ's 401 with code 11298)."""
         fake = self.stack.fakes.get(api)
         if fake is None:
             raise SandboxError(f"no fake API {api!r}; there are: {', '.join(sorted(self.stack.fakes))}")
+        if kind != "status":
+            if api != "qq":
+                raise SandboxError(f"{kind} is a QQ API fault; the {api} API has no IP whitelist")
+            status = fake.inject(kind, times)
+            self.stack._say(
+                f"** console: the fake {api} API answers {kind} ({status}) to its next {times} requests"
+            )
+            return {"api": api, "status": status, "times": times, "kind": kind}
         body: dict[str, Any] = (
             {"code": status, "message": "fault injected by the console"}
             if api == "qq"
@@ -314,7 +323,7 @@ class Console:
         )
         fake.fail_next(status, body, {}, times)
         self.stack._say(f"** console: the fake {api} API answers {status} to its next {times} requests")
-        return {"api": api, "status": status, "times": times}
+        return {"api": api, "status": status, "times": times, "kind": kind}
 
     # --- bots that come and go ------------------------------------------------------------
 

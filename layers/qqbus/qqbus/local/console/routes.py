@@ -107,6 +107,7 @@ class Fault(_Request):
     api: str = Field(min_length=1, max_length=20)
     status: int = Field(default=503, ge=400, le=599)
     times: int = Field(default=1, ge=1, le=100)
+    kind: Literal["status", "ip_not_whitelisted"] = "status"
 
 
 class HttpError(Exception):
@@ -190,7 +191,7 @@ def _actions(console: Console) -> dict[str, Callable[[Any], Any]]:
         "notice": lambda r: sandbox.notice(r.bot, r.group, r.kind, operator_id=r.user, duration=r.duration),
         "post": lambda r: {"event_id": console.bot_posts(r.bot, r.text, group_id=r.group, user_id=r.user)},
         "replay": lambda r: console.replay(r.queue, r.message_id),
-        "fault": lambda r: console.fault(r.api, r.status, r.times),
+        "fault": lambda r: console.fault(r.api, r.status, r.times, r.kind),
     }
 
 

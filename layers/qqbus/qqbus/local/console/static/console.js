@@ -466,9 +466,12 @@ function wire() {
     const where = S.conv.kind === "group" ? {group: S.conv.id} : {user: S.conv.id};
     if (await post("/console/api/post", {bot: S.bot, text: $("post-text").value, ...where}, "post as the bot")) $("post-text").value = "";
   });
+  $("fault-kind").addEventListener("change", () => {
+    $("fault-status").disabled = $("fault-kind").value !== "status";  // a named fault has its own status
+  });
   $("fault").addEventListener("submit", async (e) => {
     e.preventDefault();
-    const body = {api: $("fault-api").value, status: Number($("fault-status").value), times: Number($("fault-times").value)};
+    const body = {api: $("fault-api").value, kind: $("fault-kind").value, status: Number($("fault-status").value), times: Number($("fault-times").value)};
     if (await post("/console/api/fault", body, "inject the fault")) flash("");
   });
   const tabs = ["trace", "state", "failures"];
