@@ -215,6 +215,32 @@ def test_onebot_group_without_mention_mute_and_keyboard_at_400px(narrow: Session
     narrow.shot("05-onebot-narrow")
 
 
+def test_a_reply_refused_for_the_ip_whitelist_is_parked_and_replayed(wide: Session) -> None:
+    """QQ refuses the sender's address (11298): the reply fails with ip_not_whitelisted at once (no
+    retries), waits in the failure queue, and is sent once replayed."""
+    from playwright.sync_api import expect
+
+    page = wide.page
+    _add_user_and_group(page, "Carol", "Whitelist group")
+    page.get_by_role("button", name="Add bot to group", exact=True).click()
+    expect(page.locator("#messages")).to_contain_text("Carol added the bot to the group")
+    page.get_by_role("tab", name="Failures").click()
+    page.get_by_label("Make the fake").select_option("qq")
+    page.get_by_label("fail with").select_option("ip_not_whitelisted")
+    expect(page.get_by_label("answer")).to_be_disabled()
+    page.get_by_label("to the next").fill("1")
+    page.get_by_role("button", name="Inject fault").click()
+    page.get_by_label("Message", exact=True).fill("/ping")
+    page.get_by_label("Message", exact=True).press("Enter")
+    failed = page.locator("#messages li.msg.bot[data-status='failed']", has_text="pong")
+    expect(failed).to_contain_text("ip_not_whitelisted")
+    parked = page.locator("section[data-queue='HandlerFailureQueue'] li", has_text="ip_not_whitelisted")
+    expect(parked).to_have_count(1)
+    parked.get_by_role("button", name="Replay").click()
+    expect(parked).to_have_count(0)
+    expect(page.locator("#messages li.msg.bot[data-status='sent']", has_text="pong")).to_have_count(1)
+
+
 def test_the_page_needs_no_other_host(wide: Session) -> None:
     """Everything the page loads comes from the stack itself (no CDN: no internet at run time)."""
     page = wide.page

@@ -54,10 +54,18 @@ def local_refs(template: Template, region: str, stage: str | None = None) -> dic
     return refs
 
 
+def exists(resource: dict[str, Any], refs: dict[str, Any]) -> bool:
+    """Whether CloudFormation would create ``resource``: no ``Condition``, or a true one."""
+    condition = resource.get("Condition")
+    return condition is None or bool(refs[CONDITIONS_KEY][condition])
+
+
 def create_tables(template: Template, dynamodb: Any, refs: dict[str, Any]) -> dict[str, str]:
-    """Create every table of the template; returns logical id -> table name."""
+    """Create every table of the template (whose Condition holds); returns logical id -> table name."""
     made = {}
     for logical_id, res in template.of_type("AWS::DynamoDB::Table").items():
+        if not exists(res, refs):
+            continue
         props = resolve(res["Properties"], refs)
         dynamodb.create_table(
             TableName=props["TableName"],
@@ -109,8 +117,10 @@ def create_bus_and_routes(
 
 
 def create_queues(template: Template, sqs: Any, refs: dict[str, Any]) -> dict[str, str]:
-    """Create every ``AWS::SQS::Queue`` of the template; returns logical id -> queue URL."""
+    """Create every ``AWS::SQS::Queue`` of the template whose Condition holds (QqRelayActionQueue
+    only with ``QqEgress=relay``); returns logical id -> queue URL."""
     return {
         logical_id: sqs.create_queue(QueueName=refs[logical_id])["QueueUrl"]
-        for logical_id in template.of_type("AWS::SQS::Queue")
+        for logical_id, res in template.of_type("AWS::SQS::Queue").items()
+        if exists(res, refs)
     }

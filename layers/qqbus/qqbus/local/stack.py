@@ -457,6 +457,11 @@ class LocalStack:
             self._step(
                 origin, "invocation", line, function=fn.name, status=status, ms=round(ms, 1), **step_data
             )
+            if isinstance(result, dict) and result.get("parked"):  # the sender parked it (the whitelist)
+                line = (
+                    f"x  {fn.name} {label} {result.get('reason')}: parked in the failure queue for a replay"
+                )
+                self._step(origin, "parked", line, function=fn.name, queue="HandlerFailureQueue", **step_data)
             return
         self._dead_letter(fn, event, error, attempts, sqs, origin)
 
