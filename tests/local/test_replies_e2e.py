@@ -20,13 +20,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
 
 
-def _ping(stack: Stack, name: str, message_id: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Send events/<name>.json (time set to now; OneBot: another message_id, when given);
+def _ping(
+    stack: Stack, name: str, message_id: int | str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Send events/<name>.json (time set to now; another message and event id, when given);
     its settled trace and the payload sent."""
     raw = (EVENTS / f"{name}.json").read_bytes()
     if message_id is not None:
         event = json.loads(raw)
-        event["detail"]["payload"]["message_id"] = message_id  # another message: another event id
+        payload = event["detail"]["payload"]
+        if "post_type" in payload:  # OneBot: the event id is a hash of the body
+            payload["message_id"] = message_id
+        else:  # QQ: the envelope id is the event id, d.id the message's
+            payload["id"] = f"{payload['t']}:{message_id}"
+            payload["d"]["id"] = f"msg-{message_id}"
         raw = json.dumps(event).encode()
     prepared = prepare(raw, fresh_time=True)
     status, _ = stack.send(prepared.body)  # prepare again: signs the same bytes
@@ -112,6 +119,9 @@ def test_platform_5xx_exhausted_reports_failed_and_parks_the_action(stack: Stack
         ("/_fakes/qq/fail", b'{"times": 1}', 400),  # no status
         ("/_fakes/onebot/fail", b'{"status": "x"}', 400),
         ("/_fakes/nope/fail", b'{"status": 503}', 400),
+        ("/_fakes/qq/fail", b'{"fault": "no_such_fault"}', 400),
+        ("/_fakes/qq/whitelist", b'{"allow": "1.2.3.4"}', 400),  # a list, or null
+        ("/_fakes/qq/whitelist", b"{}", 400),
     ],
 )
 def test_bad_fault_requests_are_refused_and_change_nothing(
@@ -136,3 +146,40 @@ def test_an_unknown_trace_is_404(stack: Stack) -> None:
     with pytest.raises(urllib.error.HTTPError) as missing:
         stack.get("/_trace/no-such-event")
     assert missing.value.code == 404
+
+
+def _post(stack: Stack, path: str, body: dict[str, Any]) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(stack.http + path, data=json.dumps(body).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        assert resp.status == 204
+
+
+def test_the_fake_qq_whitelist_fails_a_reply_and_parks_it(stack: Stack) -> None:
+    """make dev plays the production story: QQ refuses the sender's address (11298)."""
+    sqs = stack.client("sqs")
+    failures = sqs.get_queue_url(QueueName="qqbus-local-handler-failures")["QueueUrl"]
+    sqs.purge_queue(QueueUrl=failures)
+    _post(stack, "/_fakes/qq/whitelist", {"allow": ["203.0.113.7"]})
+    try:
+        trace, _ = _ping(stack, "qq_group_at_message_create", message_id="whitelist-1")
+    finally:
+        _post(stack, "/_fakes/qq/whitelist", {"allow": None})
+    (action,) = trace["actions"].values()
+    result = action["result"]
+    assert (result["outcome"], result["reason"], result["code"]) == ("failed", "ip_not_whitelisted", 11298)
+    assert any("parked in the failure queue" in line for line in trace["lines"])
+    messages = sqs.receive_message(QueueUrl=failures, MaxNumberOfMessages=10, WaitTimeSeconds=2)["Messages"]
+    (record,) = [json.loads(m["Body"]) for m in messages]
+    event = record["requestPayload"]
+    assert event["detail"]["action_id"] == action["action_id"] and event["detail"]["resend"] == 1
+
+    # A named fault does the same for one request; the next reply goes through.
+    before = len(stack.fake("qq"))
+    _post(stack, "/_fakes/qq/fail", {"fault": "ip_not_whitelisted", "times": 1})
+    trace, _ = _ping(stack, "qq_c2c_message_create", message_id="whitelist-2")
+    (action,) = trace["actions"].values()
+    assert action["result"]["reason"] == "ip_not_whitelisted"
+    refused = _new(stack, "qq", before)
+    assert [r["status"] for r in refused] == [401] and refused[0]["answer"]["code"] == 11298
