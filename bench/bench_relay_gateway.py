@@ -117,9 +117,9 @@ async def one_run(
 BUS = """
 import logging, sys, time
 from moto.server import ThreadedMotoServer
-from qqbus.local.moto_speedups import cache_moto_module_list
+from qqbus.local import moto_speedups
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
-cache_moto_module_list()
+moto_speedups.apply((moto_speedups.MOTO_MODULE_LIST,))
 ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False).start()
 print("ready", flush=True)
 sys.stdin.read()

@@ -19,7 +19,7 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
 import boto3
 from moto import mock_aws
 from qqbus.detail import build_entry
-from qqbus.local.moto_speedups import cache_jsonpath_parsing
+from qqbus.local import moto_speedups
 from qqbus.publish import EventBridgePublisher
 from qqbus.relay.publisher import RelayPublisher
 
@@ -43,7 +43,7 @@ async def relay_run(bus: EventBridgePublisher, spool: Path) -> float:
 
 
 def main() -> None:
-    cache_jsonpath_parsing()
+    moto_speedups.apply((moto_speedups.JSONPATH_PARSE,))
     with mock_aws(), tempfile.TemporaryDirectory() as tmp:
         client = boto3.client("events")
         client.create_event_bus(Name="bench")

@@ -4,7 +4,7 @@ Run: .venv/bin/python bench/bench_reply.py. It starts `qqbus dev` in this proces
 fake QQ OpenAPI), sends N signed /ping messages one at a time and times each from the webhook's
 answer to the sender's `sent` result (handler -> action on the bus -> sender -> fake API ->
 result). The baseline is one PutEvents call to the same moto server, timed in the same run and
-made as the stack's own code makes it (in-process, ``qqbus.local.in_process_aws``): the reply
+made as the stack's own code makes it (in-process, through moto's mock): the reply
 costs several bus hops, table reads and writes, and an HTTP call, so the ratio says how many
 PutEvents' worth of time one reply takes here.
 """

@@ -25,13 +25,15 @@ import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from qqbus import aws  # noqa: E402
 from qqbus.lambda_context import LocalContext  # noqa: E402
-from qqbus.local.moto_speedups import share_botocore_loader, speed_up_moto  # noqa: E402
+from qqbus.local.moto_speedups import share_botocore_loader  # noqa: E402
 from qqbus.local.provision import create_tables, local_refs  # noqa: E402
 from qqbus.local.template import Template  # noqa: E402
 from qqbus.state import DynamoGroupStore  # noqa: E402
 
-speed_up_moto()  # moto servers and mocks in tests (packaging, the dev stack) answer quicker
-share_botocore_loader()  # each test's mock_aws makes a new boto3 session: read the models once
+# The suite's own AWS is moto as released: no moto speed-up (the dev stacks the tests start apply
+# theirs, qqbus.local.moto_speedups). botocore's models are read once: each test's mock_aws makes
+# a new boto3 session, which would read them again.
+share_botocore_loader()
 
 
 @pytest.fixture(autouse=True)

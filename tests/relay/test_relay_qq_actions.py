@@ -244,6 +244,6 @@ def test_the_gateway_says_which_whitelist_refused_it(fake_qq: FakeQQApi) -> None
 
     fake_qq.whitelist = set()
     http = HttpRetry(GatewayConfig(APPID, SECRET, "bus", api_base=fake_qq.url))
-    with pytest.raises(GatewayStopped, match="11298.*not on the bot's IP whitelist"):
+    with pytest.raises(GatewayStopped, match=r"11298.*not on the bot's IP whitelist"):
         asyncio.run(http.fetch("gateway", "POST", fake_qq.url + "/gateway/bot", {}))
     assert http.failures == 0  # refused for good at once, not retried

@@ -101,30 +101,34 @@ class LocalStack:
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
+        from moto import mock_aws
         from moto.server import ThreadedMotoServer
 
-        from qqbus.local.in_process_aws import answer_in_process
-        from qqbus.local.moto_speedups import speed_up_moto
+        from qqbus.local import moto_speedups
 
-        speed_up_moto()
+        moto_speedups.apply()
         opts = self.options
         for port, what in ((opts.port, "HTTP"), (opts.aws_port, "embedded AWS")):
             ensure_port_free(opts.host, port, what)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
         self._saved_env = dict(os.environ)
-        self._moto = ThreadedMotoServer(ip_address=opts.host, port=opts.aws_port, verbose=False)
-        self._moto.start()
-        host, port = self._moto.get_host_and_port()
-        self.aws_endpoint = f"http://{host}:{port}"
-        answer_in_process(self.aws_endpoint)  # other processes use the server; this one skips the socket
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+            os.environ.pop(name, None)
         os.environ.update(
-            AWS_ENDPOINT_URL=self.aws_endpoint,
             AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
             AWS_ACCESS_KEY_ID="local",
             AWS_SECRET_ACCESS_KEY="local",
         )
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-            os.environ.pop(name, None)
+        # Other processes (qqbus groups, the AWS CLI, a relay with --local) reach the embedded AWS
+        # through moto's server; this process's own clients through moto's mock, which shares the
+        # server's state (moto docs, "Server mode": decorators and ThreadedMotoServer in one
+        # process see the same data) and skips the socket and the HTTP framing on both sides.
+        self._moto = ThreadedMotoServer(ip_address=opts.host, port=opts.aws_port, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.aws_endpoint = f"http://{host}:{port}"
+        self._mock = mock_aws()
+        self._mock.start()
         if not opts.verbose:
             os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
             os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
@@ -165,10 +169,9 @@ class LocalStack:
             self._handled.wait_for(lambda: self._handling == 0, timeout=30)
         for fake in getattr(self, "fakes", {}).values():
             fake.stop()
+        if getattr(self, "_mock", None):
+            self._mock.stop()
         if getattr(self, "_moto", None):
-            from qqbus.local.in_process_aws import stop_answering
-
-            stop_answering(self.aws_endpoint)
             self._moto.stop()
         if self.options.state_file and read_state(self.options.state_file).get("pid") == os.getpid():
             self.options.state_file.unlink()  # only our own: another stack may have started since

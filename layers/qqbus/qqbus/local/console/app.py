@@ -31,7 +31,7 @@ from qqbus.local.console.sandbox import (
 )
 from qqbus.local.console.tables import item_to_row, render, scan
 from qqbus.local.functions import DEV_QQ_APPID
-from qqbus.local.in_process_aws import read_item
+from qqbus.local.table_peek import read_item
 from qqbus.local.trace import EventTrace, Step
 
 if TYPE_CHECKING:
@@ -59,8 +59,9 @@ class Watch:
 
     def _read(self) -> dict[str, Any] | None:
         assert self.table and self.key
-        try:  # a peek at the stack's own moto, not a GetItem: see in_process_aws.read_item
-            item = read_item(self.console.region, self.table, {k: {"S": v} for k, v in self.key.items()})
+        try:  # a peek at the stack's own moto, or a GetItem: see table_peek
+            key = {k: {"S": v} for k, v in self.key.items()}
+            item = read_item(self.console.dynamodb, self.console.region, self.table, key)
         except Exception:  # a missing diff is no reason to fail an invocation (tests/console guard the read)
             return None
         return item_to_row(item) if item else None
