@@ -10,7 +10,7 @@ from qqbus.routing import Delivered, handler
 def lambda_handler(ev: Delivered[GroupMessage], context: object) -> dict:
     m = ev.payload
     segments = [s.model_dump() for s in m.message]
-    mentioned = any(s.type == "at" and str(s.data.get("qq")) in (str(m.self_id), "all") for s in m.message)
+    mentioned = m.to_me
     logger.info(
         "group message",
         extra={

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from qqbus.detail import build_entry, now_ms
+from qqbus.events.chat import ChatEvent
 from qqbus.events.message import Message, Segment, plain_text
 
 __all__ = [
@@ -184,44 +185,21 @@ class Conversation:
 
 
 def conversation_of(payload: Any, event_id: str, detail_type: str) -> Conversation | None:
-    """The conversation an event belongs to, read off its model (no event module imported).
+    """The conversation of an event model (its ``chat()``), with what a reply to it cites.
 
-    QQ: a group @-message or C2C message is answered passively (its ``d.id``); any other event with a
-    ``group_openid`` (GROUP_ADD_ROBOT, GROUP_MSG_RECEIVE, ...) or a user ``openid`` is answered by
-    citing the event id. OneBot: the event's ``group_id``, else its ``user_id``.
+    QQ: a group @-message or C2C message is answered passively (its ``d.id``); any other event
+    with a group or user (GROUP_ADD_ROBOT, GROUP_MSG_RECEIVE, ...) by citing the event id.
     """
-    if getattr(payload, "post_type", None) is not None:  # OneBot
-        group_id = getattr(payload, "group_id", None)
-        user_id = getattr(payload, "user_id", None)
-        if getattr(payload, "message_type", None) == "private":
-            group_id = None
-        message_id = getattr(payload, "message_id", None) if payload.post_type == "message" else None
-        reply_to = ReplyTo(
-            event_id=event_id,
-            detail_type=detail_type,
-            message_id=None if message_id is None else str(message_id),
-            time=getattr(payload, "time", None),
-        )
-        if group_id is None and user_id is None:
-            return None
-        return Conversation("onebot", _str(group_id), _str(user_id), reply_to)
-    d = getattr(payload, "d", None)
-    if getattr(payload, "op", None) is None or d is None:
+    chat = payload.chat() if isinstance(payload, ChatEvent) else None
+    if chat is None:
         return None
-    author = getattr(d, "author", None)
-    group_id = getattr(d, "group_openid", None)
-    user_id = getattr(author, "user_openid", None) or getattr(author, "member_openid", None)
-    user_id = user_id or getattr(d, "openid", None)
-    is_message = author is not None and isinstance(getattr(d, "id", None), str)
     reply_to = ReplyTo(
-        event_id=getattr(payload, "id", None) or event_id,
+        event_id=chat.event_id or event_id,
         detail_type=detail_type,
-        message_id=d.id if is_message else None,
-        time=getattr(d, "timestamp", None),
+        message_id=chat.message_id,
+        time=chat.time,
     )
-    if group_id is None and user_id is None:
-        return None
-    return Conversation("qq", _str(group_id), _str(user_id), reply_to)
+    return Conversation(chat.protocol, chat.group_id, chat.user_id, reply_to)
 
 
 def _str(value: Any) -> str | None:

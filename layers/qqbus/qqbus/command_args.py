@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NewType
 
+from qqbus.events.chat import Piece  # text, or a mentioned user's id (True)
 from qqbus.events.message import Segment
 
 __all__ = ["ArgumentError", "Param", "Piece", "Reader", "Rest", "Token", "User", "params_of", "parse_args"]
@@ -51,10 +52,6 @@ class User:
     def at(self) -> Segment:
         """A segment that mentions this user in a reply."""
         return Segment.at(self.id)
-
-
-#: The message after the command's prefix: text, or a mentioned user's id (``mention`` True).
-Piece = tuple[str, bool]
 
 
 @dataclass(frozen=True)

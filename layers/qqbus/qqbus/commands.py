@@ -41,7 +41,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from qqbus.actions import conversation_of
-from qqbus.command_args import ArgumentError, Param, Piece, Reader, Rest, User, params_of, parse_args
+from qqbus.command_args import ArgumentError, Param, Reader, Rest, User, params_of, parse_args
+from qqbus.events.chat import MessageLikeEvent
 from qqbus.observability import logger
 
 if TYPE_CHECKING:
@@ -73,8 +74,6 @@ _WHO = {"admins": "group admins", "owners": "the group owner"}
 
 #: A command name: a word (any script), hyphens allowed after the first character.
 _NAME = re.compile(r"\w[\w-]*")
-#: A mention inside QQ ``content``: ``<@openid>``, ``<@!openid>`` or ``<qqbot-at-user id="..." />``.
-_QQ_MENTION = re.compile(r'<@!?(?P<a>[^<>\s]+)>|<qqbot-at-user id="(?P<b>[^"<>]+)"\s*/>')
 
 
 def command_admins() -> frozenset[str]:
@@ -85,44 +84,12 @@ def command_admins() -> frozenset[str]:
 # --- the message, after the bot's own mention ------------------------------------------------
 
 
-def _pieces(payload: Any) -> list[Piece]:
-    """The message as text and mentions, without the bot's own leading @-mention.
-
-    QQ: ``d.text`` (the model strips the bot's mention), split at ``<@openid>`` mentions.
-    OneBot: text and ``at`` segments after any leading ``reply`` segment, the bot's own ``at``
-    and blank text; other segments (images, faces) are not arguments and are left out.
-    """
-    d = getattr(payload, "d", None)
-    if d is not None and hasattr(d, "text"):
-        text, pieces, pos = str(d.text), [], 0
-        for found in _QQ_MENTION.finditer(text):
-            pieces += [(text[pos : found.start()], False), (found["a"] or found["b"], True)]
-            pos = found.end()
-        return [*pieces, (text[pos:], False)]
-    segments = list(getattr(payload, "message", None) or [])
-    self_id = str(getattr(payload, "self_id", ""))
-    while segments and (
-        segments[0].type == "reply"
-        or (segments[0].type == "at" and str(segments[0].data.get("qq")) == self_id)
-        or (segments[0].type == "text" and not str(segments[0].data.get("text", "")).strip())
-    ):
-        segments.pop(0)
-    return [
-        (str(s.data.get("text" if s.type == "text" else "qq", "")), s.type == "at")
-        for s in segments
-        if s.type in ("text", "at")
-    ]
-
-
 def message_text(payload: Any) -> str:
-    """A message's text after the bot's own leading @-mention, stripped.
+    """A message's text after the bot's own leading @-mention, stripped ("" for a non-message).
 
     QQ: ``d.text`` (other mentions stay as ``<@openid>``). OneBot: the text segments.
     """
-    d = getattr(payload, "d", None)
-    if d is not None and hasattr(d, "text"):
-        return str(d.text)
-    return "".join(text for text, mention in _pieces(payload) if not mention).strip()
+    return payload.addressed_text if isinstance(payload, MessageLikeEvent) else ""
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -183,16 +150,13 @@ def _call_of(ev: Any, name: str) -> CommandCall | None:
     conv = conversation_of(payload, str(ev.event_id), "")
     if conv is None:
         return None
-    role = None
-    if conv.protocol == "onebot" and conv.group_id and getattr(payload, "anonymous", None) is None:
-        role = getattr(getattr(payload, "sender", None), "role", None)
     return CommandCall(
         ev,
         name,
         protocol=conv.protocol,
         user_id=conv.user_id,
         group_id=conv.group_id,
-        role=str(role).lower() if role else None,
+        role=payload.sender_role if isinstance(payload, MessageLikeEvent) else None,
         time=conv.reply_to.time,
     )
 
@@ -327,7 +291,9 @@ class Commands:
         Every command message gets an answer: the command's, or one short line when the
         command is unknown, not allowed, switched off, out of place or called wrongly.
         """
-        pieces = _pieces(ev.payload)
+        if not isinstance(ev.payload, MessageLikeEvent):
+            return False
+        pieces = ev.payload.addressed_pieces()
         while pieces and not pieces[0][1] and not pieces[0][0].strip():
             pieces.pop(0)
         if not pieces or pieces[0][1]:

@@ -10,10 +10,11 @@ Field names are the wire names. Following the OneBot v11 spec (and OneBot-YaYa, 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from qqbus.events.chat import Chat, Piece, str_or_none
 from qqbus.events.message import Message, plain_text
 from qqbus.events.registry import ModelRegistry
 from qqbus.events.types import EventTime, Int64
@@ -34,9 +35,19 @@ class _Wire(BaseModel):
 class OneBotEvent(_Wire):
     """Any OneBot v11 event; unknown types parse to this base and still reach the bus."""
 
+    protocol: ClassVar[Literal["onebot"]] = "onebot"
+
     time: Int64 = Field(description="When the event happened (Unix seconds); as sent, unchecked")
     self_id: Int64 = Field(description="QQ number of the bot that received the event")
     post_type: str = Field(examples=["message", "notice", "request", "meta_event"])
+
+    def chat(self) -> Chat | None:
+        """The group (with the member) or the user the event is about: its ``group_id`` and
+        ``user_id``, declared by its model or sent as extra fields; None when it names neither."""
+        group_id, user_id = getattr(self, "group_id", None), getattr(self, "user_id", None)
+        if group_id is None and user_id is None:
+            return None
+        return Chat("onebot", str_or_none(group_id), str_or_none(user_id), time=self.time)
 
     @property
     def detail_type(self) -> str:
@@ -128,6 +139,44 @@ class MessageEvent(OneBotEvent):
     def plain_text(self) -> str:
         return plain_text(self.message)
 
+    def chat(self) -> Chat | None:
+        group_id = getattr(self, "group_id", None) if self.message_type != "private" else None
+        message_id = str_or_none(self.message_id)
+        return Chat("onebot", str_or_none(group_id), str(self.user_id), message_id, time=self.time)
+
+    @property
+    def to_me(self) -> bool:
+        """A private message, or a message that @-mentions the bot (not @all)."""
+        if self.message_type == "private":
+            return True
+        me = str(self.self_id)
+        return any(s.type == "at" and str(s.data.get("qq")) == me for s in self.message)
+
+    def addressed_pieces(self) -> list[Piece]:
+        """Text and ``at`` segments after a leading ``reply``, the bot's own ``at`` and blank text;
+        other segments (images, faces) are not words and are left out."""
+        segments = list(self.message)
+        me = str(self.self_id)
+        while segments and (
+            segments[0].type == "reply"
+            or (segments[0].type == "at" and str(segments[0].data.get("qq")) == me)
+            or (segments[0].type == "text" and not str(segments[0].data.get("text", "")).strip())
+        ):
+            segments.pop(0)
+        return [
+            (str(s.data.get("text" if s.type == "text" else "qq", "")), s.type == "at")
+            for s in segments
+            if s.type in ("text", "at")
+        ]
+
+    @property
+    def addressed_text(self) -> str:
+        return "".join(text for text, mention in self.addressed_pieces() if not mention).strip()
+
+    @property
+    def sender_role(self) -> str | None:
+        return None
+
 
 @register
 class PrivateMessage(MessageEvent):
@@ -145,6 +194,12 @@ class GroupMessage(MessageEvent):
     group_id: Int64
     anonymous: Anonymous | None = None
     sender: GroupSender = Field(default_factory=GroupSender)
+
+    @property
+    def sender_role(self) -> str | None:
+        """``owner``, ``admin`` or ``member`` as the implementation says (None when anonymous)."""
+        role = self.sender.role if self.anonymous is None else None
+        return role.lower() if role else None
 
 
 # --- notices ----------------------------------------------------------------------------

@@ -8,10 +8,11 @@ RFC 3339 string; both are read as Unix seconds here (``UnixSeconds``: plausible 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from qqbus.events.chat import Chat, Piece, qq_pieces
 from qqbus.events.registry import ModelRegistry
 from qqbus.events.types import UnixSeconds
 
@@ -33,11 +34,24 @@ class _Wire(BaseModel):
 class QQPayload(_Wire):
     """Any QQ platform payload: ``op`` code, sequence ``s``, type ``t``, event ``id``, data ``d``."""
 
+    protocol: ClassVar[Literal["qq"]] = "qq"
+
     op: int = Field(description="0 dispatch, 10 hello, 11 heartbeat ACK, 13 URL validation, ...")
     s: int | None = Field(default=None, description="Sequence number (websocket only)")
     t: str | None = Field(default=None, examples=["GROUP_ADD_ROBOT"])
     id: str | None = Field(default=None, description="Event id, cited when replying")
     d: Any = None
+
+    def chat(self) -> Chat | None:
+        """The group or user of this event (None for a type without a modelled ``d``)."""
+        return self.d.chat_of(self.id) if isinstance(self.d, ChatData) else None
+
+
+class ChatData(_Wire):
+    """Event data that names a group or a user."""
+
+    def chat_of(self, event_id: str | None) -> Chat:
+        raise NotImplementedError
 
 
 class QQDispatch(QQPayload):
@@ -51,12 +65,15 @@ qq_models: ModelRegistry[QQDispatch] = ModelRegistry(QQDispatch, (("t",),))
 register = qq_models.register
 
 
-class GroupRobotData(_Wire):
+class GroupRobotData(ChatData):
     """What the four group-robot events carry: the group, who acted, and when."""
 
     group_openid: Ident = Field(description="The group's openid for this bot")
     op_member_openid: Ident = Field(description="openid of the member who acted")
     timestamp: UnixSeconds = Field(description="When it happened (Unix seconds)")
+
+    def chat_of(self, event_id: str | None) -> Chat:
+        return Chat("qq", self.group_openid, None, event_id=event_id, time=self.timestamp)
 
 
 @register
@@ -95,11 +112,14 @@ class GroupMsgReceive(QQDispatch):
     d: GroupRobotData
 
 
-class UserRobotData(_Wire):
+class UserRobotData(ChatData):
     """What the four user events carry: the user's openid for this bot, and when."""
 
     openid: Ident = Field(description="The user's openid for this bot")
     timestamp: UnixSeconds = Field(description="When it happened (Unix seconds)")
+
+    def chat_of(self, event_id: str | None) -> Chat:
+        return Chat("qq", None, self.openid, event_id=event_id, time=self.timestamp)
 
 
 @register
@@ -176,7 +196,7 @@ class Mention(_Wire):
 _MENTION = re.compile(r"<@!?([^<>\s]+)>")
 
 
-class MessageData(_Wire):
+class MessageData(ChatData):
     """What a message event carries: its id (cited to reply passively), text, time, files."""
 
     id: str = Field(description="Message id, cited as msg_id in a passive reply")
@@ -195,6 +215,11 @@ class GroupMessageData(MessageData):
     author: GroupAuthor
     mentions: list[Mention] = Field(default_factory=list)
 
+    def chat_of(self, event_id: str | None) -> Chat:
+        return Chat(
+            "qq", self.group_openid, self.author.member_openid, self.id, event_id, time=self.timestamp
+        )
+
     @property
     def text(self) -> str:
         """``content`` without the bot's own leading @-mention (QQ leaves a space, or ``<@id>``)."""
@@ -209,9 +234,34 @@ class GroupMessageData(MessageData):
 class C2CMessageData(MessageData):
     author: C2CAuthor
 
+    def chat_of(self, event_id: str | None) -> Chat:
+        return Chat("qq", None, self.author.user_openid, self.id, event_id, time=self.timestamp)
+
+
+class QQMessage(QQDispatch):
+    """A message to the bot: QQ delivers only group @-messages and C2C messages, so it is to me."""
+
+    d: MessageData
+
+    @property
+    def to_me(self) -> bool:
+        return True
+
+    def addressed_pieces(self) -> list[Piece]:
+        return qq_pieces(self.d.text)
+
+    @property
+    def addressed_text(self) -> str:
+        """``d.text``: the content without the bot's own mention (other mentions stay as ``<@id>``)."""
+        return self.d.text
+
+    @property
+    def sender_role(self) -> str | None:
+        return None  # QQ messages carry no role
+
 
 @register
-class GroupAtMessageCreate(QQDispatch):
+class GroupAtMessageCreate(QQMessage):
     """A group member @-mentioned the bot; answer passively (cite ``d.id``) within 5 minutes."""
 
     t: Literal["GROUP_AT_MESSAGE_CREATE"]
@@ -219,7 +269,7 @@ class GroupAtMessageCreate(QQDispatch):
 
 
 @register
-class C2CMessageCreate(QQDispatch):
+class C2CMessageCreate(QQMessage):
     """A user sent the bot a private (C2C) message; answer passively within 60 minutes."""
 
     t: Literal["C2C_MESSAGE_CREATE"]
