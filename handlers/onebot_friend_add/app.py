@@ -1,8 +1,8 @@
 """notice.friend_add: someone became the bot's friend: the users table says so."""
 
 from qqbus.events.onebot import FriendAdd
+from qqbus.handler import Delivered, handler
 from qqbus.observability import logger
-from qqbus.routing import Delivered, handler
 from qqbus.state import users
 
 

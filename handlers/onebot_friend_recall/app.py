@@ -1,8 +1,8 @@
 """notice.friend_recall: a friend recalled a private message; logged and counted."""
 
 from qqbus.events.onebot import FriendRecall
+from qqbus.handler import Delivered, handler
 from qqbus.observability import logger
-from qqbus.routing import Delivered, handler
 
 
 @handler(FriendRecall)

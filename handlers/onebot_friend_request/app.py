@@ -1,9 +1,9 @@
 """request.friend: someone asks to be the bot's friend; the template's policy answers."""
 
 from qqbus.events.onebot import FriendRequest
+from qqbus.handler import Delivered, handler
 from qqbus.observability import logger
 from qqbus.request_policy import decide_from_env
-from qqbus.routing import Delivered, handler
 
 
 @handler(FriendRequest)

@@ -1,7 +1,7 @@
 """notice.group_admin: the bot became (set) or stopped being (unset) a group admin."""
 
 from qqbus.events.onebot import GroupAdmin
-from qqbus.routing import Delivered, handler
+from qqbus.handler import Delivered, handler
 from qqbus.state import groups
 
 

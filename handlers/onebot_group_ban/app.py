@@ -6,7 +6,7 @@ The two are kept apart (``scope``): lifting a whole-group mute leaves the bot's 
 from typing import Literal
 
 from qqbus.events.onebot import GroupBan
-from qqbus.routing import Delivered, handler
+from qqbus.handler import Delivered, handler
 from qqbus.state import MUTED_UNTIL_LIFTED, groups
 
 

@@ -1,7 +1,7 @@
 """notice.group_decrease: when the bot itself leaves or is kicked (kick_me), it is no member."""
 
 from qqbus.events.onebot import GroupDecrease
-from qqbus.routing import Delivered, handler
+from qqbus.handler import Delivered, handler
 from qqbus.state import groups
 
 

@@ -1,7 +1,7 @@
 """notice.group_increase: when the bot itself joins a group, it is a member from then on."""
 
 from qqbus.events.onebot import GroupIncrease
-from qqbus.routing import Delivered, handler
+from qqbus.handler import Delivered, handler
 from qqbus.state import groups
 
 

@@ -1,8 +1,8 @@
 """notice.group_recall: a group message was recalled; logged and counted."""
 
 from qqbus.events.onebot import GroupRecall
+from qqbus.handler import Delivered, handler
 from qqbus.observability import logger
-from qqbus.routing import Delivered, handler
 
 
 @handler(GroupRecall)

@@ -1,9 +1,9 @@
 """request.group: someone asks to join a group (add), or invites the bot (invite); the policy answers."""
 
 from qqbus.events.onebot import GroupRequest
+from qqbus.handler import Delivered, handler
 from qqbus.observability import logger
 from qqbus.request_policy import decide_from_env
-from qqbus.routing import Delivered, handler
 
 
 @handler(GroupRequest)

@@ -1,8 +1,8 @@
 """notice.group_upload: a member uploaded a file to a group; logged and counted."""
 
 from qqbus.events.onebot import GroupUpload
+from qqbus.handler import Delivered, handler
 from qqbus.observability import logger
-from qqbus.routing import Delivered, handler
 
 
 @handler(GroupUpload)

@@ -1,7 +1,7 @@
 """C2C_MSG_RECEIVE: the user accepts proactive C2C messages; this event id is the one to cite."""
 
 from qqbus.events.qq import C2CMsgReceive
-from qqbus.routing import Delivered, handler
+from qqbus.handler import Delivered, handler
 from qqbus.state import users
 
 

@@ -1,7 +1,7 @@
 """C2C_MSG_REJECT: the user refuses proactive C2C messages; forget the event id to cite."""
 
 from qqbus.events.qq import C2CMsgReject
-from qqbus.routing import Delivered, handler
+from qqbus.handler import Delivered, handler
 from qqbus.state import users
 
 

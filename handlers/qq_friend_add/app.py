@@ -1,7 +1,7 @@
 """FRIEND_ADD: a user added the bot: friend; its event id is the one to cite."""
 
 from qqbus.events.qq import FriendAdd
-from qqbus.routing import Delivered, handler
+from qqbus.handler import Delivered, handler
 from qqbus.state import users
 
 

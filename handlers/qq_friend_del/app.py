@@ -1,7 +1,7 @@
 """FRIEND_DEL: a user removed the bot: friend = false, nothing left to cite."""
 
 from qqbus.events.qq import FriendDel
-from qqbus.routing import Delivered, handler
+from qqbus.handler import Delivered, handler
 from qqbus.state import users
 
 

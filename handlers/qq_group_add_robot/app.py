@@ -1,7 +1,7 @@
 """GROUP_ADD_ROBOT: the bot joined a QQ group; keep the event id to cite when posting there."""
 
 from qqbus.events.qq import GroupAddRobot
-from qqbus.routing import Delivered, handler
+from qqbus.handler import Delivered, handler
 from qqbus.state import groups
 
 

@@ -2,8 +2,8 @@
 
 from qqbus.events.qq import GroupAtMessageCreate
 from qqbus.example_commands import commands
+from qqbus.handler import Delivered, handler
 from qqbus.observability import logger
-from qqbus.routing import Delivered, handler
 
 
 @handler(GroupAtMessageCreate)

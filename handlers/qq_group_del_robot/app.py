@@ -1,7 +1,7 @@
 """GROUP_DEL_ROBOT: the bot left a QQ group; the row is kept with member = false."""
 
 from qqbus.events.qq import GroupDelRobot
-from qqbus.routing import Delivered, handler
+from qqbus.handler import Delivered, handler
 from qqbus.state import groups
 
 

@@ -1,7 +1,7 @@
 """GROUP_MSG_RECEIVE: the group accepts proactive messages; this event id is the one to cite."""
 
 from qqbus.events.qq import GroupMsgReceive
-from qqbus.routing import Delivered, handler
+from qqbus.handler import Delivered, handler
 from qqbus.state import groups
 
 

@@ -1,7 +1,7 @@
 """GROUP_MSG_REJECT: the group refuses proactive messages; forget the event id to cite."""
 
 from qqbus.events.qq import GroupMsgReject
-from qqbus.routing import Delivered, handler
+from qqbus.handler import Delivered, handler
 from qqbus.state import groups
 
 

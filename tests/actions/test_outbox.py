@@ -109,7 +109,7 @@ def test_messages_are_text_segments_or_both() -> None:
 
 
 def test_reply_outside_a_handler_says_how_to_use_it() -> None:
-    from qqbus.detail import Delivered
+    from qqbus.handler import Delivered
 
     ev = Delivered[dict](bot_id="1", event_id="e", transport="webhook", received_at=0, payload={})
     with pytest.raises(RuntimeError, match="inside a @handler"):

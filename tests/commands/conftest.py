@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from qqbus.actions import Action, Outbox, collecting
 from qqbus.commands import Commands
-from qqbus.detail import Delivered
 from qqbus.events.onebot import GroupMessage, PrivateMessage
 from qqbus.events.qq import C2CMessageCreate, GroupAtMessageCreate
+from qqbus.handler import Delivered
 from qqbus.state import GroupStore, InMemoryGroupStore
 
 from tests.support import event_file

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from qqbus.events.onebot import NoticeEvent
+from qqbus.handler import Delivered, handler
 from qqbus.lambda_context import LocalContext
-from qqbus.routing import Delivered, handler
 from qqbus.state import groups
 
 from tests.support import bus_event

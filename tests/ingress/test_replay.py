@@ -12,7 +12,7 @@ from qqbus.ingress.replay import MAX_AGE_SECONDS, MAX_SKEW_SECONDS, outside_wind
 from qqbus.lambda_context import LocalContext
 from qqbus.local.provision import create_tables
 from qqbus.local.template import Template
-from qqbus.routing import IDEMPOTENCY_SECONDS
+from qqbus.pipeline import IDEMPOTENCY_SECONDS
 
 from tests.ingress.conftest import ONEBOT_SECRET, QQ_APPID, Bus, Call, post, signed
 from tests.support import SAMPLES, load_handler, load_json

@@ -6,7 +6,8 @@ Modules, each named for what it holds:
 - ``qqbus.events.message``: OneBot message segments and CQ codes.
 - ``qqbus.events.parse``: raw payload -> (source, detail-type, model).
 - ``qqbus.detail``: the EventBridge detail contract and the PutEvents entry builder.
-- ``qqbus.routing``: the ``@handler`` decorator every event Lambda uses.
+- ``qqbus.handler``: the ``@handler`` decorator every event Lambda uses, and ``Delivered``.
+- ``qqbus.pipeline``: the Lambda pipeline of every bus function (handlers and senders).
 - ``qqbus.state``: the groups-state store (DynamoDB and in-memory).
 - ``qqbus.publish``: publishers to the bus (EventBridge and in-memory).
 

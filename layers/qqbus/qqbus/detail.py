@@ -1,61 +1,26 @@
 """The EventBridge contract: the ``detail`` every qqbus event carries, and its PutEvents entry.
 
 ``detail`` is ``{"bot_id", "event_id", "transport", "received_at", "payload"}``; ``payload`` is
-the platform's JSON exactly as received, so handlers never know how an event arrived.
+the platform's JSON exactly as received, so handlers never know how an event arrived. What a
+handler receives (``Delivered``, the detail with a typed payload) is ``qqbus.handler``'s.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Transport = Literal["webhook", "websocket", "http_post", "reverse_ws"]
 TRANSPORTS: tuple[str, ...] = ("webhook", "websocket", "http_post", "reverse_ws")
-
-P = TypeVar("P")
-
-
-class Delivered(BaseModel, Generic[P]):
-    """An event as a handler receives it: the contract's detail with a typed ``payload``."""
-
-    model_config = ConfigDict(extra="allow")
-
-    bot_id: str = Field(description="QQ AppID, or the OneBot self_id as a string")
-    event_id: str = Field(description="QQ envelope id; for OneBot a hash of the raw body")
-    transport: str = Field(description="How it arrived", examples=list(TRANSPORTS))
-    received_at: int = Field(description="When the ingress received it (Unix milliseconds)")
-    payload: P
-
-    # The reply API: each call asks for one action (qqbus.actions), put on the bus when the
-    # handler returns. They work inside a ``@handler`` function.
-
-    def reply(self, message: Any, *, quote: bool = False) -> Any:
-        """Answer this event where it happened: the group, else the user (see ``Outbox.reply``)."""
-        return self._outbox().reply(self.payload, message, quote=quote)
-
-    def send_group(self, group_id: str | int, message: Any) -> Any:
-        """Post into a group of this event's platform, unprompted."""
-        return self._outbox().send_group(self._protocol(), group_id, message)
-
-    def send_private(self, user_id: str | int, message: Any) -> Any:
-        """Message a user of this event's platform, unprompted."""
-        return self._outbox().send_private(self._protocol(), user_id, message)
-
-    def call(self, action: str, **params: Any) -> Any:
-        """Any OneBot v11 action by name (``ev.call("set_group_ban", group_id=..., ...)``)."""
-        return self._outbox().call(action, **params)
-
-    def _outbox(self) -> Any:
-        from qqbus.actions import current_outbox
-
-        return current_outbox()
-
-    def _protocol(self) -> Literal["qq", "onebot"]:
-        return "onebot" if getattr(self.payload, "post_type", None) is not None else "qq"
+#: PutEvents refuses a DetailType longer than this.
+MAX_DETAIL_TYPE_CHARS = 128
+#: Control characters (C0, DEL, C1): no event type has one, and the bus cannot route it.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class BusEvent(BaseModel):
@@ -135,6 +100,23 @@ def build_entry(
         "Detail": json_text(detail),
         "EventBusName": bus_name,
     }
+
+
+def detail_type_problem(detail_type: str) -> str | None:
+    """Why ``detail_type`` (an event's type) cannot be an entry's DetailType, or None if it can.
+
+    Every door refuses such an event (HTTP ingress with 400, the relay drops the frame): the bus
+    would refuse the entry, or a rule could never match it. Too long for PutEvents; a lone
+    surrogate, which is not Unicode; a control character, which EventBridge's delivery of the
+    event refuses (and which would break the log line that names the type).
+    """
+    if len(detail_type) > MAX_DETAIL_TYPE_CHARS:
+        return f"event type {detail_type[:40]!r}... is over the bus's {MAX_DETAIL_TYPE_CHARS} characters"
+    if utf8_safe(detail_type) != detail_type:
+        return f"event type {detail_type!r} is not valid Unicode (a lone surrogate)"
+    if _CONTROL.search(detail_type):
+        return f"event type {detail_type!r} has a control character"
+    return None
 
 
 def entry_size(entry: dict[str, Any]) -> int:

@@ -21,7 +21,7 @@ import time
 from qqbus.aws import cached
 from qqbus.ingress.http import env_flag
 from qqbus.observability import logger
-from qqbus.routing import IDEMPOTENCY_SECONDS
+from qqbus.pipeline import IDEMPOTENCY_SECONDS
 
 #: How far ahead of this function's clock a request may be stamped (the sender's clock skew).
 MAX_SKEW_SECONDS = 300

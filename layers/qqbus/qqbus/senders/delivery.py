@@ -20,21 +20,29 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import ValidationError
-
 from qqbus.actions import Action, Result
 from qqbus.aws import client
-from qqbus.detail import BusEvent
-from qqbus.events.registry import error_summary
-from qqbus.observability import count, logger, publishing_metrics
+from qqbus.observability import count, logger
+from qqbus.pipeline import (
+    Run,
+    at_most_once,
+    function_name,
+    log_keys,
+    observed,
+    parsed,
+    pipeline,
+    prewarm_function,
+    received,
+)
 from qqbus.publish import EVENT_BUS_ENV, publisher
-from qqbus.routing import once_per_key, prewarm_function
 from qqbus.senders.http import Unavailable
 from qqbus.senders.outcome import SendContext, failed
 from qqbus.senders.parking import FAILURE_QUEUE_ENV, park, parked_record, should_park
 
 #: Invocations that may try one action (1 + the template's MaximumRetryAttempts).
 SEND_ATTEMPTS = int(os.environ.get("QQBUS_SEND_ATTEMPTS") or 3)
+#: The once-key of a delivery: a parked and replayed action is a new delivery (``resend``).
+ACTION_KEY = ("bot_id", "action_id", "resend")
 METRIC = {"sent": "ActionsSent", "refused": "ActionsRefused", "failed": "ActionsFailed"}
 
 Perform = Callable[[Action, SendContext], Result | None]
@@ -61,81 +69,85 @@ def report(result: Result) -> None:
 
 
 def sender(perform: Perform) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """The Lambda handler that performs each ``qqbus.action`` event with ``perform``."""
-    key_prefix = f"{os.environ.get('AWS_LAMBDA_FUNCTION_NAME') or perform.__module__}.send"
-    prewarm_function("[bot_id, action_id, resend]", key_prefix)
+    """The Lambda handler that performs each ``qqbus.action`` event with ``perform``, through
+    the pipeline every bus function shares (``qqbus.pipeline``), once per delivery of an action."""
+    key_prefix = f"{function_name(perform.__module__)}.send"
+    prewarm_function(ACTION_KEY, key_prefix)
 
-    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        count("ActionsReceived")
+    def keys(run: Run[Action]) -> dict[str, Any]:
+        action = run.item
+        assert action is not None and run.bus_event is not None
+        return {
+            "action_id": action.action_id,
+            "bot_id": action.bot_id,
+            "action": action.detail_type,
+            "origin_event_id": action.origin.event_id if action.origin else None,
+            "replay_name": run.bus_event.replay_name,
+        }
+
+    def duplicate(run: Run[Action]) -> dict[str, Any]:
+        assert run.item is not None
+        logger.info(f"duplicate action {run.item.action_id}: already performed")
+        count("DuplicateActions")
+        return {"status": "duplicate", "action_id": run.item.action_id}
+
+    def work(run: Run[Action]) -> dict[str, Any]:
+        action = run.item
+        assert action is not None
+        ctx = SendContext(lambda_context=run.context)
         try:
-            bus_event = BusEvent.model_validate(event)
-        except ValidationError as exc:
-            raise ValueError(f"not an EventBridge event: {error_summary(exc)}") from exc
-        try:
-            action = Action.model_validate(bus_event.detail)
-        except ValidationError as exc:
-            logger.error(f"invalid {bus_event.detail_type} action: {error_summary(exc)}")
-            count("InvalidActions")
-            return {"status": "invalid", "error": error_summary(exc)}
-        logger.append_keys(
-            action_id=action.action_id,
-            bot_id=action.bot_id,
-            action=action.detail_type,
-            origin_event_id=action.origin.event_id if action.origin else None,
-            replay_name=bus_event.replay_name,
-        )
+            result = perform(action, ctx)
+        except Unavailable as exc:
+            attempt = ctx.ledger().count_attempt(action.bot_id, action.delivery_id)
+            logger.warning(f"attempt {attempt}/{SEND_ATTEMPTS} of {action.action_id}: {exc}")
+            if attempt >= SEND_ATTEMPTS:
+                report(failed(action, "unavailable", str(exc), code=exc.status))
+            raise
+        if result is None:
+            count("ActionsRelayed")
+            logger.info(f"{action.detail_type} handed to the relay")
+            return {"status": "relayed"}
+        report(result)
+        if should_park(result):
+            return {"status": result.outcome, "reason": result.reason, "parked": _park(action, result, run)}
+        return {"status": result.outcome, "reason": result.reason}
 
-        def run_once() -> dict[str, Any]:
-            ctx = SendContext(lambda_context=context)
-            try:
-                result = perform(action, ctx)
-            except Unavailable as exc:
-                attempt = ctx.ledger().count_attempt(action.bot_id, action.delivery_id)
-                logger.warning(f"attempt {attempt}/{SEND_ATTEMPTS} of {action.action_id}: {exc}")
-                if attempt >= SEND_ATTEMPTS:
-                    report(failed(action, "unavailable", str(exc), code=exc.status))
-                raise
-            if result is None:
-                count("ActionsRelayed")
-                logger.info(f"{action.detail_type} handed to the relay")
-                return {"status": "relayed"}
-            report(result)
-            if should_park(result):
-                return {"status": result.outcome, "reason": result.reason, "parked": _park(action, result)}
-            return {"status": result.outcome, "reason": result.reason}
-
-        def _park(action: Action, result: Result) -> bool:
-            queue = os.environ.get(FAILURE_QUEUE_ENV, "").strip()
-            if not queue:
-                logger.error(
-                    f"{FAILURE_QUEUE_ENV} is not set: {action.action_id} is not parked (the archive has it)"
-                )
-                return False
-            arn = getattr(context, "invoked_function_arn", None) or key_prefix
-            record = parked_record(
-                action, result, function_arn=arn, request_id=getattr(context, "aws_request_id", None)
+    def _park(action: Action, result: Result, run: Run[Action]) -> bool:
+        queue = os.environ.get(FAILURE_QUEUE_ENV, "").strip()
+        if not queue:
+            logger.error(
+                f"{FAILURE_QUEUE_ENV} is not set: {action.action_id} is not parked (the archive has it)"
             )
-            try:
-                park(client("sqs"), queue, record)
-            except Exception as exc:  # the result is reported; the archive still holds the action
-                logger.error(f"could not park {action.action_id} in the failure queue: {exc}")
-                return False
-            count("ActionsParked")
-            return True
+            return False
+        arn = getattr(run.context, "invoked_function_arn", None) or key_prefix
+        request_id = getattr(run.context, "aws_request_id", None)
+        record = parked_record(action, result, function_arn=arn, request_id=request_id)
+        try:
+            park(client("sqs"), queue, record)
+        except Exception as exc:  # the result is reported; the archive still holds the action
+            logger.error(f"could not park {action.action_id} in the failure queue: {exc}")
+            return False
+        count("ActionsParked")
+        return True
 
-        out, ran = once_per_key(
-            run_once,
-            {"bot_id": action.bot_id, "action_id": action.action_id, "resend": str(action.resend)},
-            context,
+    def delivery_key(run: Run[Action]) -> dict[str, str]:
+        action = run.item
+        assert action is not None
+        return {"bot_id": action.bot_id, "action_id": action.action_id, "resend": str(action.resend)}
+
+    lambda_handler = pipeline(
+        received("ActionsReceived"),
+        parsed(
+            lambda bus_event: Action.model_validate(bus_event.detail),
+            what=lambda e: f"{e.detail_type} action",
+            metric="InvalidActions",
+        ),
+        log_keys(keys),
+        at_most_once(
+            delivery_key,
             key_prefix=key_prefix,
-        )
-        if not ran:
-            logger.info(f"duplicate action {action.action_id}: already performed")
-            count("DuplicateActions")
-            return {"status": "duplicate", "action_id": action.action_id}
-        return out
-
-    traced = logger.inject_lambda_context(correlation_id_path="detail.action_id", clear_state=True)(
-        lambda_handler
+            duplicate=duplicate,
+        ),
+        work=work,
     )
-    return publishing_metrics(traced)
+    return observed(lambda_handler, correlation_id_path="detail.action_id", cold_start=False)
