@@ -20,10 +20,25 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from qqbus.detail import onebot_event_id
 from qqbus.local.functions import DEV_ONEBOT_SECRET, DEV_QQ_APPID, DEV_QQ_SECRET
-from qqbus.local.stack import INGRESS_PATHS
 from qqbus.local.state_file import read_state
 from qqbus.signatures import onebot_signature, qq_sign_request
+
+#: Where the stack serves each ingress function.
+INGRESS_PATHS = {"qq_webhook": "/qq/webhook", "onebot_http": "/onebot"}
+
+
+def event_id_of(path: str, body: bytes) -> str | None:
+    """The event id the ingress gives this request's event (QQ: the envelope id; OneBot: the hash)."""
+    if path.rstrip("/") == INGRESS_PATHS["onebot_http"]:
+        return onebot_event_id(body)
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return str(data["id"]) if isinstance(data, dict) and isinstance(data.get("id"), str) else None
+
 
 DEFAULT_HTTP = "http://127.0.0.1:3000"
 
@@ -140,7 +155,6 @@ def follow(base_url: str, event_id: str, timeout: float, out: Any = None) -> dic
 def run(
     path: str, url: str | None = None, *, keep_time: bool = False, wait: float = 10.0, **secrets: Any
 ) -> int:
-    from qqbus.local.stack import event_id_of
 
     try:
         prepared = prepare(Path(path).read_bytes(), fresh_time=not keep_time, **secrets)

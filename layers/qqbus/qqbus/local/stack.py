@@ -26,25 +26,26 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from qqbus.actions import ACTION_SOURCE, RESULT_SOURCE
-from qqbus.detail import onebot_event_id
 from qqbus.events.message import plain_text, to_segments
+from qqbus.local.console.port import ConnectedBot, Posted
 from qqbus.local.functions import DEV_QQ_APPID, DevSecrets, LocalFunction, load_functions
+from qqbus.local.send import INGRESS_PATHS, event_id_of
 from qqbus.local.state_file import STATE_FILE, read_state
 from qqbus.local.template import TEMPLATE_PATH, Template, resolve
 from qqbus.local.trace import Step, Trace
 
 if TYPE_CHECKING:
     from qqbus.local.console.app import Console
+    from qqbus.local.fake_apis import FakeApi
+    from qqbus.relay.runner import Relay
 
-#: URL paths of the ingress functions, by handler folder.
-INGRESS_PATHS = {"qq_webhook": "/qq/webhook", "onebot_http": "/onebot"}
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
 
 
@@ -97,6 +98,16 @@ class LocalStack:
         self._print_lock = threading.Lock()
         self.functions: dict[str, LocalFunction] = {}
         self.console: Console | None = None
+        self.fakes: dict[str, FakeApi] = {}
+        self.state: dict[str, Any] = {}
+        self.relay_url: str | None = None
+        self.bus_name = ""
+        self.queue_urls: dict[str, str] = {}
+        self.tables: dict[str, str] = {}
+        self._relay: Relay | None = None
+        self._http: ThreadingHTTPServer | None = None
+        self._mock: Any = None  # moto's mock_aws, while the stack runs
+        self._moto: Any = None  # moto's ThreadedMotoServer
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -156,22 +167,22 @@ class LocalStack:
         self._stopping.set()
         if self.console is not None:
             self.console.close()  # its live feeds end, so the HTTP server can stop
-        if getattr(self, "_relay", None) is not None:
+        if self._relay is not None:
             self._relay_loop.call_soon_threadsafe(self._relay.stop)
             self._relay_thread.join(timeout=20)
             logging.getLogger("qqbus.relay").removeHandler(self._relay_log)
-        if getattr(self, "_http", None):
+        if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
         with self._handled:
             self._handled.wait_for(lambda: self._handling == 0, timeout=30)
-        for fake in getattr(self, "fakes", {}).values():
+        for fake in self.fakes.values():
             fake.stop()
-        if getattr(self, "_mock", None):
+        if self._mock is not None:
             self._mock.stop()
-        if getattr(self, "_moto", None):
+        if self._moto is not None:
             self._moto.stop()
         if self.options.state_file and read_state(self.options.state_file).get("pid") == os.getpid():
             self.options.state_file.unlink()  # only our own: another stack may have started since
@@ -185,7 +196,7 @@ class LocalStack:
         from qqbus import aws
 
         aws.reset()
-        self._say("stopped")
+        self.say("stopped")
 
     def run(self) -> int:
         """Start, serve until Ctrl-C (or SIGTERM), stop cleanly."""
@@ -215,9 +226,11 @@ class LocalStack:
         self.refs = local_refs(self.template, os.environ["AWS_DEFAULT_REGION"], stage=opts.stage)
         self.sqs = boto3.client("sqs")
         self.tables = create_tables(self.template, boto3.client("dynamodb"), self.refs)
-        self.queues = create_queues(self.template, self.sqs, self.refs)
-        self.refs.update(self.queues)  # !Ref of a queue is its URL
+        self.queue_urls = create_queues(self.template, self.sqs, self.refs)
+        self.refs.update(self.queue_urls)  # !Ref of a queue is its URL
         self.routes = create_bus_and_routes(self.template, boto3.client("events"), self.sqs, self.refs)
+        self.bus_name = self.routes.bus_name
+        self._dynamodb = boto3.client("dynamodb")
         self.functions = load_functions(
             self.template,
             self.refs,
@@ -246,9 +259,9 @@ class LocalStack:
     def _onebot_routes(self) -> str:
         """``ONEBOT_API_URL`` for the OneBot sender: the real or fake API, the relay's bots by socket."""
         routes: dict[str, str] = {"*": self.options.onebot_api or self.fake_onebot.url}
-        relay = getattr(self, "_relay", None)
+        relay = self._relay
         server = relay.onebot_server if relay is not None else None
-        if server is not None and getattr(relay, "actions", None) is not None:
+        if server is not None and relay is not None and relay.actions is not None:
             routes.update({self_id: "relay" for self_id, _ in server.connections})
         return json.dumps(routes)
 
@@ -274,7 +287,7 @@ class LocalStack:
                 got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=POLL_SECONDS)
             except Exception as exc:  # the server is stopping, or a passing error
                 if not self._stopping.is_set():
-                    self._say(f"!  cannot read queue {url.rsplit('/', 1)[-1]}: {exc}")
+                    self.say(f"!  cannot read queue {url.rsplit('/', 1)[-1]}: {exc}")
                     time.sleep(0.5)
                 continue
             for message in got.get("Messages", []):
@@ -311,7 +324,7 @@ class LocalStack:
         from qqbus.relay.runner import Relay, RelayOptions
 
         opts = self.options
-        self._relay_log = _SayHandler(self._say)  # connects, disconnects, refusals: in the dev log
+        self._relay_log = _SayHandler(self.say)  # connects, disconnects, refusals: in the dev log
         logging.getLogger("qqbus.relay").addHandler(self._relay_log)
         logging.getLogger("qqbus.relay").setLevel(logging.INFO)
         if opts.relay_qq is not None:
@@ -326,18 +339,19 @@ class LocalStack:
             health=None,
             events_client=boto3.client("events"),
             max_in_flight=1,  # the bus is moto in this process (see qqbus.relay.publisher, "Order")
-            actions_queue_url=self.queues.get("RelayActionQueue"),
+            actions_queue_url=self.queue_urls.get("RelayActionQueue"),
             sqs_client=boto3.client("sqs"),
         )
         ready = threading.Event()
 
+        relay = self._relay = Relay(relay_options)
+
         def run() -> None:
             self._relay_loop = asyncio.new_event_loop()
-            self._relay = Relay(relay_options)
 
             async def main() -> None:
-                task = asyncio.create_task(self._relay.run(install_signal_handlers=False))
-                while self._relay.onebot_server is not None and self._relay.onebot_server.server is None:
+                task = asyncio.create_task(relay.run(install_signal_handlers=False))
+                while relay.onebot_server is not None and relay.onebot_server.server is None:
                     await asyncio.sleep(0.01)
                 ready.set()
                 await task
@@ -348,7 +362,7 @@ class LocalStack:
         self._relay_thread = threading.Thread(target=run, daemon=True, name="qqbus-relay")
         self._relay_thread.start()
         ready.wait(timeout=20)
-        server = self._relay.onebot_server
+        server = relay.onebot_server
         self.relay_url = server.url if server is not None and server.server is not None else None
 
     def _write_state(self) -> None:
@@ -363,7 +377,7 @@ class LocalStack:
             "qq_appid": DEV_QQ_APPID,
             "qq_secret": self.options.secrets.qq,
             "onebot_secret": self.options.secrets.onebot or "",
-            "relay_onebot": getattr(self, "relay_url", None),
+            "relay_onebot": self.relay_url,
         }
         if self.options.state_file:
             self.options.state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -387,7 +401,7 @@ class LocalStack:
             else "  OneBot       no secret: requests are not signed",
             f"  functions    {on_bus} on the bus, {len(self.functions) - on_bus} ingress; Ctrl-C stops",
         ]
-        if getattr(self, "relay_url", None):
+        if self.relay_url:
             token = self.options.relay_token
             lines.insert(
                 -1,
@@ -396,7 +410,7 @@ class LocalStack:
             )
         if self.options.relay_qq is not None:
             lines.insert(-1, f"  relay        QQ gateway for AppID {self.options.relay_qq.app_id}")
-        self._say("\n".join(lines), stamp=False)
+        self.say("\n".join(lines), stamp=False)
 
     # --- the bus side -----------------------------------------------------------------------
 
@@ -478,7 +492,7 @@ class LocalStack:
 
     def _step(self, event_id: Any, kind: str, line: str, **data: Any) -> None:
         """Print ``line`` and keep it in the trace of ``event_id`` (when there is one)."""
-        self._say(line)
+        self.say(line)
         if event_id:
             self.trace.add(str(event_id), Step(kind, line, data=data))
 
@@ -528,7 +542,7 @@ class LocalStack:
     def _on_result(self, rule_id: str, event: dict[str, Any]) -> None:
         result = event.get("detail") or {}
         line = "   => " + describe_result(result, self.trace)
-        self._say(line)
+        self.say(line)
         self.trace.result(result, line)
 
     # --- the HTTP side ----------------------------------------------------------------------
@@ -539,6 +553,47 @@ class LocalStack:
                 return fn
         return None
 
+    # --- what the console asks of the stack (qqbus.local.console.port.StackPort) --------------
+
+    @property
+    def host(self) -> str:
+        return self.options.host
+
+    def submit(
+        self, payload: dict[str, Any], *, qq_appid: str | None, before: Callable[[str | None], None]
+    ) -> Posted:
+        """Sign ``payload`` with the stack's secrets as its platform would, post it to the ingress."""
+        from qqbus.local.send import post, prepare
+
+        secrets = self.options.secrets
+        prepared = prepare(
+            json.dumps(payload, ensure_ascii=False).encode(),
+            qq_appid=qq_appid,
+            qq_secret=secrets.qq,
+            onebot_secret=secrets.onebot or "",
+        )
+        event_id = event_id_of(prepared.path, prepared.body)
+        before(event_id)
+        status, body = post(self.http_url, prepared)
+        return Posted(status, body.decode("utf-8", "replace"), event_id)
+
+    def connected_bots(self) -> list[ConnectedBot]:
+        bots = []
+        server = self._relay.onebot_server if self._relay is not None else None
+        if server is not None:
+            bots += [
+                ConnectedBot("onebot", str(sid), "reverse WebSocket")
+                for sid, _ in sorted(list(server.connections))
+            ]
+        if self.options.relay_qq is not None:
+            bots.append(ConnectedBot("qq", str(self.options.relay_qq.app_id), "QQ gateway"))
+        return bots
+
+    def peek(self, table: str, key: dict[str, dict[str, str]]) -> dict[str, Any] | None:
+        from qqbus.local.table_peek import read_item
+
+        return read_item(self._dynamodb, os.environ["AWS_DEFAULT_REGION"], table, key)
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "requests": self.requests,
@@ -546,7 +601,7 @@ class LocalStack:
             "unhandled": dict(self.unhandled),
         }
 
-    def _say(self, text: str, *, stamp: bool = True) -> None:
+    def say(self, text: str, *, stamp: bool = True) -> None:
         with self._print_lock:
             prefix = time.strftime("%H:%M:%S ") if stamp else ""
             print(prefix + text, file=self.options.out, flush=True)
@@ -620,17 +675,6 @@ def describe_result(result: dict[str, Any], trace: Trace | None = None) -> str:
     return f"{result.get('outcome')}: {result.get('reason')}{detail} [{what}]"
 
 
-def event_id_of(path: str, body: bytes) -> str | None:
-    """The event id the ingress gives this request's event (QQ: the envelope id; OneBot: the hash)."""
-    if path.rstrip("/") == INGRESS_PATHS["onebot_http"]:
-        return onebot_event_id(body)
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    return str(data["id"]) if isinstance(data, dict) and isinstance(data.get("id"), str) else None
-
-
 def _detail_type_of(body: bytes) -> str:
     """Best effort, for the log line only."""
     from qqbus.events.parse import UnknownPayload, parse_event
@@ -677,7 +721,7 @@ class _HttpHandler(BaseHTTPRequestHandler):
                 200, json.dumps(received, ensure_ascii=False).encode(), {"content-type": "application/json"}
             )
         elif path == "/health":
-            state = {k: v for k, v in getattr(self.stack, "state", {}).items() if "secret" not in k}
+            state = {k: v for k, v in self.stack.state.items() if "secret" not in k}
             self._send(
                 200, json.dumps({"status": "ok", **state}).encode(), {"content-type": "application/json"}
             )
@@ -729,7 +773,7 @@ class _HttpHandler(BaseHTTPRequestHandler):
         detail_type = _detail_type_of(body)
         line = f"<- POST {url.path} {detail_type} {status} ({ms:.0f} ms)"
         event_id = event_id_of(url.path, body)
-        self.stack._say(line)
+        self.stack.say(line)
         if event_id:
             kind = "ingress" if status < 400 else "refused"
             data = {
@@ -784,7 +828,7 @@ class _HttpHandler(BaseHTTPRequestHandler):
             return
         self.stack.fake_qq.whitelist = None if allow is None else set(allow)
         state = "off" if allow is None else f"on, allowing {', '.join(allow) or 'nobody'}"
-        self.stack._say(f"** the fake QQ OpenAPI's IP whitelist is {state}")
+        self.stack.say(f"** the fake QQ OpenAPI's IP whitelist is {state}")
         self._send(204, b"", {})
 
     def _send(self, status: int, body: bytes, headers: dict[str, str], *, close: bool = False) -> None:

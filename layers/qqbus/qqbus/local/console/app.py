@@ -27,18 +27,16 @@ from qqbus.local.console.sandbox import (
     SandboxError,
     conversation_key,
     describe_payload,
-    dumps,
 )
 from qqbus.local.console.tables import item_to_row, render, scan
 from qqbus.local.functions import DEV_QQ_APPID
-from qqbus.local.table_peek import read_item
 from qqbus.local.trace import EventTrace, Step
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from qqbus.local.console.port import StackPort
     from qqbus.local.functions import LocalFunction
-    from qqbus.local.stack import LocalStack
 
 #: The OneBot bot the sandbox starts with (the self_id of the samples in events/).
 DEFAULT_ONEBOT_BOT = "123456789"
@@ -59,9 +57,8 @@ class Watch:
 
     def _read(self) -> dict[str, Any] | None:
         assert self.table and self.key
-        try:  # a peek at the stack's own moto, or a GetItem: see table_peek
-            key = {k: {"S": v} for k, v in self.key.items()}
-            item = read_item(self.console.dynamodb, self.console.region, self.table, key)
+        try:  # a peek at the stack's table
+            item = self.console.stack.peek(self.table, {k: {"S": v} for k, v in self.key.items()})
         except Exception:  # a missing diff is no reason to fail an invocation (tests/console guard the read)
             return None
         return item_to_row(item) if item else None
@@ -88,16 +85,15 @@ def group_of(event: dict[str, Any]) -> str | None:
 
 
 class Console:
-    def __init__(self, stack: LocalStack) -> None:
+    def __init__(self, stack: StackPort) -> None:
         import boto3
 
         self.stack = stack
         self.feed = Feed()
         self.dynamodb = boto3.client("dynamodb")
-        self.region: str = self.dynamodb.meta.region_name
         self.events = boto3.client("events")
         self.queues = FailureQueues(
-            stack.template, stack.queues, stack.sqs, self.events, stack.routes.bus_name
+            stack.template, dict(stack.queue_urls), boto3.client("sqs"), self.events, stack.bus_name
         )
         self.rules = {
             name: f"{name}{key}"
@@ -252,20 +248,7 @@ class Console:
 
     def _post(self, payload: dict[str, Any], bot: Bot, before: Callable[[str | None], None]) -> Posted:
         """Sign ``payload`` as its platform would and post it to the stack's own ingress."""
-        from qqbus.local.send import post, prepare
-        from qqbus.local.stack import event_id_of
-
-        secrets = self.stack.options.secrets
-        prepared = prepare(
-            dumps(payload),
-            qq_appid=bot.id if bot.protocol == "qq" else None,
-            qq_secret=secrets.qq,
-            onebot_secret=secrets.onebot or "",
-        )
-        event_id = event_id_of(prepared.path, prepared.body)
-        before(event_id)
-        status, body = post(self.stack.http_url, prepared)
-        return Posted(status, body.decode("utf-8", "replace"), event_id)
+        return self.stack.submit(payload, qq_appid=bot.id if bot.protocol == "qq" else None, before=before)
 
     def bot_posts(self, bot_key: str, text: str, *, group_id: str | None, user_id: str | None) -> str:
         """The bot posts unprompted (as a scheduled job would): one action on the bus; its trace id."""
@@ -292,14 +275,14 @@ class Console:
             bot_id=bot.id,
         )
         self.sandbox.on_action(action.model_dump(mode="json", exclude_none=True), None)
-        answer = self.events.put_events(Entries=outbox.entries(self.stack.routes.bus_name))
+        answer = self.events.put_events(Entries=outbox.entries(self.stack.bus_name))
         if answer.get("FailedEntryCount"):
             raise RuntimeError(f"the bus refused the action: {answer['Entries']}")
         return event_id
 
     def replay(self, queue: str, message_id: str) -> dict[str, Any]:
         info = self.queues.replay(queue, message_id)
-        self.stack._say(f"** console: replayed {info.get('detail_type')} from {queue} (message {message_id})")
+        self.stack.say(f"** console: replayed {info.get('detail_type')} from {queue} (message {message_id})")
         self.feed.publish("failures", {"replayed": message_id})
         return info
 
@@ -313,7 +296,7 @@ class Console:
             if api != "qq":
                 raise SandboxError(f"{kind} is a QQ API fault; the {api} API has no IP whitelist")
             status = fake.inject(kind, times)
-            self.stack._say(
+            self.stack.say(
                 f"** console: the fake {api} API answers {kind} ({status}) to its next {times} requests"
             )
             return {"api": api, "status": status, "times": times, "kind": kind}
@@ -323,23 +306,13 @@ class Console:
             else {"status": "failed", "retcode": status, "wording": "fault injected by the console"}
         )
         fake.fail_next(status, body, {}, times)
-        self.stack._say(f"** console: the fake {api} API answers {status} to its next {times} requests")
+        self.stack.say(f"** console: the fake {api} API answers {status} to its next {times} requests")
         return {"api": api, "status": status, "times": times, "kind": kind}
 
     # --- bots that come and go ------------------------------------------------------------
 
     def _connected_bots(self) -> list[Bot]:
-        bots = []
-        relay = getattr(self.stack, "_relay", None)
-        server = getattr(relay, "onebot_server", None)
-        if server is not None:
-            bots += [
-                Bot("onebot", str(sid), "reverse WebSocket") for sid, _ in sorted(list(server.connections))
-            ]
-        gateway = self.stack.options.relay_qq
-        if gateway is not None:
-            bots.append(Bot("qq", str(gateway.app_id), "QQ gateway"))
-        return bots
+        return [Bot(b.protocol, b.id, b.via) for b in self.stack.connected_bots()]
 
     def check_bots(self) -> None:
         """Tell the pages when a reverse-WebSocket bot connected or left."""

@@ -199,7 +199,7 @@ def handle(console: Console, request: BaseHTTPRequestHandler, method: str) -> No
     """Answer one console request (the stack's HTTP handler hands it over)."""
     url = urlsplit(request.path)
     try:
-        if not host_allowed(request.headers.get("Host"), console.stack.options.host):
+        if not host_allowed(request.headers.get("Host"), console.stack.host):
             raise HttpError(403, f"Host {request.headers.get('Host')!r} is not this machine")
         if method == "GET":
             _get(console, request, url.path, dict(parse_qsl(url.query)))
@@ -208,7 +208,7 @@ def handle(console: Console, request: BaseHTTPRequestHandler, method: str) -> No
         else:
             raise HttpError(405, f"{method} is not served here")
     except HttpError as exc:
-        console.stack._say(f"!  console: {method} {url.path} {exc.status}: {exc}")
+        console.stack.say(f"!  console: {method} {url.path} {exc.status}: {exc}")
         _json(request, exc.status, {"error": str(exc)})
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from qqbus.local.console import payloads
 from qqbus.local.console.payloads import NOTICE_SPECS, Protocol
+from qqbus.local.console.port import Posted
 
 #: Entries kept per conversation.
 MAX_ENTRIES = 500
@@ -75,15 +76,6 @@ def conversation_key(bot: Bot | str, *, group_id: str | None = None, user_id: st
 
 class SandboxError(ValueError):
     """A request that names something the sandbox does not have (a clear 4xx for the page)."""
-
-
-@dataclass
-class Posted:
-    """What the ingress answered to a post."""
-
-    status: int
-    body: str
-    event_id: str | None
 
 
 class Sandbox:
