@@ -9,7 +9,6 @@ so the platform retries; the relay keeps the entries queued or spools them).
 
 from __future__ import annotations
 
-import random
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -17,11 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from qqbus.aws import cached
+from qqbus.backoff import backoff_delay
 from qqbus.detail import entry_size
-
-# From os.urandom on each call: environments resumed from one SnapStart snapshot would
-# otherwise share the random module's state and draw the same numbers.
-_jitter = random.SystemRandom()
 
 #: The environment variable naming the bus every qqbus event and action goes on.
 EVENT_BUS_ENV = "EVENT_BUS_NAME"
@@ -115,8 +111,7 @@ class EventBridgePublisher(Publisher):
             if not pending:
                 break
             if attempt:
-                delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-                self.sleep(delay * (0.5 + _jitter.random() / 2))
+                self.sleep(backoff_delay(attempt - 1, base=self.base_delay, cap=self.max_delay))
             retrying = []
             for entry, result in zip(pending, self._call(pending), strict=True):
                 if not result.get("EventId"):

@@ -13,11 +13,11 @@ are cached by Powertools Parameters for ``SECRETS_MAX_AGE`` seconds.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 from qqbus.aws import cached, client
+from qqbus.config import value_or_map
 from qqbus.observability import logger
 
 SECRETS_MAX_AGE = 300
@@ -64,14 +64,11 @@ def qq_secret(app_id: str | None) -> str | None:
     value = _read("QQ_BOT_SECRET", "QQ_BOT_SECRET_PARAMETER")
     if value is None:
         return None
-    stripped = value.strip()
-    if stripped.startswith("{"):
-        try:
-            secrets = json.loads(stripped)
-        except ValueError as exc:
-            raise SecretUnavailable("the QQ bot secret map is not valid JSON") from exc
-        if not isinstance(secrets, dict):
-            raise SecretUnavailable("the QQ bot secret map is not a JSON object")
+    try:
+        secrets = value_or_map(value, "the QQ bot secret map")
+    except ValueError as exc:
+        raise SecretUnavailable(str(exc)) from exc
+    if isinstance(secrets, dict):
         found = secrets.get(app_id)
         return str(found) if found else None
     owner = os.environ.get(QQ_APPID_ENV, "").strip()

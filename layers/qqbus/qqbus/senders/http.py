@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import email.utils
 import json
-import random
 import time
 import urllib.error
 import urllib.request
@@ -19,9 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-# From os.urandom on each call: environments resumed from one SnapStart snapshot would
-# otherwise share the random module's state and draw the same numbers.
-_jitter = random.SystemRandom()
+from qqbus.backoff import backoff_delay
 
 #: Seconds a single request may take.
 REQUEST_TIMEOUT_S = 8.0
@@ -120,7 +117,7 @@ class Retrying:
                 wait = retry_after(response)
             if attempt == self.attempts - 1:
                 break
-            backoff = min(self.max_delay, self.base_delay * 2**attempt) * (0.5 + _jitter.random() / 2)
+            backoff = backoff_delay(attempt, base=self.base_delay, cap=self.max_delay)
             delay = max(backoff, wait or 0.0)
             if deadline is not None and self.clock() + delay > deadline:
                 raise Unavailable(f"no time left to retry after {last}", status=status)

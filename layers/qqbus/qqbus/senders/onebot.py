@@ -10,11 +10,11 @@ Over HTTP: ``POST {url}/<action>`` with the params as JSON and ``Authorization: 
 
 from __future__ import annotations
 
-import json
 import os
 
 from qqbus.actions import Action, Result
 from qqbus.aws import client
+from qqbus.config import value_or_map
 from qqbus.secrets import onebot_access_token
 from qqbus.senders.gate import Refused, gate_onebot
 from qqbus.senders.http import request_json
@@ -32,17 +32,9 @@ def route(bot_id: str) -> str:
     ValueError
         When ``ONEBOT_API_URL`` is a JSON object that does not parse.
     """
-    raw = os.environ.get("ONEBOT_API_URL", "").strip()
-    if not raw:
-        return RELAY
-    if not raw.startswith("{"):
-        return raw
-    try:
-        routes = json.loads(raw)
-    except ValueError as exc:
-        raise ValueError("ONEBOT_API_URL is not valid JSON") from exc
-    if not isinstance(routes, dict):
-        raise ValueError("ONEBOT_API_URL must be a URL or a JSON object")
+    routes = value_or_map(os.environ.get("ONEBOT_API_URL", ""), "ONEBOT_API_URL")
+    if isinstance(routes, str):
+        return routes or RELAY
     return str(routes.get(bot_id) or routes.get("*") or RELAY)
 
 
