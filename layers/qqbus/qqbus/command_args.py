@@ -121,15 +121,20 @@ class Reader:
         self.i = j + 1
         return Token("".join(chars), quoted=True)
 
-    def rest(self) -> str:
-        """Everything not read yet, as typed (mentions as ``@<id>``), without surrounding space."""
-        self._skip_space()
+    def unread(self) -> str:
+        """Everything not read yet, as typed (mentions as ``@<id>``), without surrounding space;
+        nothing is read."""
         parts = [
             f"@{text}" if mention else (text[self.i :] if k == self.p else text)
             for k, (text, mention) in enumerate(self.pieces[self.p :], start=self.p)
         ]
-        self.p, self.i = len(self.pieces), 0
         return "".join(parts).strip()
+
+    def rest(self) -> str:
+        """``unread()``, and the reader is at the end."""
+        rest = self.unread()
+        self.p, self.i = len(self.pieces), 0
+        return rest
 
 
 # --- parameters: one converter per annotation -------------------------------------------------

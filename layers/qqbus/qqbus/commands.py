@@ -322,7 +322,7 @@ class Commands:
         elif cmd.name in call.disabled:
             self._answer(call, "disabled", f"{self.prefix}{cmd.name} is disabled in this group")
         else:
-            call.args = Reader([(after, False), *pieces[1:]]).rest()
+            call.args = reader.unread()
             try:
                 values = parse_args(cmd.params, reader, call.protocol)
             except ArgumentError as exc:

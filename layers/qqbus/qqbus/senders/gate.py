@@ -112,8 +112,9 @@ def gate_qq(
     return late if late is not None and isinstance(stored, Refused) else stored
 
 
-def _seq(take_seq: TakeSeq, reply: ReplyTo) -> int:
-    return take_seq(f"event:{reply.event_id}", None) or 1
+def _cite(event_id: str, take_seq: TakeSeq) -> Cite:
+    """Cite ``event_id`` with the next free ``msg_seq`` for it (citations have no limit)."""
+    return Cite(event_id, take_seq(f"event:{event_id}", None) or 1)
 
 
 def _cite_own_event(
@@ -122,7 +123,7 @@ def _cite_own_event(
     """Answer a citable event (GROUP_ADD_ROBOT, FRIEND_ADD, ...) by citing it, unless refused since."""
     if _rejected_at_or_after(state, reply.time):
         return Refused("proactive_off", "proactive messages were refused after this event")
-    return Cite(reply.event_id, _seq(take_seq, reply))
+    return _cite(reply.event_id, take_seq)
 
 
 def _cite_stored_event(group: GroupState | None, take_seq: TakeSeq) -> Cite | Refused:
@@ -133,7 +134,7 @@ def _cite_stored_event(group: GroupState | None, take_seq: TakeSeq) -> Cite | Re
         return Refused("proactive_off", "the group refuses proactive messages (GROUP_MSG_REJECT)")
     if not group.reply_event_id:
         return Refused("proactive_off", "no GROUP_ADD_ROBOT / GROUP_MSG_RECEIVE event of this group to cite")
-    return Cite(group.reply_event_id, take_seq(f"event:{group.reply_event_id}", None) or 1)
+    return _cite(group.reply_event_id, take_seq)
 
 
 def _cite_user_event(user: UserState | None, take_seq: TakeSeq) -> Cite | Refused:
@@ -142,7 +143,7 @@ def _cite_user_event(user: UserState | None, take_seq: TakeSeq) -> Cite | Refuse
         return Refused("proactive_off", "the user refuses proactive messages (C2C_MSG_REJECT)")
     if user is None or not user.reply_event_id:
         return Refused("proactive_off", "no FRIEND_ADD / C2C_MSG_RECEIVE event of this user to cite")
-    return Cite(user.reply_event_id, take_seq(f"event:{user.reply_event_id}", None) or 1)
+    return _cite(user.reply_event_id, take_seq)
 
 
 def gate_onebot(action: Action, group: GroupState | None, now: int) -> Allowed | Refused:
