@@ -136,7 +136,11 @@ def test_the_core_layer_ships_the_package_without_what_only_runs_locally(
     built_layers: dict[str, Path],
 ) -> None:
     package = built_layers["QqbusLayer"] / "qqbus"
-    assert (package / "handler.py").exists() and (package / "pipeline.py").exists() and (package / "senders" / "qq.py").exists()
+    assert (
+        (package / "handler.py").exists()
+        and (package / "pipeline.py").exists()
+        and (package / "senders" / "qq.py").exists()
+    )
     for local_only in ("local", "relay", "cli.py", "__main__.py"):
         assert not (package / local_only).exists(), local_only
 

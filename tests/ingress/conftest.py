@@ -74,13 +74,20 @@ class LogTap:
     stream: io.TextIOWrapper
 
     def lines(self) -> list[str]:
-        """The lines written since the last call."""
+        """The lines written since the last call.
+
+        Split on "\\n" only, as a log reader does: ``str.splitlines`` also breaks at U+0085,
+        U+2028 and other characters that a JSON line may carry unescaped.
+        """
         buffer = self.stream.buffer
         assert isinstance(buffer, io.BytesIO)
         text = buffer.getvalue().decode("utf-8")
         buffer.seek(0)
         buffer.truncate()
-        return text.splitlines()
+        lines = text.split("\n")
+        if lines[-1] == "":
+            lines.pop()  # after the last newline
+        return lines
 
 
 @pytest.fixture

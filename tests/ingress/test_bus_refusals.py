@@ -6,7 +6,8 @@ import json
 import time
 
 import pytest
-from qqbus.ingress.bus import MAX_DETAIL_TYPE_CHARS, refused
+from qqbus.detail import MAX_DETAIL_TYPE_CHARS
+from qqbus.ingress.bus import refused
 from qqbus.ingress.http import DEFAULT_MAX_BODY_BYTES
 from qqbus.publish import Failed
 

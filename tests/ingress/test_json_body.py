@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from qqbus.detail import build_entry, entry_size, json_text
-from qqbus.ingress.http import MAX_JSON_DEPTH, function_url_event, nesting_exceeds, read_json_object
+from qqbus.ingress.http import function_url_event
+from qqbus.json_body import MAX_JSON_DEPTH, nesting_exceeds, read_json_object
 
 from tests.ingress.conftest import ONEBOT_SECRET, QQ_APPID, Bus, Call, LogTap, post, signed
 
@@ -185,3 +186,10 @@ def test_numbers_at_the_bounds_are_kept(onebot_http: Call, bus: Bus) -> None:
     assert onebot_http(post(None, raw=body))["statusCode"] == 204
     (event,) = bus.published()
     assert event["detail"]["payload"]["message"] == [2**63 - 1, -(2**63), 1e308, -0.0, 0.5]
+
+
+def test_text_reads_as_its_utf8_bytes_do() -> None:
+    """The relay may hand the reader a text frame: the same answer as for its bytes."""
+    for text in ['{"a":"中\\ud83d","n":[1,2.5]}', "[1]", '{"a":NaN}', "{", "[" * 70 + "]" * 70]:
+        assert read_json_object(text) == read_json_object(text.encode("utf-8")), text
+    assert read_json_object('{"a":"中"}') == ({"a": "中"}, None)

@@ -4,13 +4,19 @@ Whatever arrives, the OneBot frame reader, the handshake check, the QQ gateway f
 the spool line reader return an answer and never raise; an entry they make survives the size
 computation and the spool; no answer or log line carries the access token or the bot secret.
 
-Cases per test (five tests): 300 in ``make test``; 6,000 with ``QQBUS_FUZZ=long`` (CI):
+And the relay refuses what the HTTP ingress refuses: a real OneBot event with a value or a type
+from the ingress's own cases (``tests/ingress/uncarriable.py``) is published by the relay
+exactly when ``onebot_http`` accepts it, with the same payload and detail-type.
+
+Cases per test (six tests): 300 in ``make test``; 6,000 with ``QQBUS_FUZZ=long`` (CI):
 
     QQBUS_FUZZ=long make test PYTEST_ARGS="tests/relay/test_fuzz_frames.py -q"
 """
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import json
 import logging
 import os
@@ -22,14 +28,21 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
-from qqbus.detail import entry_size
-from qqbus.publish import EventBridgePublisher
-from qqbus.relay.onebot_ws import OneBotRelay, OneBotReverseServer, OneBotWsConfig, read_frame
+from qqbus.detail import detail_type_problem, entry_size
+from qqbus.ingress import bus as ingress_bus
+from qqbus.ingress import onebot_http
+from qqbus.ingress.http import Request
+from qqbus.json_body import MAX_JSON_DEPTH, read_json_object
+from qqbus.publish import EventBridgePublisher, Failed, Publisher
+from qqbus.relay.onebot_ws import Frame, OneBotRelay, OneBotReverseServer, OneBotWsConfig, read_frame
 from qqbus.relay.publisher import RelayPublisher
 from qqbus.relay.qq_gateway import GatewayConfig, SeqTracker, dispatch_entry, read_gateway_frame
 from qqbus.relay.spool import decode_entry, encode_line
 from websockets.datastructures import Headers, is_valid_header_value
-from websockets.http11 import Request
+from websockets.http11 import Request as Handshake
+
+from tests.ingress.uncarriable import DEPTHS, INJECTIONS, MARK, MARK_JSON, TYPES, nested
+from tests.support import SAMPLES, load_json
 
 EXAMPLES = {"long": 6_000}.get(os.environ.get("QQBUS_FUZZ", ""), 300)
 FUZZ = settings(
@@ -142,6 +155,8 @@ def test_onebot_frames_never_raise(raw: str | bytes, header: str | None) -> None
         return
     detail = check_entry(frame.entry)
     body = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    # Only what the ingress's reader takes, with a type the bus can route: nothing the bus refuses.
+    assert read_json_object(body)[1] is None and detail_type_problem(frame.entry["DetailType"]) is None
     assert detail["payload"] == json.loads(body)  # as received
     assert detail["bot_id"] == frame.bot_id
     if header is not None:
@@ -181,7 +196,7 @@ def test_handshakes_never_raise_and_never_echo_the_token(
         if value is not None:
             headers[name] = value
     logged.lines.clear()
-    response = server._check(None, Request("/" + query, headers))  # type: ignore[arg-type]
+    response = server._check(None, Handshake("/" + query, headers))  # type: ignore[arg-type]
     if response is None:  # accepted: only with the token and a numeric X-Self-ID
         assert (self_id or "").strip().isdigit()
         assert TOKEN in (auth or "") + query
@@ -244,3 +259,132 @@ def test_seq_tracker_submits_a_seq_once_unless_it_was_dropped(steps: list[tuple[
                 holes.add(seq)
         assert tracker.resume_seq <= (tracker.last_received or 0)
         assert all(s > tracker.resume_seq for s in unsettled | holes)
+
+
+# --- the relay refuses what the HTTP ingress refuses ------------------------------------------
+
+ONEBOT_EVENTS = [load_json(p) for p in sorted(SAMPLES.glob("onebot/*.json"))]
+TYPE_FIELDS = ("message_type", "notice_type", "request_type", "meta_event_type")
+
+
+@st.composite
+def carried_frames(draw: st.DrawFn) -> bytes:
+    """A real OneBot event (its bot: ``SELF``) with one value or type from the ingress's cases."""
+    payload = copy.deepcopy(draw(st.sampled_from(ONEBOT_EVENTS)))
+    payload["self_id"] = int(SELF)
+    what = draw(st.sampled_from(["value", "depth", "type", "none"]))
+    if what == "type":
+        field = draw(st.sampled_from(["post_type", *[f for f in TYPE_FIELDS if f in payload]]))
+        payload[field] = draw(st.sampled_from(TYPES))[0] + draw(st.sampled_from(["", ".x"]))
+    raw = None
+    if what in ("value", "depth"):
+        container = payload
+        for _ in range(draw(st.integers(0, 2))):
+            container[draw(st.sampled_from(["data", "extra"]))] = container = {}
+        container[draw(any_text)] = MARK
+        depth = draw(st.sampled_from(DEPTHS))
+        raw = draw(st.sampled_from(INJECTIONS))[0] if what == "value" else nested(depth)
+    body = as_frame(payload, draw(st.booleans())).encode("utf-8", "surrogatepass")
+    return body if raw is None else body.replace(MARK_JSON, raw)
+
+
+class Accepting(Publisher):
+    """A bus that takes everything: what the ingress would have put on it."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+
+    def put(self, entries: Any) -> list[Failed]:
+        self.entries.extend(entries)
+        return []
+
+
+@pytest.fixture(scope="module")
+def ingress() -> Iterator[Accepting]:
+    """``onebot_http`` without a secret, on a bus that takes everything."""
+    bus = Accepting()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ingress_bus, "publisher", lambda: bus)
+        patch.setenv("EVENT_BUS_NAME", "qqbus-fuzz")
+        patch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+        for name in ("ONEBOT_SECRET", "ONEBOT_SECRET_PARAMETER", "QQBUS_PUBLISH_HEARTBEATS"):
+            patch.delenv(name, raising=False)
+        yield bus
+
+
+def ingress_answer(ingress: Accepting, body: bytes) -> tuple[int, dict[str, Any] | None]:
+    """The status ``onebot_http`` answers ``body`` with, and the entry it published (if any)."""
+    ingress.entries.clear()
+    request = Request("POST", "/", {"x-self-id": SELF, "content-type": "application/json"}, body)
+    status = onebot_http.handle(request).status
+    return status, (ingress.entries[0] if ingress.entries else None)
+
+
+def assert_same_door(ingress: Accepting, body: bytes) -> Frame:
+    status, published = ingress_answer(ingress, body)
+    frame = read_frame(body, self_id=SELF, transport="reverse_ws", config=CONFIG)
+    relayed = frame.kind in ("event", "heartbeat")
+    assert relayed == (status == 204), (status, frame, body[:300])
+    if frame.kind == "event":
+        assert frame.entry is not None and published is not None
+        assert frame.entry["DetailType"] == published["DetailType"]
+        ours, theirs = json.loads(frame.entry["Detail"]), json.loads(published["Detail"])
+        assert ours["payload"] == theirs["payload"] and ours["event_id"] == theirs["event_id"]
+    if status == 400 and "post_type" in (read_json_object(body)[0] or {}):
+        assert frame.entry is None and frame.kind in ("refused", "ignored"), frame
+    return frame
+
+
+@FUZZ
+@given(body=carried_frames())
+def test_onebot_frames_are_refused_where_http_ingress_refuses_them(ingress: Accepting, body: bytes) -> None:
+    assert_same_door(ingress, body)
+
+
+@pytest.mark.parametrize("raw, ok", INJECTIONS, ids=[r[:24].decode() for r, _ in INJECTIONS])
+def test_a_number_the_bus_cannot_carry_is_refused_as_ingress_refuses_it(
+    ingress: Accepting, raw: bytes, ok: bool
+) -> None:
+    event = copy.deepcopy(ONEBOT_EVENTS[0]) | {"self_id": int(SELF), "extra": {"x": MARK}}
+    body = json.dumps(event).encode().replace(MARK_JSON, raw)
+    frame = assert_same_door(ingress, body)
+    assert (frame.entry is not None) == ok
+    if not ok:
+        assert frame.kind == "refused" and frame.problem == read_json_object(body)[1]
+
+
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH - 1, MAX_JSON_DEPTH, 5_000])
+def test_nesting_past_the_cap_is_refused_as_ingress_refuses_it(ingress: Accepting, depth: int) -> None:
+    event = copy.deepcopy(ONEBOT_EVENTS[0]) | {"self_id": int(SELF), "x": MARK}
+    frame = assert_same_door(ingress, json.dumps(event).encode().replace(MARK_JSON, nested(depth)))
+    assert (frame.kind == "refused") == (1 + depth > MAX_JSON_DEPTH)
+
+
+@pytest.mark.parametrize("value, ok", TYPES, ids=[repr(t)[:20] for t, _ in TYPES])
+def test_a_type_the_bus_cannot_route_is_refused_as_ingress_refuses_it(
+    ingress: Accepting, value: str, ok: bool
+) -> None:
+    alone = {"time": 1718000000, "self_id": int(SELF), "post_type": value}  # the detail-type is value
+    frame = assert_same_door(ingress, json.dumps(alone).encode())
+    assert frame.kind == ("event" if ok else "refused")
+    assert (frame.entry is not None and frame.entry["DetailType"]) == (ok and value)
+    dotted = copy.deepcopy(ONEBOT_EVENTS[0]) | {"self_id": int(SELF), "notice_type": value}
+    frame = assert_same_door(ingress, json.dumps(dotted).encode())
+    if not ok:
+        assert frame.kind == "refused"
+
+
+async def _relay_one(frame: bytes, tmp_path: Path) -> tuple[OneBotRelay, RelayPublisher]:
+    with mock_aws():
+        publisher = RelayPublisher(EventBridgePublisher(), tmp_path / "spool")
+        relay = OneBotRelay(CONFIG, publisher)
+        await relay.frame(frame, self_id=SELF, transport="reverse_ws")
+        return relay, publisher
+
+
+def test_a_refused_frame_is_counted_and_never_queued(tmp_path: Path) -> None:
+    event = copy.deepcopy(ONEBOT_EVENTS[0]) | {"self_id": int(SELF), "x": MARK}
+    frame = json.dumps(event).encode().replace(MARK_JSON, b"NaN")
+    relay, publisher = asyncio.run(_relay_one(frame, tmp_path))
+    assert (relay.stats.refused_frames, relay.stats.published) == (1, 0)
+    assert publisher.stats.submitted == 0 and publisher.queue_depth == 0 and publisher.spool.pending == 0

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -16,9 +18,10 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from qqbus.detail import build_entry
+from qqbus.detail import build_entry, entry_size
 from qqbus.publish import EventBridgePublisher
 from qqbus.relay.publisher import Outcome, RelayPublisher
+from qqbus.relay.spool import encode_line
 
 from tests.relay.conftest import Blackhole, BusTap
 from tests.relay.faults import PutEventsFaults
@@ -355,3 +358,313 @@ def test_close_spools_every_call_out_when_the_bus_hangs(tmp_path: Path, blackhol
     assert blackhole.accepted == 4 and elapsed < 2.0, (blackhole.accepted, elapsed)
     assert outcomes == {i: ["spooled"] for i in range(100)}
     assert [json.loads(e["Detail"])["n"] for _, e in pub.spool.peek(100)] == list(range(100))
+
+
+# --- closing, batch boundaries, and an outage that lasts ---------------------------------------
+
+
+@pytest.mark.timeout(20)  # a close that spins never yields to asyncio: only this stops it
+def test_close_with_one_call_still_out_waits_for_it_and_returns(tmp_path: Path) -> None:
+    """The call lands within the close's deadline: its entry is published, not spooled or lost."""
+    with mock_aws():
+        client = boto3.client("events")
+        client.create_event_bus(Name="qqbus-test")
+        faults = PutEventsFaults(client, lambda call, n: None, delay=lambda call: 0.4)
+        # Calls to spare (the default 4): the loop is waiting for the queue, not for the call.
+        pub = RelayPublisher(EventBridgePublisher(events=client), tmp_path / "spool")
+        outcomes: list[Outcome] = []
+
+        async def scenario() -> float:
+            runner = asyncio.create_task(pub.run())
+            await pub.submit(entry(0, 0), on_done=outcomes.append)
+            while faults.calls == 0:
+                await asyncio.sleep(0.005)
+            started = time.monotonic()
+            await pub.close(timeout=10)
+            await runner
+            return time.monotonic() - started
+
+        elapsed = asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert outcomes == ["published"] and pub.stats.published == 1
+    assert elapsed < 5, elapsed  # waited for the call (0.4 s), not for the deadline
+    assert pub.spool.pending == 0 and faults.calls == 1
+
+
+def test_close_with_nothing_out_returns_at_once(tmp_path: Path) -> None:
+    with mock_aws():
+        pub = RelayPublisher(EventBridgePublisher(events=boto3.client("events")), tmp_path / "spool")
+
+        async def scenario() -> float:
+            runner = asyncio.create_task(pub.run())
+            await asyncio.sleep(0.05)
+            started = time.monotonic()
+            await pub.close(timeout=10)
+            await runner
+            return time.monotonic() - started
+
+        assert asyncio.run(asyncio.wait_for(scenario(), 20)) < 1
+
+
+def call_sizes(tap_bus: BusTap, tmp_path: Path, entries: list[dict[str, Any]], **kw: Any) -> list[int]:
+    """The entries per PutEvents call when ``entries`` are queued before the publisher starts."""
+    sizes: list[int] = []
+    pub, _ = publisher(tmp_path, lambda call, n: sizes.append(n), flush_delay=0, max_in_flight=1, **kw)
+
+    async def scenario() -> None:
+        for e in entries:
+            await pub.submit(e)
+        runner = asyncio.create_task(pub.run())
+        while pub.stats.published < len(entries):
+            await asyncio.sleep(0.005)
+        await pub.close()
+        await runner
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert sorted(n for _, n in received(tap_bus)) == sorted(json.loads(e["Detail"])["n"] for e in entries)
+    return sizes
+
+
+@pytest.mark.parametrize("count, calls", [(10, [10]), (11, [10, 1]), (20, [10, 10]), (21, [10, 10, 1])])
+def test_a_call_takes_ten_entries_and_no_more(
+    tap: BusTap, tmp_path: Path, count: int, calls: list[int]
+) -> None:
+    assert call_sizes(tap, tmp_path, [entry(0, n) for n in range(count)]) == calls
+
+
+@pytest.mark.parametrize("slack, calls", [(0, [3, 3]), (-1, [2, 2, 2])], ids=["exactly", "one byte short"])
+def test_a_call_fills_up_to_exactly_the_request_limit(
+    tap: BusTap, tmp_path: Path, slack: int, calls: list[int]
+) -> None:
+    entries = [entry(0, n, pad=100) for n in range(6)]
+    size = entry_size(entries[0])
+    assert {entry_size(e) for e in entries} == {size}
+    assert call_sizes(tap, tmp_path, entries, max_request_bytes=3 * size + slack) == calls
+
+
+def spooled_earlier(tmp_path: Path, entries: list[dict[str, Any]]) -> None:
+    """What a relay that stopped during an outage left in its spool."""
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir(exist_ok=True)
+    (spool_dir / "spool.jsonl").write_bytes(b"".join(encode_line(e) for e in entries))
+
+
+def drain_sizes(tap_bus: BusTap, tmp_path: Path, entries: list[dict[str, Any]], **kw: Any) -> list[int]:
+    """The entries per PutEvents call when the spool drains ``entries``."""
+    spooled_earlier(tmp_path, entries)
+    sizes: list[int] = []
+    pub, _ = publisher(tmp_path, lambda call, n: sizes.append(n), **kw)
+    assert pub.spool.pending == len(entries)
+
+    async def scenario() -> None:
+        runner = asyncio.create_task(pub.run())
+        while pub.spool.pending:
+            await asyncio.sleep(0.005)
+        await pub.close()
+        await runner
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert [n for _, n in received(tap_bus)] == [json.loads(e["Detail"])["n"] for e in entries]  # in order
+    return sizes
+
+
+@pytest.mark.parametrize("count, calls", [(10, [10]), (11, [10, 1])])
+def test_the_spool_drains_ten_entries_a_call(
+    tap: BusTap, tmp_path: Path, count: int, calls: list[int]
+) -> None:
+    assert drain_sizes(tap, tmp_path, [entry(0, n) for n in range(count)]) == calls
+
+
+@pytest.mark.parametrize("slack, calls", [(0, [3, 3]), (-1, [2, 2, 2])], ids=["exactly", "one byte short"])
+def test_the_spool_drains_up_to_exactly_the_request_limit(
+    tap: BusTap, tmp_path: Path, slack: int, calls: list[int]
+) -> None:
+    entries = [entry(0, n, pad=100) for n in range(6)]
+    size = entry_size(entries[0])
+    assert drain_sizes(tap, tmp_path, entries, max_request_bytes=3 * size + slack) == calls
+
+
+@pytest.mark.parametrize("spooled", [False, True], ids=["submitted", "spooled"])
+def test_an_entry_of_exactly_the_request_limit_is_put_and_one_byte_more_is_refused(
+    tap: BusTap, tmp_path: Path, spooled: bool
+) -> None:
+    fits, too_big = entry(0, 0, pad=2000), entry(0, 1, pad=2001)
+    limit = entry_size(fits)
+    assert entry_size(too_big) == limit + 1
+    outcomes: dict[int, list[Outcome]] = {}
+    if spooled:
+        spooled_earlier(tmp_path, [fits, too_big, entry(0, 2)])
+        pub, _ = publisher(tmp_path, lambda call, n: None, max_request_bytes=limit)
+
+        async def drain() -> None:
+            runner = asyncio.create_task(pub.run())
+            while pub.spool.pending:
+                await asyncio.sleep(0.005)
+            await pub.close()
+            await runner
+
+        asyncio.run(asyncio.wait_for(drain(), 30))
+        assert (pub.stats.published, pub.stats.rejected) == (2, 1)
+    else:
+        pub, _ = publisher(tmp_path, lambda call, n: None, max_request_bytes=limit)
+        asyncio.run(pump(pub, [fits, too_big, entry(0, 2)], outcomes))
+        assert outcomes == {0: ["published"], 1: ["rejected"], 2: ["published"]}
+    assert [n for _, n in received(tap)] == [0, 2]
+    rejected = json.loads((tmp_path / "spool" / "rejected.jsonl").read_text())
+    assert rejected["error"] == "EntryTooLarge" and rejected["message"] == f"{limit + 1} bytes > {limit}"
+
+
+def test_an_outage_that_lasts_is_reported_again_every_complain_every(
+    tap: BusTap, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One ERROR when the bus goes away, then one per ``complain_every`` while it stays away, then
+    a WARNING when it is back: loud enough to be seen, never a line per retry."""
+    down = {"on": True}
+    pub, _ = publisher(
+        tmp_path,
+        lambda call, n: "ServiceUnavailable" if down["on"] else None,
+        attempts=2,
+        complain_every=0.25,
+    )
+
+    async def scenario() -> tuple[float, int]:
+        runner = asyncio.create_task(pub.run())
+        for n in range(3):
+            await pub.submit(entry(0, n))
+        while pub.stats.state != "unreachable":
+            await asyncio.sleep(0.005)
+        started = time.monotonic()
+        await asyncio.sleep(1.3)
+        outage = time.monotonic() - started
+        tries = pub.stats.retried
+        down["on"] = False
+        while pub.spool.pending:
+            await asyncio.sleep(0.005)
+        await pub.close()
+        await runner
+        return outage, tries
+
+    with caplog.at_level(logging.INFO, logger="qqbus.relay.publisher"):
+        outage, _ = asyncio.run(asyncio.wait_for(scenario(), 30))
+    messages = [(r.levelno, r.getMessage()) for r in caplog.records]
+    went = [m for level, m in messages if level == logging.ERROR and "the bus is unreachable after" in m]
+    still = [m for level, m in messages if level == logging.ERROR and "still unreachable" in m]
+    assert len(went) == 1 and "after 2 attempts" in went[0]
+    # About one per 0.25 s of the outage (the drain retries every few ms: not one per retry).
+    assert 2 <= len(still) <= outage / 0.25 + 1, (len(still), outage)
+    assert all("3 entries" in m and "bytes) spooled" in m for m in still)
+    # Each says how long the outage has lasted so far: counting up from 0, never past it.
+    lasted = [int(re.search(r"after (\d+) s", m).group(1)) for m in still]  # type: ignore[union-attr]
+    assert lasted == sorted(lasted) and all(0 <= s <= outage + 1 for s in lasted)
+    (back,) = [m for level, m in messages if level == logging.WARNING and "answers again" in m]
+    assert 0 < int(re.search(r"after (\d+) s", back).group(1)) <= outage + 1  # type: ignore[union-attr]
+    assert [n for _, n in received(tap)] == [0, 1, 2] and pub.healthy
+    health = pub.health()
+    assert (health["state"], health["healthy"], health["unreachable_for_s"]) == ("ok", True, None)
+
+
+def test_a_short_outage_is_not_reported_again(
+    tap: BusTap, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    down = {"on": True}
+    pub, _ = publisher(
+        tmp_path, lambda call, n: "ServiceUnavailable" if down["on"] else None, attempts=2, complain_every=60
+    )
+
+    async def scenario() -> None:
+        runner = asyncio.create_task(pub.run())
+        await pub.submit(entry(0, 0))
+        while pub.stats.state != "unreachable":
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.3)
+        down["on"] = False
+        while pub.spool.pending:
+            await asyncio.sleep(0.005)
+        await pub.close()
+        await runner
+
+    with caplog.at_level(logging.ERROR, logger="qqbus.relay.publisher"):
+        asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert [r.getMessage()[:30] for r in caplog.records] == ["the bus is unreachable after 2"]
+
+
+def test_what_is_submitted_after_close_is_spooled_not_lost(tap: BusTap, tmp_path: Path) -> None:
+    pub, _ = publisher(tmp_path, lambda call, n: None)
+    outcomes: dict[int, list[Outcome]] = {}
+
+    async def scenario() -> None:
+        runner = asyncio.create_task(pub.run())
+        await pub.submit(entry(0, 0), on_done=lambda o: outcomes.setdefault(0, []).append(o))
+        while not outcomes:
+            await asyncio.sleep(0.005)
+        await pub.close()
+        await runner
+        # A websocket reader that had a frame in hand as the relay stopped:
+        await pub.submit(entry(0, 1), on_done=lambda o: outcomes.setdefault(1, []).append(o))
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert outcomes == {0: ["published"], 1: ["spooled"]}
+    assert pub.stats.submitted == 2 and pub.spool.pending == 1
+    assert [json.loads(e["Detail"])["n"] for _, e in pub.spool.peek(10)] == [1]  # the next start sends it
+
+
+def test_close_without_run_spools_what_was_queued(tmp_path: Path) -> None:
+    """The relay failed to start its loop (or stops before it ran): the queue still reaches disk."""
+    with mock_aws():
+        pub = RelayPublisher(EventBridgePublisher(events=boto3.client("events")), tmp_path / "spool")
+        outcomes: list[Outcome] = []
+
+        async def scenario() -> None:
+            for n in range(3):
+                await pub.submit(entry(0, n), on_done=outcomes.append)
+            await pub.close(timeout=5)
+
+        asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert outcomes == ["spooled"] * 3 and pub.queue_depth == 0
+    assert [json.loads(e["Detail"])["n"] for _, e in pub.spool.peek(10)] == [0, 1, 2]
+
+
+def test_close_during_an_outage_does_not_wait_out_the_backoff(tap: BusTap, tmp_path: Path) -> None:
+    """The drain sleeps between tries (up to retry_max); a close wakes it at once."""
+    pub, _ = publisher(
+        tmp_path, lambda call, n: "ServiceUnavailable", attempts=1, retry_base=8.0, retry_max=8.0
+    )
+
+    async def scenario() -> float:
+        runner = asyncio.create_task(pub.run())
+        await pub.submit(entry(0, 0))
+        while pub.stats.state != "unreachable" or not pub.spool.pending:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.1)  # the drain failed once and is now backing off
+        started = time.monotonic()
+        await pub.close(timeout=10)
+        await runner
+        return time.monotonic() - started
+
+    assert asyncio.run(asyncio.wait_for(scenario(), 30)) < 2
+    assert pub.spool.pending == 1
+
+
+def test_a_restart_with_a_spool_and_the_bus_still_down_says_so(
+    tap: BusTap, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """/health answers 503 from the first failed drain: the spool an earlier run left is stuck."""
+    spooled_earlier(tmp_path, [entry(0, n) for n in range(4)])
+    pub, _ = publisher(tmp_path, lambda call, n: "ServiceUnavailable")
+    assert pub.healthy
+
+    async def scenario() -> dict[str, Any]:
+        runner = asyncio.create_task(pub.run())
+        while pub.stats.retried == 0 and pub.stats.last_error is None:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.05)
+        health = pub.health()
+        await pub.close()
+        await runner
+        return health
+
+    with caplog.at_level(logging.ERROR, logger="qqbus.relay.publisher"):
+        health = asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert (health["state"], health["healthy"], health["spooled"]) == ("unreachable", False, 4)
+    assert health["unreachable_for_s"] is not None and health["unreachable_for_s"] < 30
+    assert any("the bus is unreachable" in r.getMessage() for r in caplog.records)
+    assert pub.spool.pending == 4 and received(tap) == []

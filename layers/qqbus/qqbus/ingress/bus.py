@@ -5,7 +5,8 @@ The answer tells the platform whether sending again can help. A failure of the b
 the deployment) is 503, so the platform retries. An event the bus can never take is a 4xx,
 so it is not resent forever: 413 when its entry is over the PutEvents size limit (a body
 under ``MaxBodyBytes`` can still grow, e.g. ``1e15`` is written ``1000000000000000.0``), 400
-when its type cannot be a detail-type or the bus calls it malformed.
+when its type cannot be a detail-type (``qqbus.detail.detail_type_problem``: too long, a lone
+surrogate, a control character) or the bus calls it malformed.
 """
 
 from __future__ import annotations
@@ -13,14 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from qqbus.aws import require_env
-from qqbus.detail import Transport, event_entry, utf8_safe
+from qqbus.detail import Transport, detail_type_problem, event_entry, utf8_safe
 from qqbus.events.parse import ParsedEvent
 from qqbus.ingress.http import Response
 from qqbus.observability import count, logger
 from qqbus.publish import EVENT_BUS_ENV, Failed, publisher
-
-#: PutEvents refuses a DetailType longer than this.
-MAX_DETAIL_TYPE_CHARS = 128
 
 
 def publish(
@@ -76,10 +74,5 @@ def refused(failed: Failed) -> Response:
 
 
 def _unroutable(detail_type: str) -> Response | None:
-    if len(detail_type) > MAX_DETAIL_TYPE_CHARS:
-        return Response.error(
-            400, f"event type {detail_type[:40]!r}... is over the bus's {MAX_DETAIL_TYPE_CHARS} characters"
-        )
-    if utf8_safe(detail_type) != detail_type:
-        return Response.error(400, f"event type {detail_type!r} is not valid Unicode (a lone surrogate)")
-    return None
+    problem = detail_type_problem(detail_type)
+    return None if problem is None else Response.error(400, problem)

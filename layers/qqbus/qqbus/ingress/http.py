@@ -4,25 +4,17 @@ Everything Lambda-specific about the ingress functions lives here: base64 bodies
 header names, the ``{"statusCode", "headers", "body"}`` answer. An unexpected error becomes a
 500 with a generic body; the stack trace goes to the log, never into the response.
 
-``read_json_object`` is the one place ingress parses JSON, and it only returns what the bus
-can carry: nesting at most ``MAX_JSON_DEPTH`` deep (checked without recursion before
-``json.loads``, which recurses once per level), finite numbers only (no ``NaN``/``Infinity``, no ``1e999``),
-integers within 64 bits (the bus's limit). A lone surrogate escape (``"\\ud83d"``, a cut
-emoji) is accepted and kept: ``qqbus.detail.json_text`` writes it back as that escape.
+Bodies are read with ``qqbus.json_body.read_json_object``, the one JSON reader of every door
+(the relay's WebSockets use it too): only a JSON object the bus can carry gets through.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
-import math
 import os
-import re
-from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import accumulate
 from typing import Any
 
 from qqbus.aws import prewarm
@@ -31,15 +23,6 @@ from qqbus.observability import count, logger, publishing_metrics
 
 #: Bodies above this are refused with 413 (a PutEvents entry holds at most 256 KiB).
 DEFAULT_MAX_BODY_BYTES = 240 * 1024
-#: Deepest nesting of arrays and objects accepted. Real events nest a handful of levels; the
-#: cap keeps ``json.loads`` far from the recursion limit (and the bus's own 1000 levels).
-MAX_JSON_DEPTH = 64
-#: The integers EventBridge accepts in ``Detail`` (a signed 64-bit range).
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_DEPTH_STEP = str.maketrans({"[": "\x01", "{": "\x01", "]": "\xff", "}": "\xff"})
 
 
 def max_body_bytes() -> int:
@@ -52,7 +35,7 @@ def env_flag(name: str) -> bool:
 
 
 class BadRequest(ValueError):
-    """The request cannot be read (a body that is not valid base64)."""
+    """The request cannot be read: a body that is not valid base64, an event of the wrong shape."""
 
 
 @dataclass
@@ -96,10 +79,25 @@ def refuse_early(request: Request) -> Response | None:
     return None
 
 
-def from_function_url(event: dict[str, Any]) -> Request:
-    """The request in a Function URL (or API Gateway HTTP API) event."""
-    http = event.get("requestContext", {}).get("http", {})
-    raw = event.get("body") or ""
+def from_function_url(event: Any) -> Request:
+    """The request in a Function URL (or API Gateway HTTP API) event.
+
+    Raises
+    ------
+    BadRequest
+        When the event does not have that shape (no Function URL sends one, but a direct
+        invocation can): not an object, or a field of another kind (``requestContext: null``,
+        a list as the body). Null headers and query parameters are taken as none.
+    """
+    if not isinstance(event, dict):
+        raise BadRequest(f"the event is a JSON {_kind(event)}, not a Function URL request")
+    context = _object(event.get("requestContext", {}), "requestContext")
+    http = _object(context.get("http", {}), "requestContext.http")
+    raw = event.get("body")
+    if raw is None:
+        raw = ""
+    elif not isinstance(raw, str | bytes | bytearray):
+        raise BadRequest(f"the event's body is a JSON {_kind(raw)}, not a string")
     if event.get("isBase64Encoded"):
         try:
             body = base64.b64decode(raw, validate=True)
@@ -107,14 +105,39 @@ def from_function_url(event: dict[str, Any]) -> Request:
             raise BadRequest("body is marked base64 but is not valid base64") from exc
     else:
         body = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
-    headers = {str(k).lower(): utf8_safe(str(v)) for k, v in (event.get("headers") or {}).items()}
+    headers = {
+        str(k).lower(): utf8_safe(str(v)) for k, v in _object(event.get("headers") or {}, "headers").items()
+    }
+    query = _object(event.get("queryStringParameters") or {}, "queryStringParameters")
     return Request(
         method=str(http.get("method") or event.get("httpMethod") or "POST").upper(),
         path=str(event.get("rawPath") or http.get("path") or "/"),
         headers=headers,
         body=body,
-        query={str(k): str(v) for k, v in (event.get("queryStringParameters") or {}).items()},
+        query={str(k): str(v) for k, v in query.items()},
     )
+
+
+def _object(value: Any, name: str) -> dict[str, Any]:
+    """``value``, the event's field ``name``, if it is an object."""
+    if not isinstance(value, dict):
+        raise BadRequest(f"the event's {name} is a JSON {_kind(value)}, not an object")
+    return value
+
+
+_KINDS: dict[type, str] = {
+    dict: "object",
+    list: "array",
+    str: "string",
+    bool: "boolean",
+    int: "number",
+    float: "number",
+    type(None): "null",
+}
+
+
+def _kind(value: Any) -> str:
+    return _KINDS.get(type(value), type(value).__name__)
 
 
 def to_function_url(response: Response) -> dict[str, Any]:
@@ -127,10 +150,10 @@ def to_function_url(response: Response) -> dict[str, Any]:
 
 def function_url_handler(
     handle: Callable[[Request], Response],
-) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+) -> Callable[[Any, Any], dict[str, Any]]:
     """``lambda_handler`` for a Function URL: translate, ``handle``, translate back."""
 
-    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         count("Requests")
         try:
             request = from_function_url(event)
@@ -146,61 +169,6 @@ def function_url_handler(
     prewarm("events")  # in Lambda's init phase only (see qqbus.aws.prewarm_enabled)
     traced = logger.inject_lambda_context(clear_state=True)(lambda_handler)
     return publishing_metrics(traced)
-
-
-class _Unacceptable(ValueError):
-    """Valid JSON syntax that the bus cannot carry (a non-finite or out-of-range number)."""
-
-
-def _no_constant(name: str) -> Any:
-    raise _Unacceptable(f"body has {name}, which is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise _Unacceptable(f"body has the number {text[:30]}, which overflows to infinity")
-    return value
-
-
-def _int64(text: str) -> int:
-    value = int(text) if len(text) <= 20 else None  # 20 characters hold every int64
-    if value is None or not INT64_MIN <= value <= INT64_MAX:
-        raise _Unacceptable(f"body has the integer {text[:30]}, outside the 64-bit range of the bus")
-    return value
-
-
-def nesting_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether arrays and objects in JSON ``text`` nest deeper than ``limit``.
-
-    No recursion and no Python loop per character: strings are cut out (an unterminated one
-    runs to the end, so the regex never backtracks), brackets become +1/-1, and the deepest
-    running sum is the depth.
-    """
-    if text.count("[") + text.count("{") <= limit:
-        return False
-    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
-    steps = array("b", brackets.translate(_DEPTH_STEP).encode("latin-1"))
-    return max(accumulate(steps), default=0) > limit
-
-
-def read_json_object(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
-    """The body as a JSON object the bus can carry, or None and why it is not one."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return None, f"body is not UTF-8 (byte {exc.start})"
-    if nesting_exceeds(text):
-        return None, f"body nests arrays or objects more than {MAX_JSON_DEPTH} levels deep"
-    try:
-        data = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_int64)
-    except _Unacceptable as exc:
-        return None, str(exc)
-    except ValueError as exc:
-        return None, f"body is not JSON: {exc}"
-    if not isinstance(data, dict):
-        return None, f"body is JSON {type(data).__name__}, not an object"
-    return data, None
 
 
 def function_url_event(

@@ -15,7 +15,7 @@ again, or a 4xx when the bus can never take it (``qqbus.ingress.bus``).
 
 A lone surrogate escape in the body (``"\\ud83d"``: JS-based implementations cut emoji) is
 accepted: the payload goes on the bus as received. One in a type field (``post_type``,
-``notice_type``, ...) is refused (400): it cannot be routed.
+``notice_type``, ...) is refused (400), as is a control character there: it cannot be routed.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from typing import Any
 from qqbus.detail import onebot_event_id
 from qqbus.events.parse import UnknownPayload, parse_event
 from qqbus.ingress.bus import publish
-from qqbus.ingress.http import Request, Response, env_flag, read_json_object, refuse_early
+from qqbus.ingress.http import Request, Response, env_flag, refuse_early
 from qqbus.ingress.replay import outside_window, replays_allowed
+from qqbus.json_body import read_json_object
 from qqbus.observability import count, logger
 from qqbus.secrets import SecretUnavailable, onebot_secret
 from qqbus.signatures import onebot_verify

@@ -11,7 +11,8 @@ one endpoint: ``X-Bot-Appid`` chooses the secret, and an AppID that no configure
 names is refused (401), since the header itself is not signed.
 
 A lone surrogate escape in the body (``"\\ud83d"``, a cut emoji) is accepted: the payload goes
-on the bus as received. One in the type ``t`` is refused (400): it cannot be routed.
+on the bus as received. One in the type ``t`` is refused (400), as is a control character
+there: it cannot be routed.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from __future__ import annotations
 from qqbus.detail import onebot_event_id
 from qqbus.events.parse import UnknownPayload, parse_event
 from qqbus.ingress.bus import publish
-from qqbus.ingress.http import Request, Response, read_json_object, refuse_early
+from qqbus.ingress.http import Request, Response, refuse_early
 from qqbus.ingress.replay import outside_window
+from qqbus.json_body import read_json_object
 from qqbus.observability import logger
 from qqbus.secrets import SecretUnavailable, qq_secret
 from qqbus.signatures import EVENT_TS, SignatureError, qq_validation_answer, qq_verify

@@ -14,17 +14,19 @@ reconnects with websockets' backoff and relays the same way (transport websocket
 event on a connection names its bot.
 
 Every frame goes through ``read_frame``, which never raises: a frame that is not JSON, not an
-event, or names another bot than its connection (refused, as the HTTP ingress refuses it) is
-counted and logged and the connection goes on. Frames are capped at ``max_frame_bytes``
-(websockets closes with 1009 past it); the payload goes on the bus as received, lone surrogate
-escapes included.
+event, or names another bot than its connection is counted and logged and the connection goes
+on. Frames are read with the HTTP ingress's reader (``qqbus.json_body``), so a frame is refused
+for what the ingress refuses with 400: a number the bus cannot carry (``NaN``, ``Infinity``,
+``1e999``, an integer beyond 64 bits), nesting deeper than 64, a type that cannot be a
+detail-type (``qqbus.detail.detail_type_problem``), another bot's ``self_id``. Frames are
+capped at ``max_frame_bytes`` (websockets closes with 1009 past it); the payload goes on the bus
+as received, lone surrogate escapes included.
 """
 
 from __future__ import annotations
 
 import functools
 import hmac
-import json
 import logging
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -38,8 +40,9 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from qqbus.detail import Transport, event_entry, onebot_event_id
+from qqbus.detail import Transport, detail_type_problem, event_entry, onebot_event_id
 from qqbus.events.parse import UnknownPayload, parse_event
+from qqbus.json_body import NotAJsonObject, Uncarriable, load_json_object
 from qqbus.relay.actions import Answers
 from qqbus.relay.publisher import RelayPublisher
 
@@ -106,10 +109,12 @@ def read_frame(
     """
     body = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
     try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        return Frame("ignored", problem=f"not JSON ({len(body)} bytes): {type(exc).__name__}")
-    if not isinstance(payload, dict) or "post_type" not in payload:
+        payload = load_json_object(body)  # the HTTP ingress's reader: what it refuses, we refuse
+    except Uncarriable as exc:
+        return Frame("refused", problem=str(exc)[:300])
+    except NotAJsonObject as exc:
+        return Frame("ignored", problem=f"not a JSON object ({len(body)} bytes): {exc}"[:300])
+    if "post_type" not in payload:
         return Frame("ignored", problem="not an event")  # an API response (status/retcode/echo)
     given = payload.get("self_id")
     if isinstance(given, bool) or (given is not None and not isinstance(given, (str, int))):
@@ -123,6 +128,8 @@ def read_frame(
         parsed = parse_event(payload)
     except UnknownPayload as exc:
         return Frame("ignored", problem=f"not a OneBot event: {exc}"[:300])
+    if unroutable := detail_type_problem(parsed.detail_type):
+        return Frame("refused", problem=unroutable)
     kind: FrameKind = "heartbeat" if parsed.detail_type == "meta_event.heartbeat" else "event"
     if kind == "heartbeat" and not config.publish_heartbeats:
         return Frame(kind, bot_id=bot_id)
