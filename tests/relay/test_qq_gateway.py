@@ -7,6 +7,7 @@ import itertools
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -321,3 +322,47 @@ def test_access_token_is_refreshed_in_its_last_minute(tmp_path: Path, expires_in
         return fake
 
     assert asyncio.run(scenario()).tokens_issued == fetches
+
+
+class _UncarriableQQ(FakeQQ):
+    """Event 2 carries NaN and event 4 a type with a control character: what ingress refuses."""
+
+    def _next_event(self) -> tuple[str, dict[str, Any], str]:
+        t, d, event_id = super()._next_event()
+        k = self.cursor - 1
+        if k == 2:
+            d["content"] = float("nan")  # json.dumps writes NaN, as a careless server might
+        if k == 4:
+            t = "GROUP_AT\x01MESSAGE"
+        return t, d, event_id
+
+
+def test_dispatches_the_bus_cannot_carry_are_refused_and_resumed_past(tap: BusTap, tmp_path: Path) -> None:
+    async def scenario() -> tuple[dict[str, Any], int]:
+        fake = _UncarriableQQ(6, {})
+        await fake.start()
+        publisher = RelayPublisher(
+            EventBridgePublisher(events=boto3.client("events")), tmp_path / "spool", flush_delay=0.01
+        )
+        relay = QQGatewayRelay(config(fake, tap.name), publisher)
+        pub_task = asyncio.create_task(publisher.run())
+        relay_task = asyncio.create_task(relay.run())
+        for _ in range(500):
+            shard = relay.health()["shards"]
+            if shard and shard[0]["refused"] == 2 and publisher.stats.published >= 4:
+                break
+            await asyncio.sleep(0.02)
+        shard = relay.health()["shards"][0]
+        fake.finish.set()
+        with pytest.raises(GatewayStopped):
+            await asyncio.wait_for(relay_task, 30)
+        await publisher.close()
+        await pub_task
+        await fake.stop()
+        return shard, publisher.stats.published
+
+    shard, published = asyncio.run(scenario())
+    assert shard["refused"] == 2 and published == 4
+    assert shard["resume_seq"] == shard["last_seq"] == 7  # READY is seq 1: nothing held back
+    ids = sorted(e["detail"]["event_id"] for e in tap.drain())
+    assert ids == ["EVT:0", "EVT:1", "EVT:3", "EVT:5"]

@@ -45,8 +45,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import backoff
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from qqbus.detail import event_entry, onebot_event_id
+from qqbus.detail import detail_type_problem, event_entry, onebot_event_id
 from qqbus.events.qq import INTENT_GROUP_AND_C2C_EVENT, SOURCE
+from qqbus.json_body import read_json_object
 from qqbus.relay.blocking import call_in_daemon_thread
 from qqbus.relay.publisher import Outcome, RelayPublisher
 from qqbus.relay.session_file import SessionFile
@@ -326,13 +327,21 @@ class SeqTracker:
         return self.last_received or 0
 
 
-def read_gateway_frame(raw: str | bytes) -> dict[str, Any] | None:
-    """A gateway frame as a JSON object, or None when it is not one. Never raises."""
+def read_gateway_frame(raw: str | bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """A gateway frame as a JSON object, and why the bus could not carry it (None: it can).
+
+    The ingress's reader decides (``qqbus.json_body``); a frame it refuses for the bus but that
+    is still JSON (nested too deep, a number out of range) is read plainly, so that its ``op`` and
+    ``s`` still count: the relay must still heartbeat, and settle the seq it refuses. Never raises.
+    """
+    message, why = read_json_object(raw)
+    if message is not None:
+        return message, None
     try:
-        message = json.loads(raw)
+        plain = json.loads(raw)
     except (ValueError, RecursionError):
-        return None
-    return message if isinstance(message, dict) else None
+        return None, why
+    return (plain, why) if isinstance(plain, dict) else (None, why)
 
 
 def frame_seq(message: dict[str, Any]) -> int | None:
@@ -369,6 +378,7 @@ class ShardStats:
     connections: int = 0
     dispatches: int = 0
     duplicates_skipped: int = 0
+    refused: int = 0  # dispatches the bus could not carry (as HTTP ingress refuses them)
     last_close: str | None = None
 
 
@@ -490,7 +500,7 @@ class ShardSession:
         self._was_ready = False
         heartbeat: asyncio.Task[None] | None = None
         try:
-            hello = read_gateway_frame(await asyncio.wait_for(ws.recv(), timeout=self.config.open_timeout))
+            hello, _ = read_gateway_frame(await asyncio.wait_for(ws.recv(), timeout=self.config.open_timeout))
             if hello is None or hello.get("op") != OP_HELLO:
                 log.warning("shard %s: expected Hello, got %.100r", self.shard, hello)
                 await ws.close(4002, "expected hello")
@@ -572,7 +582,7 @@ class ShardSession:
             await asyncio.sleep(interval)
 
     async def _on_frame(self, ws: ClientConnection, raw: str | bytes) -> Action | None:
-        message = read_gateway_frame(raw)
+        message, uncarriable = read_gateway_frame(raw)
         if message is None:
             log.warning("shard %s: a frame that is not a JSON object: %.100r", self.shard, raw)
             return None
@@ -580,7 +590,7 @@ class ShardSession:
         if op == OP_HEARTBEAT_ACK:
             self._acked = True
         elif op == OP_DISPATCH:
-            await self._dispatch(message, raw)
+            await self._dispatch(message, raw, uncarriable)
         elif op == OP_HEARTBEAT:
             await ws.send(json.dumps({"op": OP_HEARTBEAT, "d": self.tracker.last_received}))
         elif op == OP_RECONNECT:
@@ -591,7 +601,9 @@ class ShardSession:
             return "identify"
         return None
 
-    async def _dispatch(self, message: dict[str, Any], raw: str | bytes) -> None:
+    async def _dispatch(
+        self, message: dict[str, Any], raw: str | bytes, uncarriable: str | None = None
+    ) -> None:
         t, seq, data = message.get("t"), frame_seq(message), message.get("d")
         if t == "READY":
             session_id = data.get("session_id") if isinstance(data, dict) else None
@@ -617,6 +629,12 @@ class ShardSession:
             self.stats.duplicates_skipped += 1  # replayed after a resume, and already submitted
             return
         self.stats.dispatches += 1
+        if problem := uncarriable or detail_type_problem(t):  # what HTTP ingress refuses with 400
+            self.stats.refused += 1
+            log.error("shard %s: dispatch %s refused (the bus cannot carry it): %s", self.shard, seq, problem)
+            if seq is not None:
+                self._settled(self.tracker, seq, "rejected")  # refused for good: resume past it
+            return
         entry = dispatch_entry(message, raw, self.config)
         if seq is None:
             await self.publisher.submit(entry)
