@@ -6,10 +6,11 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: venv test test-slow fuzz-long lint fmt invoke dev build validate bench clean
 
-$(STAMP): pyproject.toml layers/qqbus/requirements.txt
+# Three projects, installed editable together: the runtime (.), the relay and the dev tools.
+$(STAMP): pyproject.toml relay/pyproject.toml devtools/pyproject.toml layers/qqbus/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e . -e ./relay -e "./devtools[test]"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -32,7 +33,7 @@ fuzz-long: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/qqbus/qqbus
+	$(BIN)/mypy layers/qqbus/qqbus relay/qqbus_relay devtools/qqbus_dev
 
 fmt: venv
 	$(BIN)/ruff format .

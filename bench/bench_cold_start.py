@@ -31,8 +31,8 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
 
 import boto3
 from moto.server import ThreadedMotoServer
-from qqbus.local.provision import create_tables, local_refs
-from qqbus.local.template import REPO_ROOT, Template
+from qqbus_dev.provision import create_tables, local_refs
+from qqbus_dev.template import REPO_ROOT, Template
 
 RUNS = 7
 EVENT = json.loads((REPO_ROOT / "events" / "qq_group_add_robot.json").read_text())
@@ -42,7 +42,7 @@ import json, sys, time
 t0 = time.perf_counter()
 sys.path.insert(0, sys.argv[1])
 import app
-from qqbus.lambda_context import LocalContext
+from qqbus_dev.lambda_context import LocalContext
 t1 = time.perf_counter()
 event = json.loads(sys.argv[2])
 app.lambda_handler(event, LocalContext())

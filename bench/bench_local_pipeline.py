@@ -22,8 +22,8 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # no EMF lines on stdout between the figures
 
 import boto3
-from qqbus.local.send import post, prepare
-from qqbus.local.stack import LocalStack, StackOptions
+from qqbus_dev.send import post, prepare
+from qqbus_dev.stack import LocalStack, StackOptions
 
 N = 420
 SENDERS = 8

@@ -34,8 +34,8 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
 import boto3
 from qqbus.publish import EventBridgePublisher
-from qqbus.relay.publisher import DEFAULT_MAX_IN_FLIGHT, RelayPublisher
-from qqbus.relay.qq_gateway import GatewayConfig, QQGatewayRelay
+from qqbus_relay.publisher import DEFAULT_MAX_IN_FLIGHT, RelayPublisher
+from qqbus_relay.qq_gateway import GatewayConfig, QQGatewayRelay
 
 ROOT = Path(__file__).resolve().parents[1]  # the fake platform is the relay tests' (tests/relay)
 
@@ -117,7 +117,7 @@ async def one_run(
 BUS = """
 import logging, sys, time
 from moto.server import ThreadedMotoServer
-from qqbus.local import moto_speedups
+from qqbus_dev import moto_speedups
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
 moto_speedups.apply((moto_speedups.MOTO_MODULE_LIST,))
 ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False).start()

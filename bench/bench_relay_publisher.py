@@ -19,9 +19,9 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
 import boto3
 from moto import mock_aws
 from qqbus.detail import build_entry
-from qqbus.local import moto_speedups
 from qqbus.publish import EventBridgePublisher
-from qqbus.relay.publisher import RelayPublisher
+from qqbus_dev import moto_speedups
+from qqbus_relay.publisher import RelayPublisher
 
 N = 1000
 

@@ -22,9 +22,9 @@ import uuid
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
-from qqbus.local.send import post, prepare
-from qqbus.local.stack import LocalStack, StackOptions
-from qqbus.local.template import REPO_ROOT
+from qqbus_dev.send import post, prepare
+from qqbus_dev.stack import LocalStack, StackOptions
+from qqbus_dev.template import REPO_ROOT
 
 N = 30
 

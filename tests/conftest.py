@@ -24,14 +24,14 @@ import boto3  # noqa: E402
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from qqbus import aws  # noqa: E402
-from qqbus.lambda_context import LocalContext  # noqa: E402
-from qqbus.local.moto_speedups import share_botocore_loader  # noqa: E402
-from qqbus.local.provision import create_tables, local_refs  # noqa: E402
-from qqbus.local.template import Template  # noqa: E402
 from qqbus.state import DynamoGroupStore  # noqa: E402
+from qqbus_dev.lambda_context import LocalContext  # noqa: E402
+from qqbus_dev.moto_speedups import share_botocore_loader  # noqa: E402
+from qqbus_dev.provision import create_tables, local_refs  # noqa: E402
+from qqbus_dev.template import Template  # noqa: E402
 
 # The suite's own AWS is moto as released: no moto speed-up (the dev stacks the tests start apply
-# theirs, qqbus.local.moto_speedups). botocore's models are read once: each test's mock_aws makes
+# theirs, qqbus_dev.moto_speedups). botocore's models are read once: each test's mock_aws makes
 # a new boto3 session, which would read them again.
 share_botocore_loader()
 

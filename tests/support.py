@@ -18,7 +18,7 @@ HANDLERS = REPO / "handlers"
 
 
 def _template() -> Any:
-    from qqbus.local.template import Template
+    from qqbus_dev.template import Template
 
     return Template.read(REPO / "template.yaml")
 

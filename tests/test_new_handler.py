@@ -25,7 +25,7 @@ def test_new_handler_in_a_copy_passes_routing_template_packaging_and_lint(tmp_pa
     shutil.copytree(REPO, copy, ignore=SKIP)
     (tmp_path / "shared").symlink_to(SHARED)  # tests read ../shared, as beside the real checkout
     env = {**os.environ, "PYTHONPATH": str(copy / "layers" / "qqbus")}  # the copy's package, not ours
-    qqbus = [sys.executable, "-m", "qqbus", "new", "handler"]
+    qqbus = [sys.executable, "-m", "qqbus_dev", "new", "handler"]
 
     made = _run([*qqbus, "notice.notify.poke", "--replies"], copy, env)  # as the README has it
     assert made.returncode == 0, made.stdout + made.stderr

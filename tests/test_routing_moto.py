@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from qqbus.local.provision import Routes, create_bus_and_routes
-from qqbus.local.template import Template
+from qqbus_dev.provision import Routes, create_bus_and_routes
+from qqbus_dev.template import Template
 
 from tests.support import CONTRACT, SENDERS, SUB_TYPES, event_file
 

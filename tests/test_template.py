@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from qqbus.local.template import TEMPLATE_PATH, Template
+from qqbus_dev.template import TEMPLATE_PATH, Template
 
 from tests.support import ACTION_ASKERS, CONTRACT, SENDERS, STATE_WRITERS, SUB_TYPES, USERS_WRITERS
 
@@ -241,8 +241,8 @@ def test_transformed_template_has_function_urls(transformed: dict[str, Any]) -> 
 
 
 def test_dashboard_body_is_json_and_alarms_watch_the_failure_paths(template: Template) -> None:
-    from qqbus.local.provision import local_refs
-    from qqbus.local.template import resolve
+    from qqbus_dev.provision import local_refs
+    from qqbus_dev.template import resolve
 
     refs = local_refs(template, "us-east-1", stage="t")
     body = json.loads(resolve(template.resources["Dashboard"]["Properties"]["DashboardBody"], refs))

@@ -1,7 +1,7 @@
 """QqEgress and QqSandbox (DESIGN "QQ in production"): what each value deploys, offline.
 
 The template is transformed by the SAM translator, its Conditions are evaluated for each
-parameter value (by the small evaluator here, independent of qqbus.local), and the resources
+parameter value (by the small evaluator here, independent of qqbus_dev), and the resources
 that would exist are checked: only ``nat`` makes VPC/NAT/EIP resources, only ``relay`` makes
 its queue, ``direct`` makes nothing new, and the QQ sender's Environment and role follow.
 """
@@ -18,8 +18,8 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from qqbus.local.provision import create_queues, local_refs
-from qqbus.local.template import CONDITIONS_KEY, TEMPLATE_PATH, Template, resolve
+from qqbus_dev.provision import create_queues, local_refs
+from qqbus_dev.template import CONDITIONS_KEY, TEMPLATE_PATH, Template, resolve
 
 EGRESS = ["direct", "nat", "relay"]
 SANDBOX = ["false", "true"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qqbus.local.template import Template
+from qqbus_dev.template import Template
 
 from tests.support import CONTRACT, EVENTS, HANDLERS, SENDERS, SUB_TYPES, handler_folders, load_json
 

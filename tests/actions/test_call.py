@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from qqbus.actions import Action, Outbox, Segment, collecting
 from qqbus.handler import Delivered
-from qqbus.local.fake_apis import FakeOneBotApi
 from qqbus.senders.http import Retrying
 from qqbus.senders.onebot import perform
 from qqbus.senders.outcome import SendContext
 from qqbus.state import InMemoryGroupStore
+from qqbus_dev.fake_apis import FakeOneBotApi
 
 from tests.support import event_file
 

@@ -11,7 +11,7 @@ import pytest
 from qqbus.actions import Action, Outbox, Segment, make_action_id, to_message
 from qqbus.events.onebot import GroupBan, GroupMessage, PrivateMessage
 from qqbus.events.qq import C2CMessageCreate, GroupAddRobot, GroupAtMessageCreate
-from qqbus.lambda_context import LocalContext
+from qqbus_dev.lambda_context import LocalContext
 
 from tests.conftest import BusTap
 from tests.support import SAMPLES, event_file, load_handler, load_json

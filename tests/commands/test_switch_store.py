@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from qqbus.local.groups_view import render
 from qqbus.state import DynamoGroupStore, GroupStore, InMemoryGroupStore
+from qqbus_dev.groups_view import render
 
 
 @pytest.fixture(params=["dynamodb", "memory"])

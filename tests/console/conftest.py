@@ -55,7 +55,7 @@ def require_browser() -> str:
         try:
             import playwright.sync_api  # noqa: F401
         except ImportError:
-            problem = "the playwright package is missing (pip install -e '.[dev]')"
+            problem = "the playwright package is missing (pip install -e './devtools[test]')"
     if problem is not None:
         if os.environ.get("CI"):
             pytest.fail(f"CI runs the browser tests, but {problem}: .ci/run installs it", pytrace=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from qqbus.local.console.feed import Feed
+from qqbus_dev.console.feed import Feed
 
 
 def test_a_reader_gets_everything_after_its_last_id_in_order() -> None:

@@ -8,8 +8,8 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from qqbus.local.functions import MAX_LOG_CHARS, MAX_LOG_LINES, captured_logs
 from qqbus.observability import logger
+from qqbus_dev.functions import MAX_LOG_CHARS, MAX_LOG_LINES, captured_logs
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from qqbus.commands import message_text
 from qqbus.events.message import parse_cq
 from qqbus.events.parse import parse_event
-from qqbus.local.console import payloads
-from qqbus.local.console.payloads import NOTICES
 from qqbus.state import MUTED_UNTIL_LIFTED
+from qqbus_dev.console import payloads
+from qqbus_dev.console.payloads import NOTICES
 
 NOW = 1_718_000_000.0
 # What a person can type: any text, CQ look-alikes and escapes included, not only blank.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from qqbus.local.console.queues import describe, failure_queue_ids
-from qqbus.local.template import Template
+from qqbus_dev.console.queues import describe, failure_queue_ids
+from qqbus_dev.template import Template
 
 EVENT = {
     "source": "qqbus.action",

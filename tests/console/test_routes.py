@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from qqbus.local.console.routes import ROUTE_MODELS, HttpError, host_allowed, origin_allowed, parse
+from qqbus_dev.console.routes import ROUTE_MODELS, HttpError, host_allowed, origin_allowed, parse
 
 
 @pytest.mark.parametrize(

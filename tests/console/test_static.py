@@ -9,12 +9,13 @@ from importlib.resources import files
 
 from tests.support import REPO
 
-STATIC = files("qqbus.local.console") / "static"
+STATIC = files("qqbus_dev.console") / "static"
 
 
 def test_every_static_file_is_package_data() -> None:
-    globs = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
-    shipped = globs["qqbus.local.console"]
+    project = tomllib.loads((REPO / "devtools" / "pyproject.toml").read_text())
+    globs = project["tool"]["setuptools"]["package-data"]
+    shipped = globs["qqbus_dev.console"]
     names = [f.name for f in STATIC.iterdir() if f.is_file()]
     assert {"index.html", "console.css", "console.js"} <= set(names)
     assert all(any(fnmatch(f"static/{name}", glob) for glob in shipped) for name in names)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from qqbus.local.console.tables import cell, columns, format_time, item_to_row, render
 from qqbus.state import MUTED_UNTIL_LIFTED
+from qqbus_dev.console.tables import cell, columns, format_time, item_to_row, render
 
 NOW = 1_718_000_000
 

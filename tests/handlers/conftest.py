@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from qqbus.lambda_context import LocalContext
 from qqbus.observability import logger
+from qqbus_dev.lambda_context import LocalContext
 
 from tests.support import event_file, load_handler
 

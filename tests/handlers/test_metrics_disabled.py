@@ -29,8 +29,8 @@ def test_a_handler_publishes_its_counts_only_while_metrics_are_enabled(
     import json
     import warnings
 
-    from qqbus.lambda_context import LocalContext
     from qqbus.observability import publishing_metrics
+    from qqbus_dev.lambda_context import LocalContext
 
     def handler(event: dict[str, int], context: object) -> str:
         count("Handled", event["n"])

@@ -6,8 +6,8 @@ from typing import Any
 
 from qqbus.events.onebot import NoticeEvent
 from qqbus.handler import Delivered, handler
-from qqbus.lambda_context import LocalContext
 from qqbus.state import groups
+from qqbus_dev.lambda_context import LocalContext
 
 from tests.support import bus_event
 

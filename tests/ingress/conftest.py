@@ -12,9 +12,9 @@ import boto3
 import pytest
 from moto import mock_aws
 from qqbus.ingress.http import function_url_event
-from qqbus.lambda_context import LocalContext
 from qqbus.observability import logger
 from qqbus.signatures import onebot_signature, qq_sign_request
+from qqbus_dev.lambda_context import LocalContext
 
 from tests.support import load_handler
 

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 import pytest
-from qqbus.cli import main
-from qqbus.local.functions import DEV_QQ_APPID, DevSecrets, function_environment
-from qqbus.local.provision import local_refs
-from qqbus.local.template import CONDITIONS_KEY, Template, evaluate_conditions, resolve
+from qqbus_dev.cli import main
+from qqbus_dev.functions import DEV_QQ_APPID, DevSecrets, function_environment
+from qqbus_dev.provision import local_refs
+from qqbus_dev.template import CONDITIONS_KEY, Template, evaluate_conditions, resolve
 
 from tests.support import EVENTS
 

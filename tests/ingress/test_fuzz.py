@@ -34,8 +34,8 @@ from qqbus.detail import utf8_safe
 from qqbus.ingress.http import DEFAULT_MAX_BODY_BYTES, function_url_event
 from qqbus.ingress.replay import MAX_AGE_SECONDS, MAX_SKEW_SECONDS
 from qqbus.json_body import INT64_MAX, INT64_MIN, MAX_JSON_DEPTH
-from qqbus.lambda_context import LocalContext
 from qqbus.signatures import onebot_signature, qq_sign_request, qq_verify
+from qqbus_dev.lambda_context import LocalContext
 
 from tests.ingress.conftest import ONEBOT_SECRET, QQ_APPID, QQ_SECRET, LogTap
 from tests.ingress.fuzz_profiles import TIMEOUT, fuzz_settings

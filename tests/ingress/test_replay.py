@@ -9,10 +9,10 @@ from typing import Any
 import boto3
 import pytest
 from qqbus.ingress.replay import MAX_AGE_SECONDS, MAX_SKEW_SECONDS, outside_window
-from qqbus.lambda_context import LocalContext
-from qqbus.local.provision import create_tables
-from qqbus.local.template import Template
 from qqbus.pipeline import IDEMPOTENCY_SECONDS
+from qqbus_dev.lambda_context import LocalContext
+from qqbus_dev.provision import create_tables
+from qqbus_dev.template import Template
 
 from tests.ingress.conftest import ONEBOT_SECRET, QQ_APPID, Bus, Call, post, signed
 from tests.support import SAMPLES, load_handler, load_json

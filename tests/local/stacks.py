@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from qqbus.local.send import post, prepare
+from qqbus_dev.send import post, prepare
 
 
 class Stack:
@@ -100,7 +100,7 @@ def running_stack(tmp: Path, *args: str) -> Iterator[Stack]:
     command = [
         sys.executable,
         "-m",
-        "qqbus",
+        "qqbus_dev",
         "dev",
         "--port",
         "0",

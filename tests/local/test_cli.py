@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from qqbus.cli import main
-from qqbus.local.functions import DEV_ONEBOT_SECRET, DEV_QQ_APPID, DEV_QQ_SECRET
-from qqbus.local.groups_view import render
-from qqbus.local.send import prepare
 from qqbus.signatures import onebot_verify, qq_verify
 from qqbus.state import MUTED_UNTIL_LIFTED, GroupState
+from qqbus_dev.cli import main
+from qqbus_dev.functions import DEV_ONEBOT_SECRET, DEV_QQ_APPID, DEV_QQ_SECRET
+from qqbus_dev.groups_view import render
+from qqbus_dev.send import prepare
 
 from tests.support import EVENTS, SAMPLES
 
@@ -94,7 +94,7 @@ def test_invoke_an_ingress_function_shows_what_reached_the_bus(capsys: pytest.Ca
 def test_group_times_carry_their_offset_and_say_when_they_have_passed() -> None:
     import time as _time
 
-    from qqbus.local.groups_view import readable_time
+    from qqbus_dev.groups_view import readable_time
 
     past = readable_time(1_700_000_000, now=1_800_000_000)
     future = readable_time(1_900_000_000, now=1_800_000_000)
@@ -105,8 +105,8 @@ def test_group_times_carry_their_offset_and_say_when_they_have_passed() -> None:
 
 
 def test_the_users_view_shows_friends_and_opt_in() -> None:
-    from qqbus.local.groups_view import USER_COLUMNS
     from qqbus.state import UserState
+    from qqbus_dev.groups_view import USER_COLUMNS
 
     text = render(
         [

@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 
 import pytest
-from qqbus.local.cost import PRICES, Assumptions, per_million, render
-from qqbus.local.template import Template
+from qqbus_dev.cost import PRICES, Assumptions, per_million, render
+from qqbus_dev.template import Template
 
 
 def test_the_estimate_follows_the_template(template: Template) -> None:

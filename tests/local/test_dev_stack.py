@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
-from qqbus.local.send import post
-from qqbus.local.template import load
+from qqbus_dev.send import post
+from qqbus_dev.template import load
 
 from tests.local.stacks import Stack, running_stack
 from tests.support import ACTION_ASKERS, CONTRACT, EVENTS, REPO
@@ -136,7 +136,7 @@ def test_a_failing_handler_parks_its_event_after_the_retries(stack: Stack) -> No
 def test_malformed_posts_are_4xx_and_reach_no_function(
     stack: Stack, path: str, body: bytes, headers: dict[str, str]
 ) -> None:
-    from qqbus.local.send import Prepared
+    from qqbus_dev.send import Prepared
 
     before = stack.stats()
     status, answer = post(stack.http, Prepared(path, body, headers))
@@ -247,7 +247,7 @@ def test_ctrl_c_stops_a_stack_started_with_sigint_ignored(tmp_path: Path) -> Non
     """nohup and `&` in scripts start a process with SIGINT ignored: the stack still stops on it."""
     log = tmp_path / "log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GROUPS_", "IDEMPOTENCY_"))}
-    command = [sys.executable, "-m", "qqbus", "dev", "--port", "0", "--aws-port", "0"]
+    command = [sys.executable, "-m", "qqbus_dev", "dev", "--port", "0", "--aws-port", "0"]
     command += ["--state-file", str(tmp_path / "dev.json")]
     with open(log, "w") as out:
         proc = subprocess.Popen(

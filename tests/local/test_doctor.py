@@ -15,9 +15,9 @@ from typing import Any
 
 import boto3
 import pytest
-from qqbus.cli import main
-from qqbus.lambda_context import LocalContext
-from qqbus.local.fake_apis import FakeQQApi
+from qqbus_dev.cli import main
+from qqbus_dev.fake_apis import FakeQQApi
+from qqbus_dev.lambda_context import LocalContext
 
 from tests.local.stacks import running_stack
 from tests.support import load_handler

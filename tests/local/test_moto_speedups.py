@@ -12,8 +12,8 @@ import botocore.session
 import jsonpath_ng.ext
 import pytest
 from moto import mock_aws
-from qqbus.local import moto_speedups
-from qqbus.local.moto_speedups import DEV_STACK, SpeedUp
+from qqbus_dev import moto_speedups
+from qqbus_dev.moto_speedups import DEV_STACK, SpeedUp
 
 
 def test_every_declared_target_exists_on_the_installed_versions() -> None:
@@ -48,7 +48,7 @@ def test_a_moved_target_is_skipped_with_one_warning(caplog: pytest.LogCaptureFix
         SpeedUp("gone_name", "moto.backends:no_such_function", "moto 5.2.6", lambda f: f),
         SpeedUp("gone_parent", "moto.core:NoSuchClass.method", "moto 5.2.6", lambda f: f),
     )
-    with caplog.at_level(logging.WARNING, logger="qqbus.local"):
+    with caplog.at_level(logging.WARNING, logger="qqbus_dev"):
         assert moto_speedups.apply(gone) == dict.fromkeys(
             ("gone_module", "gone_name", "gone_parent"), "missing"
         )

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from qqbus.local.send import event_id_of, prepare
+from qqbus_dev.send import event_id_of, prepare
 
 from tests.local.stacks import Stack, running_stack
 from tests.support import EVENTS, event_file

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from qqbus.local.table_peek import read_item
+from qqbus_dev.table_peek import read_item
 
 TABLE = {
     "TableName": "t",
@@ -57,7 +57,7 @@ def test_read_item_is_what_a_consistent_get_item_returns(mode: str, monkeypatch:
 
 def test_a_row_key_the_table_refuses_gives_no_diff_rather_than_a_failure(mode: str) -> None:
     """Group ids come from event payloads: an empty or partial key must not fail an invocation."""
-    from qqbus.local.console.app import Watch
+    from qqbus_dev.console.app import Watch
 
     keys = [
         {"AttributeName": "bot_id", "KeyType": "HASH"},

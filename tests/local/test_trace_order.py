@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qqbus.local.trace import Step, Trace
+from qqbus_dev.trace import Step, Trace
 
 
 def test_the_arrival_comes_first_even_when_the_handler_finished_before_the_response() -> None:

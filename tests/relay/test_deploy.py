@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import yaml
-from qqbus.relay.runner import EXIT_CONFIG, RelayOptions
+from qqbus_relay.runner import EXIT_CONFIG, RelayOptions
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 

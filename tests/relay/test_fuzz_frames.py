@@ -34,10 +34,10 @@ from qqbus.ingress import onebot_http
 from qqbus.ingress.http import Request
 from qqbus.json_body import MAX_JSON_DEPTH, read_json_object
 from qqbus.publish import EventBridgePublisher, Failed, Publisher
-from qqbus.relay.onebot_ws import Frame, OneBotRelay, OneBotReverseServer, OneBotWsConfig, read_frame
-from qqbus.relay.publisher import RelayPublisher
-from qqbus.relay.qq_gateway import GatewayConfig, SeqTracker, dispatch_entry, read_gateway_frame
-from qqbus.relay.spool import decode_entry, encode_line
+from qqbus_relay.onebot_ws import Frame, OneBotRelay, OneBotReverseServer, OneBotWsConfig, read_frame
+from qqbus_relay.publisher import RelayPublisher
+from qqbus_relay.qq_gateway import GatewayConfig, SeqTracker, dispatch_entry, read_gateway_frame
+from qqbus_relay.spool import decode_entry, encode_line
 from websockets.datastructures import Headers, is_valid_header_value
 from websockets.http11 import Request as Handshake
 
@@ -122,7 +122,7 @@ class Lines(logging.Handler):
 @pytest.fixture(scope="module")
 def logged() -> Iterator[Lines]:
     handler = Lines()
-    logger = logging.getLogger("qqbus.relay")
+    logger = logging.getLogger("qqbus_relay")
     logger.addHandler(handler)
     level = logger.level
     logger.setLevel(logging.DEBUG)

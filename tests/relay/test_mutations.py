@@ -18,8 +18,8 @@ import pytest
 
 from tests.support import REPO
 
-SPOOL = "qqbus.relay.spool"
-PUBLISHER = "qqbus.relay.publisher"
+SPOOL = "qqbus_relay.spool"
+PUBLISHER = "qqbus_relay.publisher"
 SPOOL_TESTS = "tests/relay/test_spool.py"
 PUBLISHER_TESTS = "tests/relay/test_publisher.py"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
-from qqbus.relay.runner import Relay, RelayOptions
+from qqbus_relay.runner import Relay, RelayOptions
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -60,7 +60,7 @@ def options(tmp_path: Path, **kw: Any) -> RelayOptions:
         health=("127.0.0.1", 0),
         events_client=boto3.client("events"),
         # The bus is moto in this process: one call out, as `qqbus dev` runs it (see
-        # qqbus.relay.publisher, "Order"); the publisher's tests cover several.
+        # qqbus_relay.publisher, "Order"); the publisher's tests cover several.
         max_in_flight=1,
     )
     for key, value in kw.items():

@@ -20,8 +20,8 @@ import pytest
 from moto import mock_aws
 from qqbus.detail import build_entry, entry_size
 from qqbus.publish import EventBridgePublisher
-from qqbus.relay.publisher import Outcome, RelayPublisher
-from qqbus.relay.spool import encode_line
+from qqbus_relay.publisher import Outcome, RelayPublisher
+from qqbus_relay.spool import encode_line
 
 from tests.relay.conftest import Blackhole, BusTap
 from tests.relay.faults import PutEventsFaults
@@ -543,7 +543,7 @@ def test_an_outage_that_lasts_is_reported_again_every_complain_every(
         await runner
         return outage, tries
 
-    with caplog.at_level(logging.INFO, logger="qqbus.relay.publisher"):
+    with caplog.at_level(logging.INFO, logger="qqbus_relay.publisher"):
         outage, _ = asyncio.run(asyncio.wait_for(scenario(), 30))
     messages = [(r.levelno, r.getMessage()) for r in caplog.records]
     went = [m for level, m in messages if level == logging.ERROR and "the bus is unreachable after" in m]
@@ -582,7 +582,7 @@ def test_a_short_outage_is_not_reported_again(
         await pub.close()
         await runner
 
-    with caplog.at_level(logging.ERROR, logger="qqbus.relay.publisher"):
+    with caplog.at_level(logging.ERROR, logger="qqbus_relay.publisher"):
         asyncio.run(asyncio.wait_for(scenario(), 30))
     assert [r.getMessage()[:30] for r in caplog.records] == ["the bus is unreachable after 2"]
 
@@ -662,7 +662,7 @@ def test_a_restart_with_a_spool_and_the_bus_still_down_says_so(
         await runner
         return health
 
-    with caplog.at_level(logging.ERROR, logger="qqbus.relay.publisher"):
+    with caplog.at_level(logging.ERROR, logger="qqbus_relay.publisher"):
         health = asyncio.run(asyncio.wait_for(scenario(), 30))
     assert (health["state"], health["healthy"], health["spooled"]) == ("unreachable", False, 4)
     assert health["unreachable_for_s"] is not None and health["unreachable_for_s"] < 30

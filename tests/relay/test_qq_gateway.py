@@ -12,8 +12,8 @@ from typing import Any
 import boto3
 import pytest
 from qqbus.publish import EventBridgePublisher
-from qqbus.relay.publisher import RelayPublisher
-from qqbus.relay.qq_gateway import (
+from qqbus_relay.publisher import RelayPublisher
+from qqbus_relay.qq_gateway import (
     GatewayConfig,
     GatewayStopped,
     QQGatewayRelay,
@@ -260,7 +260,7 @@ def test_wrong_secret_stops_with_a_clear_error(tap: BusTap, tmp_path: Path) -> N
 
 
 def test_identifies_are_paced_to_max_concurrency_per_window() -> None:
-    from qqbus.relay.qq_gateway import IdentifyLimiter
+    from qqbus_relay.qq_gateway import IdentifyLimiter
 
     async def scenario() -> list[float]:
         limiter = IdentifyLimiter(max_concurrency=2, window=0.3)
@@ -278,7 +278,7 @@ def test_identifies_are_paced_to_max_concurrency_per_window() -> None:
 
 def test_token_endpoint_failures_that_pass_are_retried_not_fatal(tmp_path: Path) -> None:
     """One 503 at a token refresh must not end a relay that ran for hours (the unit would not restart it)."""
-    from qqbus.relay.qq_gateway import TokenSource
+    from qqbus_relay.qq_gateway import TokenSource
 
     async def scenario() -> tuple[str, int]:
         fake = FakeQQ(1, {})
@@ -294,7 +294,7 @@ def test_token_endpoint_failures_that_pass_are_retried_not_fatal(tmp_path: Path)
 
 
 def test_a_refused_token_request_stops_with_the_status(tmp_path: Path) -> None:
-    from qqbus.relay.qq_gateway import TokenSource
+    from qqbus_relay.qq_gateway import TokenSource
 
     async def scenario() -> None:
         fake = FakeQQ(1, {})
@@ -309,7 +309,7 @@ def test_a_refused_token_request_stops_with_the_status(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("expires_in, fetches", [("7200", 1), ("59", 3)])
 def test_access_token_is_refreshed_in_its_last_minute(tmp_path: Path, expires_in: str, fetches: int) -> None:
-    from qqbus.relay.qq_gateway import TokenSource
+    from qqbus_relay.qq_gateway import TokenSource
 
     async def scenario() -> FakeQQ:
         fake = FakeQQ(1, {})

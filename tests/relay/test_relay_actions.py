@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 from qqbus.actions import Action, Outbox
-from qqbus.relay.runner import Relay
+from qqbus_relay.runner import Relay
 from websockets.asyncio.client import connect
 
 from tests.relay.conftest import BusTap

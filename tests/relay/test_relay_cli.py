@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 import boto3
 import pytest
-from qqbus.relay.runner import Relay, RelayOptions
-from qqbus.relay.spool import Spool
+from qqbus_relay.runner import Relay, RelayOptions
+from qqbus_relay.spool import Spool
 from websockets.sync.client import connect
 
 from tests.relay.conftest import Blackhole, ServerBus, process_env
@@ -38,7 +38,7 @@ def free_port() -> int:
 
 def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "qqbus", "relay", *args, "--log-format", "json"],
+        [sys.executable, "-m", "qqbus_dev", "relay", *args, "--log-format", "json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -297,7 +297,7 @@ def test_relay_qq_process_resumes_its_session_after_sigkill(server_bus: ServerBu
 def test_relay_without_a_bus_says_so() -> None:
     env = {k: v for k, v in process_env().items() if k != "EVENT_BUS_NAME"}
     proc = subprocess.run(
-        [sys.executable, "-m", "qqbus", "relay", "onebot", "--listen", "127.0.0.1:0"],
+        [sys.executable, "-m", "qqbus_dev", "relay", "onebot", "--listen", "127.0.0.1:0"],
         capture_output=True,
         text=True,
         env=env,
@@ -312,7 +312,7 @@ def test_relay_without_a_region_says_so(tmp_path: Path) -> None:
         "AWS_CONFIG_FILE": str(tmp_path / "none")
     }
     proc = subprocess.run(
-        [sys.executable, "-m", "qqbus", "relay", "onebot", "--bus", "b", "--listen", "127.0.0.1:0"],
+        [sys.executable, "-m", "qqbus_dev", "relay", "onebot", "--bus", "b", "--listen", "127.0.0.1:0"],
         capture_output=True,
         text=True,
         env=env,
@@ -386,7 +386,7 @@ def relay_cli(monkeypatch: pytest.MonkeyPatch) -> list[RelayOptions]:
     monkeypatch.setattr(root, "handlers", list(root.handlers))
     monkeypatch.setattr(root, "level", root.level)
     seen: list[RelayOptions] = []
-    monkeypatch.setattr("qqbus.relay.runner.run_blocking", lambda options: seen.append(options) or 0)
+    monkeypatch.setattr("qqbus_relay.runner.run_blocking", lambda options: seen.append(options) or 0)
     return seen
 
 
@@ -394,7 +394,7 @@ def relay_cli(monkeypatch: pytest.MonkeyPatch) -> list[RelayOptions]:
 def test_qq_and_onebot_relays_default_to_their_own_spool_and_health_port(
     platform: str, monkeypatch: pytest.MonkeyPatch, relay_cli: list[RelayOptions]
 ) -> None:
-    from qqbus import cli
+    from qqbus_dev import cli
 
     seen = relay_cli
     for name in ("QQBUS_SPOOL_DIR", "QQBUS_HEALTH"):
@@ -413,8 +413,8 @@ def test_max_in_flight_reaches_the_publisher_and_is_checked(
     tmp_path: Path,
     relay_cli: list[RelayOptions],
 ) -> None:
-    from qqbus import cli
-    from qqbus.relay.runner import Relay
+    from qqbus_dev import cli
+    from qqbus_relay.runner import Relay
 
     seen = relay_cli
     args = ["relay", "onebot", "--bus", "b", "--listen", "127.0.0.1:0"]
@@ -443,7 +443,7 @@ def test_max_in_flight_reaches_the_publisher_and_is_checked(
 def test_a_qq_actions_relay_needs_its_queue_and_credentials(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], relay_cli: list[RelayOptions]
 ) -> None:
-    from qqbus import cli
+    from qqbus_dev import cli
 
     for name in ("QQ_BOT_APPID", "QQ_BOT_SECRET", "QQBUS_QQ_ACTIONS_QUEUE_URL", "QQBUS_FAILURE_QUEUE_URL"):
         monkeypatch.delenv(name, raising=False)

@@ -18,14 +18,14 @@ import boto3
 import pytest
 from qqbus.actions import Outbox
 from qqbus.events.qq import GroupAtMessageCreate
-from qqbus.local.fake_apis import FakeQQApi
-from qqbus.relay.qq_actions import QqCredentials
-from qqbus.relay.runner import Relay
 from qqbus.senders.http import Retrying
 from qqbus.senders.ledger import InMemoryLedger
 from qqbus.senders.outcome import SendContext
 from qqbus.senders.qq import QqSend, prepare
 from qqbus.state import InMemoryGroupStore, InMemoryUserStore
+from qqbus_dev.fake_apis import FakeQQApi
+from qqbus_relay.qq_actions import QqCredentials
+from qqbus_relay.runner import Relay
 
 from tests.relay.conftest import BusTap
 from tests.relay.test_onebot_ws import run_relay, wait_for
@@ -173,7 +173,7 @@ def test_a_host_off_the_whitelist_fails_once_and_parks_the_action(
             lambda: relay.qq_actions is not None and relay.qq_actions.stats.parked == 1, timeout=20
         )
 
-    with caplog.at_level(logging.ERROR, logger="qqbus.relay"):
+    with caplog.at_level(logging.ERROR, logger="qqbus_relay"):
         run_relay(tmp_path, body, **_opts(queue, fake_qq, failure_queue_url=failures))
     (result,) = _results(tap)
     assert (result["outcome"], result["reason"], result["code"]) == ("failed", "ip_not_whitelisted", 11298)
@@ -240,7 +240,7 @@ def test_health_reports_the_qq_action_queue(tap: BusTap, tmp_path: Path, fake_qq
 
 def test_the_gateway_says_which_whitelist_refused_it(fake_qq: FakeQQApi) -> None:
     """/gateway/bot is an OpenAPI call too: from a host off the whitelist the relay stops and says why."""
-    from qqbus.relay.qq_gateway import GatewayConfig, GatewayStopped, HttpRetry
+    from qqbus_relay.qq_gateway import GatewayConfig, GatewayStopped, HttpRetry
 
     fake_qq.whitelist = set()
     http = HttpRetry(GatewayConfig(APPID, SECRET, "bus", api_base=fake_qq.url))

@@ -13,9 +13,9 @@ import boto3
 import pytest
 from qqbus.detail import build_entry
 from qqbus.publish import EventBridgePublisher
-from qqbus.relay import spool as spool_module
-from qqbus.relay.publisher import Outcome, RelayPublisher
-from qqbus.relay.spool import Spool, SpoolInUse, decode_entry, encode_line, lock_directory
+from qqbus_relay import spool as spool_module
+from qqbus_relay.publisher import Outcome, RelayPublisher
+from qqbus_relay.spool import Spool, SpoolInUse, decode_entry, encode_line, lock_directory
 
 from tests.relay.conftest import BusTap
 from tests.relay.faults import PutEventsFaults
@@ -149,7 +149,7 @@ def test_a_full_spool_drops_the_newest_loudly_and_drains_the_rest(
         await runner
         return health
 
-    with caplog.at_level(logging.ERROR, logger="qqbus.relay.publisher"):
+    with caplog.at_level(logging.ERROR, logger="qqbus_relay.publisher"):
         health = asyncio.run(scenario())
     sizes = [len(encode_line(entry(n, "y" * 100))) for n in range(100)]
     fit = next(k for k in range(100) if sum(sizes[: k + 1]) > 20 * one)
@@ -180,7 +180,7 @@ def test_an_unreadable_offset_sends_the_spool_again_from_its_start(
     """Sent twice (handlers are idempotent) rather than skipped: nothing is lost."""
     (tmp_path / "spool.jsonl").write_bytes(b"".join(encode_line(entry(n)) for n in range(3)))
     (tmp_path / "spool.offset").write_text(text)
-    with caplog.at_level(logging.WARNING, logger="qqbus.relay.spool"):
+    with caplog.at_level(logging.WARNING, logger="qqbus_relay.spool"):
         spool = Spool(tmp_path)
     assert spool.pending == 3 and details(spool) == [0, 1, 2]
     assert spool.pending_bytes == spool.path.stat().st_size

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from qqbus.actions import Action, Outbox
-from qqbus.lambda_context import LocalContext
-from qqbus.local.fake_apis import FakeOneBotApi, FakeQQApi
 from qqbus.senders import outcome
 from qqbus.senders.http import Retrying
+from qqbus_dev.fake_apis import FakeOneBotApi, FakeQQApi
+from qqbus_dev.lambda_context import LocalContext
 
 from tests.conftest import BusTap
 from tests.support import bus_event, load_handler

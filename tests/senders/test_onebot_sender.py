@@ -9,8 +9,8 @@ import boto3
 import pytest
 from qqbus.actions import Action
 from qqbus.events.onebot import GroupMessage, PrivateMessage
-from qqbus.local.fake_apis import FakeOneBotApi
 from qqbus.state import DynamoGroupStore
+from qqbus_dev.fake_apis import FakeOneBotApi
 
 from tests.conftest import BusTap
 from tests.senders.conftest import Send, outbox, results

@@ -9,9 +9,9 @@ from typing import Any
 
 import boto3
 import pytest
-from qqbus.lambda_context import LocalContext
-from qqbus.local.fake_apis import FakeQQApi
 from qqbus.senders.qq import QqSend
+from qqbus_dev.fake_apis import FakeQQApi
+from qqbus_dev.lambda_context import LocalContext
 
 from tests.conftest import BusTap
 from tests.senders.conftest import Send, action_event, results

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from qqbus.actions import Action, Segment
 from qqbus.events.qq import C2CMessageCreate, GroupAddRobot, GroupAtMessageCreate
-from qqbus.local.fake_apis import FakeQQApi
 from qqbus.state import DynamoGroupStore
+from qqbus_dev.fake_apis import FakeQQApi
 
 from tests.conftest import BusTap
 from tests.senders.conftest import APPID, Send, Waits, outbox, results
@@ -78,8 +78,8 @@ def test_a_retried_send_repeats_its_msg_seq_and_counts_as_sent(
     action = reply()
     assert qq_send(action)["status"] == "sent"
     boto3.client("dynamodb").delete_table(TableName=aws_tables["IdempotencyTable"])
-    from qqbus.local.provision import create_tables, local_refs
-    from qqbus.local.template import Template
+    from qqbus_dev.provision import create_tables, local_refs
+    from qqbus_dev.template import Template
 
     template = Template.read()
     table = {"IdempotencyTable": template.resources["IdempotencyTable"]}

@@ -12,9 +12,9 @@ import time
 import pytest
 from qqbus.actions import Action, Result, Segment
 from qqbus.events.qq import GroupAtMessageCreate
-from qqbus.local.fake_apis import FakeQQApi
 from qqbus.senders.outcome import SendContext
 from qqbus.senders.qq import RELAY_QUEUE_ENV, perform
+from qqbus_dev.fake_apis import FakeQQApi
 
 from tests.senders.conftest import APPID, Waits, outbox
 from tests.support import SAMPLES, load_json

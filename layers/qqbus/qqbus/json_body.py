@@ -1,7 +1,7 @@
 """The one JSON reader of every door: a platform's body (an HTTP request, a WebSocket frame)
 read into a JSON object the bus can carry, or the reason it is not one.
 
-HTTP ingress (``qqbus.ingress``) and the relay (``qqbus.relay.onebot_ws``) both read with it, so
+HTTP ingress (``qqbus.ingress``) and the relay (``qqbus_relay.onebot_ws``) both read with it, so
 what one refuses the other refuses too. It returns only what the bus can carry: nesting at
 most ``MAX_JSON_DEPTH`` deep (checked without recursion before ``json.loads``, which recurses
 once per level), finite numbers only (no ``NaN``/``Infinity``, no ``1e999``), integers within

@@ -18,7 +18,7 @@ Performing is two steps, so that the Lambda and the relay share one code path: `
 gates and renders an action into a ``QqSend`` (the requests, with their ``msg_seq``);
 ``deliver`` makes its requests with a ``QQApi`` and maps the answer to a result. With
 ``QqEgress=relay`` the Lambda puts the ``QqSend`` on ``QQ_RELAY_QUEUE_URL`` and the relay, whose
-address is on the whitelist, delivers it (``qqbus.relay.qq_actions``).
+address is on the whitelist, delivers it (``qqbus_relay.qq_actions``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,0 @@
-import sys
-
-from qqbus.cli import main
-
-sys.exit(main())
