@@ -17,7 +17,6 @@ from qqbus.detail import (
     build_detail,
     build_entry,
     detail_type_problem,
-    entry_size,
     event_entry,
     json_text,
     now_ms,
@@ -27,6 +26,7 @@ from qqbus.detail import (
 from qqbus.events.onebot import GroupMessage
 from qqbus.events.qq import GroupAtMessageCreate
 from qqbus.handler import Delivered
+from qqbus.publish import entry_size
 
 from tests.support import SAMPLES, event_file, load_json
 

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from qqbus.senders.http import Unavailable, request_json
+from qqbus.senders.json_http import Unavailable, request_json
 from qqbus.signatures import SignatureError, qq_verify
 
 TOKEN_URL = "https://bots.qq.com/app/getAppAccessToken"

@@ -35,7 +35,7 @@ def as_invocation_event(data: Any, raw: bytes, *, ingress: bool) -> dict[str, An
     """
     from qqbus.detail import build_detail, onebot_event_id
     from qqbus.events.parse import UnknownPayload, parse_event
-    from qqbus.ingress.http import function_url_event
+    from qqbus.ingress.function_url import function_url_event
 
     from qqbus_dev.functions import DEV_QQ_APPID
     from qqbus_dev.send import prepare

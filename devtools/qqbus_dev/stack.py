@@ -732,7 +732,7 @@ class _HttpHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         from urllib.parse import parse_qsl, urlsplit
 
-        from qqbus.ingress.http import function_url_event
+        from qqbus.ingress.function_url import function_url_event
 
         started = time.monotonic()
         url = urlsplit(self.path)

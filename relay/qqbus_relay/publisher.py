@@ -48,8 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from qqbus.detail import entry_size
-from qqbus.publish import MAX_ENTRIES_PER_CALL, MAX_REQUEST_BYTES, EventBridgePublisher, Failed
+from qqbus.publish import MAX_ENTRIES_PER_CALL, MAX_REQUEST_BYTES, EventBridgePublisher, Failed, entry_size
 
 from qqbus_relay.blocking import call_in_daemon_thread
 from qqbus_relay.spool import DEFAULT_MAX_BYTES, Spool

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qqbus.actions import Action, Result
-from qqbus.senders.http import Retrying, Unavailable
+from qqbus.senders.json_http import Retrying, Unavailable
 from qqbus.senders.outcome import failed
 from qqbus.senders.parking import park, parked_record, should_park
 from qqbus.senders.qq import QQ_API_BASE, QQ_TOKEN_URL, QQApi, QqSend, deliver, whitelist_hint

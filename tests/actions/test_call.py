@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from qqbus.actions import Action, Outbox, Segment, collecting
 from qqbus.handler import Delivered
-from qqbus.senders.http import Retrying
+from qqbus.senders.json_http import Retrying
 from qqbus.senders.onebot import perform
 from qqbus.senders.outcome import SendContext
 from qqbus.state import InMemoryGroupStore

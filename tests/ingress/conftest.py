@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from qqbus.ingress.http import function_url_event
+from qqbus.ingress.function_url import function_url_event
 from qqbus.observability import logger
 from qqbus.signatures import onebot_signature, qq_sign_request
 from qqbus_dev.lambda_context import LocalContext

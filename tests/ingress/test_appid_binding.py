@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from qqbus.ingress.http import function_url_event
+from qqbus.ingress.function_url import function_url_event
 from qqbus.secrets import qq_secret
 
 from tests.ingress.conftest import QQ_APPID, QQ_SECRET, Bus, Call, signed

@@ -8,7 +8,7 @@ import time
 import pytest
 from qqbus.detail import MAX_DETAIL_TYPE_CHARS
 from qqbus.ingress.bus import refused
-from qqbus.ingress.http import DEFAULT_MAX_BODY_BYTES
+from qqbus.ingress.function_url import DEFAULT_MAX_BODY_BYTES
 from qqbus.publish import Failed
 
 from tests.ingress.conftest import Bus, Call, post, signed

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from qqbus.ingress.http import DEFAULT_MAX_BODY_BYTES, function_url_event
+from qqbus.ingress.function_url import DEFAULT_MAX_BODY_BYTES, function_url_event
 
 from tests.ingress.conftest import ONEBOT_SECRET, Bus, Call, LogTap, post, signed
 

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 from qqbus import aws
 from qqbus.detail import utf8_safe
-from qqbus.ingress.http import DEFAULT_MAX_BODY_BYTES, function_url_event
+from qqbus.ingress.function_url import DEFAULT_MAX_BODY_BYTES, function_url_event
 from qqbus.ingress.replay import MAX_AGE_SECONDS, MAX_SKEW_SECONDS
 from qqbus.json_body import INT64_MAX, INT64_MIN, MAX_JSON_DEPTH
 from qqbus.signatures import onebot_signature, qq_sign_request, qq_verify

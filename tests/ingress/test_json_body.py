@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from qqbus.detail import build_entry, entry_size, json_text
-from qqbus.ingress.http import function_url_event
+from qqbus.detail import build_entry, json_text
+from qqbus.ingress.function_url import function_url_event
 from qqbus.json_body import MAX_JSON_DEPTH, nesting_exceeds, read_json_object
+from qqbus.publish import entry_size
 
 from tests.ingress.conftest import ONEBOT_SECRET, QQ_APPID, Bus, Call, LogTap, post, signed
 

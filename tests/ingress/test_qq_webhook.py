@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
-from qqbus.ingress.http import function_url_event
+from qqbus.ingress.function_url import function_url_event
 
 from tests.ingress.conftest import QQ_APPID, QQ_SECRET, Bus, Call, signed
 from tests.support import SAMPLES, load_json

@@ -28,12 +28,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
-from qqbus.detail import detail_type_problem, entry_size
+from qqbus.detail import detail_type_problem
 from qqbus.ingress import bus as ingress_bus
 from qqbus.ingress import onebot_http
-from qqbus.ingress.http import Request
+from qqbus.ingress.function_url import Request
 from qqbus.json_body import MAX_JSON_DEPTH, read_json_object
-from qqbus.publish import EventBridgePublisher, Failed, Publisher
+from qqbus.publish import EventBridgePublisher, Failed, Publisher, entry_size
 from qqbus_relay.onebot_ws import Frame, OneBotRelay, OneBotReverseServer, OneBotWsConfig, read_frame
 from qqbus_relay.publisher import RelayPublisher
 from qqbus_relay.qq_gateway import GatewayConfig, SeqTracker, dispatch_entry, read_gateway_frame

@@ -18,8 +18,8 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from qqbus.detail import build_entry, entry_size
-from qqbus.publish import EventBridgePublisher
+from qqbus.detail import build_entry
+from qqbus.publish import EventBridgePublisher, entry_size
 from qqbus_relay.publisher import Outcome, RelayPublisher
 from qqbus_relay.spool import encode_line
 

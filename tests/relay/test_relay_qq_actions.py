@@ -18,7 +18,7 @@ import boto3
 import pytest
 from qqbus.actions import Outbox
 from qqbus.events.qq import GroupAtMessageCreate
-from qqbus.senders.http import Retrying
+from qqbus.senders.json_http import Retrying
 from qqbus.senders.ledger import InMemoryLedger
 from qqbus.senders.outcome import SendContext
 from qqbus.senders.qq import QqSend, prepare

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from qqbus.actions import Action, Outbox
 from qqbus.senders import outcome
-from qqbus.senders.http import Retrying
+from qqbus.senders.json_http import Retrying
 from qqbus_dev.fake_apis import FakeOneBotApi, FakeQQApi
 from qqbus_dev.lambda_context import LocalContext
 

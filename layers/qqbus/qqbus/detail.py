@@ -119,17 +119,6 @@ def detail_type_problem(detail_type: str) -> str | None:
     return None
 
 
-def entry_size(entry: dict[str, Any]) -> int:
-    """The size EventBridge counts for an entry: UTF-8 Source, DetailType, Detail, 14 for Time.
-
-    Never raises: a lone surrogate (only possible outside ``Detail``) counts as its 3 bytes.
-    """
-    return 14 + sum(
-        len(str(entry.get(k, "")).encode("utf-8", "surrogatepass"))
-        for k in ("Source", "DetailType", "Detail")
-    )
-
-
 def event_entry(
     *,
     source: str,

@@ -16,7 +16,7 @@ from typing import Any
 from qqbus.aws import require_env
 from qqbus.detail import Transport, detail_type_problem, event_entry, utf8_safe
 from qqbus.events.parse import ParsedEvent
-from qqbus.ingress.http import Response
+from qqbus.ingress.function_url import Response
 from qqbus.observability import count, logger
 from qqbus.publish import EVENT_BUS_ENV, Failed, publisher
 

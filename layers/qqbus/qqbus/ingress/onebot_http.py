@@ -25,7 +25,7 @@ from typing import Any
 from qqbus.detail import onebot_event_id
 from qqbus.events.parse import UnknownPayload, parse_event
 from qqbus.ingress.bus import publish
-from qqbus.ingress.http import Request, Response, env_flag, refuse_early
+from qqbus.ingress.function_url import Request, Response, env_flag, refuse_early
 from qqbus.ingress.replay import outside_window, replays_allowed
 from qqbus.json_body import read_json_object
 from qqbus.observability import count, logger

@@ -20,7 +20,7 @@ from __future__ import annotations
 from qqbus.detail import onebot_event_id
 from qqbus.events.parse import UnknownPayload, parse_event
 from qqbus.ingress.bus import publish
-from qqbus.ingress.http import Request, Response, refuse_early
+from qqbus.ingress.function_url import Request, Response, refuse_early
 from qqbus.ingress.replay import outside_window
 from qqbus.json_body import read_json_object
 from qqbus.observability import logger

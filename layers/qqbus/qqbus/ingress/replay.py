@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 
 from qqbus.aws import cached
-from qqbus.ingress.http import env_flag
+from qqbus.ingress.function_url import env_flag
 from qqbus.observability import logger
 from qqbus.pipeline import IDEMPOTENCY_SECONDS
 

@@ -4,6 +4,6 @@
   report the result, count, retry policy).
 - ``gate``: the rules (member, proactive, passive windows and limits, mute).
 - ``ledger``: reply slots (``msg_seq``) and attempt counts in the actions table.
-- ``http``: JSON over HTTP with retries honouring ``Retry-After``.
+- ``json_http``: JSON over HTTP with retries honouring ``Retry-After``.
 - ``qq`` / ``onebot``: the two platforms.
 """

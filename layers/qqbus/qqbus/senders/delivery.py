@@ -35,7 +35,7 @@ from qqbus.pipeline import (
     received,
 )
 from qqbus.publish import EVENT_BUS_ENV, publisher
-from qqbus.senders.http import Unavailable
+from qqbus.senders.json_http import Unavailable
 from qqbus.senders.outcome import SendContext, failed
 from qqbus.senders.parking import FAILURE_QUEUE_ENV, park, parked_record, should_park
 

@@ -17,7 +17,7 @@ from qqbus.aws import client
 from qqbus.config import value_or_map
 from qqbus.secrets import onebot_access_token
 from qqbus.senders.gate import Refused, gate_onebot
-from qqbus.senders.http import request_json
+from qqbus.senders.json_http import request_json
 from qqbus.senders.outcome import SendContext, failed, refused, sent
 
 RELAY = "relay"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qqbus.actions import Action, Result
-from qqbus.senders.http import Retrying
+from qqbus.senders.json_http import Retrying
 from qqbus.senders.ledger import Ledger, ledger
 from qqbus.state import GroupStore, UserStore, groups, users
 

@@ -36,7 +36,7 @@ from qqbus.aws import cached, client
 from qqbus.events.message import Segment
 from qqbus.secrets import qq_secret
 from qqbus.senders.gate import Cite, Passive, Refused, gate_qq
-from qqbus.senders.http import HttpResponse, Retrying, Unavailable, request_json
+from qqbus.senders.json_http import HttpResponse, Retrying, Unavailable, request_json
 from qqbus.senders.outcome import SendContext, failed, refused, sent
 
 QQ_API_BASE = "https://api.sgroup.qq.com"
