@@ -22,7 +22,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[GroupStore]:
 
 
 def test_first_write_creates_the_row(store: GroupStore) -> None:
-    assert store.mark_member("b", "g", protocol="qq", member=True, at=100, by="m")
+    assert store.write("b", "g", "qq", store.member(True, at=100, by="m"))[0]
     s = store.get("b", "g")
     assert s is not None and (s.bot_id, s.group_id, s.protocol, s.member, s.member_at, s.member_by) == (
         "b",
@@ -35,31 +35,31 @@ def test_first_write_creates_the_row(store: GroupStore) -> None:
 
 
 def test_older_events_and_repeats_change_nothing(store: GroupStore) -> None:
-    store.mark_member("b", "g", protocol="qq", member=True, at=100, tiebreak="E1")
-    assert not store.mark_member("b", "g", protocol="qq", member=False, at=99, tiebreak="E0")
-    assert not store.mark_member("b", "g", protocol="qq", member=True, at=100, tiebreak="E1")
+    store.write("b", "g", "qq", store.member(True, at=100, tiebreak="E1"))
+    assert not store.write("b", "g", "qq", store.member(False, at=99, tiebreak="E0"))[0]
+    assert not store.write("b", "g", "qq", store.member(True, at=100, tiebreak="E1"))[0]
     s = store.get("b", "g")
     assert s is not None and (s.member, s.member_at) == (True, 100)
 
 
 def test_attribute_groups_have_their_own_clocks(store: GroupStore) -> None:
-    store.set_proactive("b", "g", accepts=False, at=500)
-    assert store.mark_member("b", "g", protocol="qq", member=True, at=100)  # older, but another attribute
+    store.write("b", "g", "qq", store.proactive(False, at=500))
+    assert store.write("b", "g", "qq", store.member(True, at=100))[0]  # older, but another attribute
     s = store.get("b", "g")
     assert s is not None and (s.member, s.proactive) == (True, False)
 
 
 def test_none_removes_an_attribute(store: GroupStore) -> None:
-    store.set_reply_event("b", "g", event_id="E1", at=1)
-    store.set_reply_event("b", "g", event_id=None, at=2)
+    store.write("b", "g", "qq", store.reply_event("E1", at=1))
+    store.write("b", "g", "qq", store.reply_event(None, at=2))
     s = store.get("b", "g")
     assert s is not None and s.reply_event_id is None and s.reply_event_at == 2
 
 
 def test_scan_by_bot(store: GroupStore) -> None:
-    store.mark_member("b1", "g2", protocol="onebot", member=True, at=1)
-    store.mark_member("b1", "g1", protocol="onebot", member=True, at=1)
-    store.mark_member("b2", "g1", protocol="onebot", member=False, at=1)
+    store.write("b1", "g2", "onebot", store.member(True, at=1))
+    store.write("b1", "g1", "onebot", store.member(True, at=1))
+    store.write("b2", "g1", "onebot", store.member(False, at=1))
     assert [(s.bot_id, s.group_id) for s in store.scan("b1")] == [("b1", "g1"), ("b1", "g2")]
     assert len(store.scan()) == 3
     assert store.get("nobody", "g") is None
@@ -70,8 +70,8 @@ def test_dynamo_item_uses_the_contract_types(
 ) -> None:
     import boto3
 
-    group_store.mark_member("b", "g", protocol="qq", member=True, at=100)
-    group_store.set_proactive("b", "g", accepts=True, at=101)
+    group_store.write("b", "g", "qq", group_store.member(True, at=100))
+    group_store.write("b", "g", "qq", group_store.proactive(True, at=101))
     item = boto3.client("dynamodb").get_item(
         TableName=aws_tables["GroupsTable"], Key={"bot_id": {"S": "b"}, "group_id": {"S": "g"}}
     )["Item"]
@@ -84,9 +84,9 @@ def test_dynamo_item_uses_the_contract_types(
 
 
 def test_lifting_a_whole_group_mute_leaves_the_bots_own_mute(store: GroupStore) -> None:
-    store.set_muted("b", "g", protocol="onebot", scope="self", until=1000 + 600, at=1000)
-    store.set_muted("b", "g", protocol="onebot", scope="group", until=MUTED_UNTIL_LIFTED, at=1010)
-    assert store.set_muted("b", "g", protocol="onebot", scope="group", until=None, at=1020)
+    store.write("b", "g", "onebot", store.muted(1000 + 600, scope="self", at=1000))
+    store.write("b", "g", "onebot", store.muted(MUTED_UNTIL_LIFTED, scope="group", at=1010))
+    assert store.write("b", "g", "onebot", store.muted(None, scope="group", at=1020))[0]
     s = store.get("b", "g")
     assert s is not None and (s.muted_until, s.muted_at, s.group_muted_until, s.group_muted_at) == (
         1600,
@@ -98,8 +98,8 @@ def test_lifting_a_whole_group_mute_leaves_the_bots_own_mute(store: GroupStore) 
 
 
 def test_a_short_own_mute_does_not_hide_a_longer_whole_group_mute(store: GroupStore) -> None:
-    store.set_muted("b", "g", protocol="onebot", scope="group", until=MUTED_UNTIL_LIFTED, at=1000)
-    store.set_muted("b", "g", protocol="onebot", scope="self", until=1070, at=1010)  # newer, shorter
+    store.write("b", "g", "onebot", store.muted(MUTED_UNTIL_LIFTED, scope="group", at=1000))
+    store.write("b", "g", "onebot", store.muted(1070, scope="self", at=1010))  # newer, shorter
     s = store.get("b", "g")
     assert s is not None and (s.muted_until, s.group_muted_until) == (1070, MUTED_UNTIL_LIFTED)
     assert s.is_muted(now=10**9) and s.is_group_muted(now=10**9) and not s.is_self_muted(now=10**9)
@@ -142,10 +142,10 @@ def test_a_row_from_before_the_split_reads_its_group_mute_as_one(store: GroupSto
         MUTED_UNTIL_LIFTED,
         500,
     )
-    assert store.set_muted("b", "g", protocol="onebot", scope="group", until=None, at=600)
+    assert store.write("b", "g", "onebot", store.muted(None, scope="group", at=600))[0]
     s = store.get("b", "g")
     assert s is not None and not s.is_muted(now=700)  # the lift reaches the legacy mute
-    assert store.set_muted("b", "g", protocol="onebot", scope="self", until=1300, at=700)
+    assert store.write("b", "g", "onebot", store.muted(1300, scope="self", at=700))[0]
     s = store.get("b", "g")
     assert s is not None and (s.muted_until, s.group_muted_until) == (1300, None)
 
@@ -172,35 +172,35 @@ def _put_raw(store: GroupStore, bot_id: str, group_id: str, attributes: dict[str
 Write = Callable[[GroupStore, str], bool]
 TIES: dict[str, tuple[Write, Write, dict[str, Any]]] = {
     "leaving beats joining": (
-        lambda s, e: s.mark_member("b", "g", protocol="qq", member=True, at=100, tiebreak=e),
-        lambda s, e: s.mark_member("b", "g", protocol="qq", member=False, at=100, tiebreak=e),
+        lambda s, e: s.write("b", "g", "qq", s.member(True, at=100, tiebreak=e))[0],
+        lambda s, e: s.write("b", "g", "qq", s.member(False, at=100, tiebreak=e))[0],
         {"member": False},
     ),
     "REJECT beats RECEIVE": (
-        lambda s, e: s.set_proactive("b", "g", accepts=True, at=100, tiebreak=e),
-        lambda s, e: s.set_proactive("b", "g", accepts=False, at=100, tiebreak=e),
+        lambda s, e: s.write("b", "g", "qq", s.proactive(True, at=100, tiebreak=e))[0],
+        lambda s, e: s.write("b", "g", "qq", s.proactive(False, at=100, tiebreak=e))[0],
         {"proactive": False},
     ),
     "clearing the reply event beats setting it": (
-        lambda s, e: s.set_reply_event("b", "g", event_id="E-RECEIVE", at=100, tiebreak=e),
-        lambda s, e: s.set_reply_event("b", "g", event_id=None, at=100, tiebreak=e),
+        lambda s, e: s.write("b", "g", "qq", s.reply_event("E-RECEIVE", at=100, tiebreak=e))[0],
+        lambda s, e: s.write("b", "g", "qq", s.reply_event(None, at=100, tiebreak=e))[0],
         {"reply_event_id": None},
     ),
     "a lift beats the own mute it lifts": (
-        lambda s, e: s.set_muted("b", "g", protocol="onebot", scope="self", until=700, at=100, tiebreak=e),
-        lambda s, e: s.set_muted("b", "g", protocol="onebot", scope="self", until=None, at=100, tiebreak=e),
+        lambda s, e: s.write("b", "g", "onebot", s.muted(700, scope="self", at=100, tiebreak=e))[0],
+        lambda s, e: s.write("b", "g", "onebot", s.muted(None, scope="self", at=100, tiebreak=e))[0],
         {"muted_until": None},
     ),
     "a lift beats the group mute it lifts": (
-        lambda s, e: s.set_muted(
-            "b", "g", protocol="onebot", scope="group", until=MUTED_UNTIL_LIFTED, at=100, tiebreak=e
-        ),
-        lambda s, e: s.set_muted("b", "g", protocol="onebot", scope="group", until=None, at=100, tiebreak=e),
+        lambda s, e: s.write(
+            "b", "g", "onebot", s.muted(MUTED_UNTIL_LIFTED, scope="group", at=100, tiebreak=e)
+        )[0],
+        lambda s, e: s.write("b", "g", "onebot", s.muted(None, scope="group", at=100, tiebreak=e))[0],
         {"group_muted_until": None},
     ),
     "unset beats set": (
-        lambda s, e: s.set_admin("b", "g", protocol="onebot", admin=True, at=100, tiebreak=e),
-        lambda s, e: s.set_admin("b", "g", protocol="onebot", admin=False, at=100, tiebreak=e),
+        lambda s, e: s.write("b", "g", "onebot", s.admin(True, at=100, tiebreak=e))[0],
+        lambda s, e: s.write("b", "g", "onebot", s.admin(False, at=100, tiebreak=e))[0],
         {"bot_admin": False},
     ),
 }
@@ -224,17 +224,19 @@ def test_a_same_second_tie_goes_the_documented_way_in_either_order(
 @pytest.mark.parametrize("first", ["E1", "E2"])
 def test_two_events_alike_in_the_same_second_are_ordered_by_event_id(store: GroupStore, first: str) -> None:
     other = "E2" if first == "E1" else "E1"
-    store.set_reply_event("b", "g", event_id=f"cite-{first}", at=100, tiebreak=first)
-    store.set_reply_event("b", "g", event_id=f"cite-{other}", at=100, tiebreak=other)
+    store.write("b", "g", "qq", store.reply_event(f"cite-{first}", at=100, tiebreak=first))
+    store.write("b", "g", "qq", store.reply_event(f"cite-{other}", at=100, tiebreak=other))
     s = store.get("b", "g")
     assert s is not None and s.reply_event_id == "cite-E2"
 
 
 def test_a_duplicate_is_a_no_op(store: GroupStore) -> None:
-    assert store.set_proactive("b", "g", accepts=False, at=100, by="m", tiebreak="E1")
-    assert not store.set_proactive("b", "g", accepts=False, at=100, by="m", tiebreak="E1")
-    assert store.set_proactive("b", "g", accepts=False, at=101, by="m", tiebreak="E0")  # newer second
-    assert not store.set_proactive("b", "g", accepts=True, at=100, by="m", tiebreak="E9")  # older
+    assert store.write("b", "g", "qq", store.proactive(False, at=100, by="m", tiebreak="E1"))[0]
+    assert not store.write("b", "g", "qq", store.proactive(False, at=100, by="m", tiebreak="E1"))[0]
+    assert store.write("b", "g", "qq", store.proactive(False, at=101, by="m", tiebreak="E0"))[
+        0
+    ]  # newer second
+    assert not store.write("b", "g", "qq", store.proactive(True, at=100, by="m", tiebreak="E9"))[0]  # older
 
 
 # --- delivery order does not matter ---------------------------------------------------------
@@ -255,16 +257,16 @@ def _write(store: GroupStore, op: Op) -> None:
     value = KIND_VALUES[kind][index % len(KIND_VALUES[kind])]
     common: dict[str, Any] = {"at": at, "tiebreak": event_id}
     if kind == "member":
-        store.mark_member("b", "g", protocol="onebot", member=value, by=event_id, **common)
+        store.write("b", "g", "onebot", store.member(value, by=event_id, **common))
     elif kind == "proactive":
-        store.set_proactive("b", "g", accepts=value, by=event_id, **common)
+        store.write("b", "g", "qq", store.proactive(value, by=event_id, **common))
     elif kind == "reply":
-        store.set_reply_event("b", "g", event_id=value, **common)
+        store.write("b", "g", "qq", store.reply_event(value, **common))
     elif kind in ("self_mute", "group_mute"):
         scope = "self" if kind == "self_mute" else "group"
-        store.set_muted("b", "g", protocol="onebot", scope=scope, until=value, **common)
+        store.write("b", "g", "onebot", store.muted(value, scope=scope, **common))
     else:
-        store.set_admin("b", "g", protocol="onebot", admin=value, **common)
+        store.write("b", "g", "onebot", store.admin(value, **common))
 
 
 def _final(store: GroupStore) -> dict[str, Any]:
@@ -347,8 +349,8 @@ def test_dynamo_tie_keys_sit_beside_the_clocks(
 ) -> None:
     import boto3
 
-    group_store.mark_member("b", "g", protocol="qq", member=False, at=100, tiebreak="E1")
-    group_store.set_muted("b", "g", protocol="onebot", scope="group", until=None, at=100, tiebreak="E2")
+    group_store.write("b", "g", "qq", group_store.member(False, at=100, tiebreak="E1"))
+    group_store.write("b", "g", "onebot", group_store.muted(None, scope="group", at=100, tiebreak="E2"))
     item = boto3.client("dynamodb").get_item(
         TableName=aws_tables["GroupsTable"], Key={"bot_id": {"S": "b"}, "group_id": {"S": "g"}}
     )["Item"]

@@ -26,20 +26,20 @@ Write = Callable[[UserStore, str, int], bool]
 #: value comes one second later). Each write takes (store, event id, event time).
 TIES: dict[str, tuple[Write, Write, dict[str, Any], dict[str, Any]]] = {
     "FRIEND_DEL beats FRIEND_ADD": (
-        lambda s, e, at: s.set_friend("b", "u", protocol="qq", friend=True, at=at, tiebreak=e),
-        lambda s, e, at: s.set_friend("b", "u", protocol="qq", friend=False, at=at, tiebreak=e),
+        lambda s, e, at: s.write("b", "u", "qq", s.friend(True, at=at, tiebreak=e))[0],
+        lambda s, e, at: s.write("b", "u", "qq", s.friend(False, at=at, tiebreak=e))[0],
         {"friend": False, "friend_at": 100},
         {"friend": True, "friend_at": 101},
     ),
     "C2C_MSG_REJECT beats C2C_MSG_RECEIVE": (
-        lambda s, e, at: s.set_proactive("b", "u", accepts=True, at=at, tiebreak=e),
-        lambda s, e, at: s.set_proactive("b", "u", accepts=False, at=at, tiebreak=e),
+        lambda s, e, at: s.write("b", "u", "qq", s.proactive(True, at=at, tiebreak=e))[0],
+        lambda s, e, at: s.write("b", "u", "qq", s.proactive(False, at=at, tiebreak=e))[0],
         {"proactive": False, "proactive_at": 100},
         {"proactive": True, "proactive_at": 101},
     ),
     "clearing the event to cite beats setting it": (
-        lambda s, e, at: s.set_reply_event("b", "u", event_id="FRIEND_ADD:1", at=at, tiebreak=e),
-        lambda s, e, at: s.set_reply_event("b", "u", event_id=None, at=at, tiebreak=e),
+        lambda s, e, at: s.write("b", "u", "qq", s.reply_event("FRIEND_ADD:1", at=at, tiebreak=e))[0],
+        lambda s, e, at: s.write("b", "u", "qq", s.reply_event(None, at=at, tiebreak=e))[0],
         {"reply_event_id": None, "reply_event_at": 100},
         {"reply_event_id": "FRIEND_ADD:1", "reply_event_at": 101},
     ),
@@ -80,25 +80,23 @@ def test_restricting_wins_only_a_tie(store: UserStore, rule: str) -> None:
 @pytest.mark.parametrize("first", ["E1", "E2"])
 def test_two_adds_in_one_second_are_ordered_by_event_id(store: UserStore, first: str) -> None:
     other = "E2" if first == "E1" else "E1"
-    store.set_reply_event("b", "u", event_id=f"cite-{first}", at=100, tiebreak=first)
-    store.set_reply_event("b", "u", event_id=f"cite-{other}", at=100, tiebreak=other)
+    store.write("b", "u", "qq", store.reply_event(f"cite-{first}", at=100, tiebreak=first))
+    store.write("b", "u", "qq", store.reply_event(f"cite-{other}", at=100, tiebreak=other))
     s = store.get("b", "u")
     assert s is not None and s.reply_event_id == "cite-E2"
 
 
 def test_a_duplicate_and_an_older_event_change_nothing(store: UserStore) -> None:
-    assert store.set_friend("b", "u", protocol="qq", friend=True, at=100, tiebreak="E1")
-    assert not store.set_friend("b", "u", protocol="qq", friend=True, at=100, tiebreak="E1")  # again
-    assert not store.set_friend("b", "u", protocol="qq", friend=False, at=99, tiebreak="E9")  # older
+    assert store.write("b", "u", "qq", store.friend(True, at=100, tiebreak="E1"))[0]
+    assert not store.write("b", "u", "qq", store.friend(True, at=100, tiebreak="E1"))[0]  # again
+    assert not store.write("b", "u", "qq", store.friend(False, at=99, tiebreak="E9"))[0]  # older
     s = store.get("b", "u")
     assert s is not None and (s.friend, s.friend_at, s.protocol) == (True, 100, "qq")
 
 
 def test_each_attribute_has_its_own_clock(store: UserStore) -> None:
-    store.set_proactive("b", "u", accepts=False, at=500, tiebreak="R")
-    assert store.set_friend(
-        "b", "u", protocol="qq", friend=True, at=100, tiebreak="F"
-    )  # older, another clock
+    store.write("b", "u", "qq", store.proactive(False, at=500, tiebreak="R"))
+    assert store.write("b", "u", "qq", store.friend(True, at=100, tiebreak="F"))[0]  # older, another clock
     s = store.get("b", "u")
     assert s is not None and (s.friend, s.proactive) == (True, False)
 
@@ -107,10 +105,10 @@ def test_each_attribute_has_its_own_clock(store: UserStore) -> None:
 def test_the_final_row_does_not_depend_on_delivery_order(order: tuple[int, ...]) -> None:
     """ADD and DEL, RECEIVE and REJECT, two of each in one second, delivered in any order."""
     events: list[Callable[[UserStore], bool]] = [
-        lambda s: s.set_friend("b", "u", protocol="qq", friend=True, at=100, tiebreak="E4"),
-        lambda s: s.set_friend("b", "u", protocol="qq", friend=False, at=100, tiebreak="E1"),
-        lambda s: s.set_proactive("b", "u", accepts=True, at=100, tiebreak="E3"),
-        lambda s: s.set_proactive("b", "u", accepts=False, at=100, tiebreak="E2"),
+        lambda s: s.write("b", "u", "qq", s.friend(True, at=100, tiebreak="E4"))[0],
+        lambda s: s.write("b", "u", "qq", s.friend(False, at=100, tiebreak="E1"))[0],
+        lambda s: s.write("b", "u", "qq", s.proactive(True, at=100, tiebreak="E3"))[0],
+        lambda s: s.write("b", "u", "qq", s.proactive(False, at=100, tiebreak="E2"))[0],
     ]
     store = InMemoryUserStore()
     for i in order:
@@ -120,8 +118,8 @@ def test_the_final_row_does_not_depend_on_delivery_order(order: tuple[int, ...])
 
 
 def test_scan_lists_a_bots_users(store: UserStore) -> None:
-    store.set_friend("b1", "u2", protocol="onebot", friend=True, at=1)
-    store.set_friend("b1", "u1", protocol="onebot", friend=True, at=1)
-    store.set_friend("b2", "u1", protocol="onebot", friend=False, at=1)
+    store.write("b1", "u2", "onebot", store.friend(True, at=1))
+    store.write("b1", "u1", "onebot", store.friend(True, at=1))
+    store.write("b2", "u1", "onebot", store.friend(False, at=1))
     assert [(s.bot_id, s.user_id) for s in store.scan("b1")] == [("b1", "u1"), ("b1", "u2")]
     assert len(store.scan()) == 3

@@ -30,7 +30,9 @@ def test_a_fresh_event_is_one_update_and_a_stale_clock_falls_back(group_store: D
         GroupStore.reply_event("E1", at=100),
     )
     assert wrote == (True, True) and len(calls) == 1
-    group_store.set_reply_event("b", "g", event_id=None, at=200, tiebreak="E3")  # a later REJECT cleared it
+    group_store.write(
+        "b", "g", "qq", group_store.reply_event(None, at=200, tiebreak="E3")
+    )  # a later REJECT cleared it
     calls.clear()
     wrote = group_store.write(
         "b", "g", "qq", GroupStore.member(True, at=150, tiebreak="E2"), GroupStore.reply_event("E2", at=150)

@@ -10,6 +10,5 @@ from qqbus.state import users
 def lambda_handler(ev: Delivered[FriendAdd], context: object) -> None:
     e = ev.payload
     logger.info("friend added", extra={"user_id": e.user_id})
-    users().set_friend(
-        ev.bot_id, str(e.user_id), protocol="onebot", friend=True, at=e.time, tiebreak=ev.event_id
-    )
+    store = users()
+    store.write(ev.bot_id, str(e.user_id), "onebot", store.friend(True, at=e.time, tiebreak=ev.event_id))

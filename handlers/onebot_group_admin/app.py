@@ -9,11 +9,10 @@ from qqbus.state import groups
 def lambda_handler(ev: Delivered[GroupAdmin], context: object) -> None:
     e = ev.payload
     if e.user_id == e.self_id:
-        groups().set_admin(
+        store = groups()
+        store.write(
             ev.bot_id,
             str(e.group_id),
-            protocol="onebot",
-            admin=e.sub_type == "set",
-            at=e.time,
-            tiebreak=ev.event_id,
+            "onebot",
+            store.admin(e.sub_type == "set", at=e.time, tiebreak=ev.event_id),
         )

@@ -26,12 +26,10 @@ def lambda_handler(ev: Delivered[GroupBan], context: object) -> None:
         until = e.time + e.duration
     else:
         until = MUTED_UNTIL_LIFTED  # only a whole-group mute: the model refuses a self ban without one
-    groups().set_muted(
+    store = groups()
+    store.write(
         ev.bot_id,
         str(e.group_id),
-        protocol="onebot",
-        scope=scope,
-        until=until,
-        at=e.time,
-        tiebreak=ev.event_id,
+        "onebot",
+        store.muted(until, scope=scope, at=e.time, tiebreak=ev.event_id),
     )

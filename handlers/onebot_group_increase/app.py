@@ -9,12 +9,10 @@ from qqbus.state import groups
 def lambda_handler(ev: Delivered[GroupIncrease], context: object) -> None:
     e = ev.payload
     if e.user_id == e.self_id:
-        groups().mark_member(
+        store = groups()
+        store.write(
             ev.bot_id,
             str(e.group_id),
-            protocol="onebot",
-            member=True,
-            at=e.time,
-            by=str(e.operator_id),
-            tiebreak=ev.event_id,
+            "onebot",
+            store.member(True, at=e.time, by=str(e.operator_id), tiebreak=ev.event_id),
         )

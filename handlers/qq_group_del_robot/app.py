@@ -8,12 +8,10 @@ from qqbus.state import groups
 @handler(GroupDelRobot)
 def lambda_handler(ev: Delivered[GroupDelRobot], context: object) -> None:
     d = ev.payload.d
-    groups().mark_member(
+    store = groups()
+    store.write(
         ev.bot_id,
         d.group_openid,
-        protocol="qq",
-        member=False,
-        at=d.timestamp,
-        by=d.op_member_openid,
-        tiebreak=ev.payload.id,
+        "qq",
+        store.member(False, at=d.timestamp, by=d.op_member_openid, tiebreak=ev.payload.id),
     )

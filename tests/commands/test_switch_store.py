@@ -21,9 +21,7 @@ def switches(request: pytest.FixtureRequest) -> Iterator[GroupStore]:
 
 
 def _switch(store: GroupStore, command: str, enabled: bool, at: int, event: str = "") -> bool:
-    return store.set_command_enabled(
-        "b", "g", command, protocol="onebot", enabled=enabled, at=at, tiebreak=event
-    )
+    return store.write("b", "g", "onebot", store.command_enabled(command, enabled, at=at, tiebreak=event))[0]
 
 
 def _disabled(store: GroupStore) -> tuple[str, ...] | None:
@@ -56,9 +54,7 @@ def test_the_final_state_does_not_depend_on_delivery_order(switches: Any, order:
     group = f"g{''.join(map(str, order))}"
     for i in order:
         command, enabled, at, event = events[i]
-        switches.set_command_enabled(
-            "b", group, command, protocol="qq", enabled=enabled, at=at, tiebreak=event
-        )
+        switches.write("b", group, "qq", switches.command_enabled(command, enabled, at=at, tiebreak=event))
     state = switches.get("b", group)
     assert state is not None and state.disabled_commands == ("echo", "roll")
 

@@ -84,14 +84,19 @@ def _final(store: UserStore, events: list[tuple[str, int, int]], apply: Any, use
 def _apply(store: UserStore, kind: str, ts: int, n: int, user: str = USER) -> None:
     event_id = f"{kind}:{ts}-{n}" if user == USER else f"{kind}:{user}-{ts}-{n}"
     if kind in ("FRIEND_ADD", "FRIEND_DEL"):
-        store.set_friend(APPID, user, protocol="qq", friend=kind == "FRIEND_ADD", at=ts, tiebreak=event_id)
-        store.set_reply_event(
-            APPID, user, event_id=event_id if kind == "FRIEND_ADD" else None, at=ts, tiebreak=event_id
+        store.write(APPID, user, "qq", store.friend(kind == "FRIEND_ADD", at=ts, tiebreak=event_id))
+        store.write(
+            APPID,
+            user,
+            "qq",
+            store.reply_event(event_id if kind == "FRIEND_ADD" else None, at=ts, tiebreak=event_id),
         )
     else:
         accepts = kind == "C2C_MSG_RECEIVE"
-        store.set_proactive(APPID, user, accepts=accepts, at=ts, tiebreak=event_id)
-        store.set_reply_event(APPID, user, event_id=event_id if accepts else None, at=ts, tiebreak=event_id)
+        store.write(APPID, user, "qq", store.proactive(accepts, at=ts, tiebreak=event_id))
+        store.write(
+            APPID, user, "qq", store.reply_event(event_id if accepts else None, at=ts, tiebreak=event_id)
+        )
 
 
 def test_shuffled_and_duplicated_sequences_end_in_event_time_order(

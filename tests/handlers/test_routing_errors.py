@@ -16,7 +16,7 @@ def test_a_dynamodb_validation_error_is_invalid_and_counted(aws_tables: dict[str
     @handler(NoticeEvent)
     def writes_an_overlong_key(ev: Delivered[NoticeEvent], context: object) -> None:
         too_long = "g" * 1025  # a sort key over 1024 bytes: DynamoDB refuses it, whatever the retry
-        groups().mark_member(ev.bot_id, too_long, protocol="onebot", member=True, at=ev.payload.time)
+        groups().write(ev.bot_id, too_long, "onebot", groups().member(True, at=ev.payload.time))
 
     payload = {"time": 1718000000, "self_id": 1, "post_type": "notice", "notice_type": "x"}
     detail = {

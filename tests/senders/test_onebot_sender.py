@@ -60,10 +60,10 @@ def test_refused_when_muted_or_not_a_member(
     onebot_send: Send, fake_onebot: FakeOneBotApi, group_store: DynamoGroupStore, event_bus: BusTap
 ) -> None:
     now = int(time.time())
-    group_store.set_muted(BOT, "987654321", protocol="onebot", until=now + 600, at=now - 5, scope="self")
+    group_store.write(BOT, "987654321", "onebot", group_store.muted(now + 600, at=now - 5, scope="self"))
     box = outbox(event_id="e3", detail_type="message.group", bot_id=BOT)
     assert onebot_send(box.send_group("onebot", 987654321, "hi"))["status"] == "refused"
-    group_store.mark_member(BOT, "987654321", protocol="onebot", member=False, at=now - 1)
+    group_store.write(BOT, "987654321", "onebot", group_store.member(False, at=now - 1))
     assert onebot_send(box.send_group("onebot", 987654321, "hi again"))["status"] == "refused"
     assert [r["reason"] for r in results(event_bus)] == ["muted", "not_member"]
     assert fake_onebot.calls() == []

@@ -112,8 +112,8 @@ def test_a_late_reply_cites_the_groups_event_or_is_refused(
     assert results(event_bus)[0]["reason"] == "reply_window_closed"
     # once the bot is added to the group, the add event's id may be cited
     now = int(time.time())
-    group_store.mark_member(APPID, GROUP, protocol="qq", member=True, at=now - 60)
-    group_store.set_reply_event(APPID, GROUP, event_id="GROUP_ADD_ROBOT:abc", at=now - 60)
+    group_store.write(APPID, GROUP, "qq", group_store.member(True, at=now - 60))
+    group_store.write(APPID, GROUP, "qq", group_store.reply_event("GROUP_ADD_ROBOT:abc", at=now - 60))
     late_again = reply("later", age=400, index=1)
     assert qq_send(late_again)["status"] == "sent"
     (request,) = fake_qq.messages()
@@ -132,11 +132,11 @@ def test_unprompted_posts_follow_the_stored_state(
     box = outbox(function="cron")
     assert qq_send(box.send_group("qq", GROUP, "news"))["status"] == "refused"
     now = int(time.time())
-    group_store.mark_member(APPID, GROUP, protocol="qq", member=True, at=now - 60)
-    group_store.set_reply_event(APPID, GROUP, event_id="GROUP_MSG_RECEIVE:r", at=now - 60)
-    group_store.set_proactive(APPID, GROUP, accepts=True, at=now - 60)
+    group_store.write(APPID, GROUP, "qq", group_store.member(True, at=now - 60))
+    group_store.write(APPID, GROUP, "qq", group_store.reply_event("GROUP_MSG_RECEIVE:r", at=now - 60))
+    group_store.write(APPID, GROUP, "qq", group_store.proactive(True, at=now - 60))
     assert qq_send(box.send_group("qq", GROUP, "news 2"))["status"] == "sent"
-    group_store.set_proactive(APPID, GROUP, accepts=False, at=now - 1)
+    group_store.write(APPID, GROUP, "qq", group_store.proactive(False, at=now - 1))
     assert qq_send(box.send_group("qq", GROUP, "news 3"))["status"] == "refused"
     reasons = [(r["outcome"], r.get("reason")) for r in results(event_bus)]
     assert reasons == [("refused", "not_member"), ("sent", None), ("refused", "proactive_off")]
@@ -258,8 +258,8 @@ def test_an_unprompted_c2c_message_cites_the_users_friend_add(
     box = outbox(function="digest")
     assert qq_send(box.send_private("qq", "USER1", "hello"))["status"] == "refused"
     now = int(time.time())
-    users.set_friend(APPID, "USER1", protocol="qq", friend=True, at=now - 60)
-    users.set_reply_event(APPID, "USER1", event_id="FRIEND_ADD:u1", at=now - 60)
+    users.write(APPID, "USER1", "qq", users.friend(True, at=now - 60))
+    users.write(APPID, "USER1", "qq", users.reply_event("FRIEND_ADD:u1", at=now - 60))
     assert qq_send(box.send_private("qq", "USER1", "hello again"))["status"] == "sent"
     (request,) = fake_qq.messages()
     assert request.path == "/v2/users/USER1/messages"
@@ -269,7 +269,7 @@ def test_an_unprompted_c2c_message_cites_the_users_friend_add(
         "event_id": "FRIEND_ADD:u1",
         "msg_seq": 1,
     }
-    users.set_proactive(APPID, "USER1", accepts=False, at=now - 1)
+    users.write(APPID, "USER1", "qq", users.proactive(False, at=now - 1))
     assert qq_send(box.send_private("qq", "USER1", "and again"))["status"] == "refused"
     assert [r.get("reason") for r in results(event_bus)] == ["proactive_off", None, "proactive_off"]
 

@@ -24,7 +24,7 @@ owner, from ``sender.role``) or ``"owners"`` (the group owner). The ids in ``QQB
 no role, so on QQ only they count. A denied call gets one short line.
 
 Per-group switches: ``/disable <command>`` and ``/enable <command>`` (admins, in groups) store
-the command's state in the groups table (``GroupStore.set_command_enabled``, event-time ordered
+the command's state in the groups table (``GroupStore.command_enabled``, event-time ordered
 like every other attribute). A disabled command answers one short line, so members know it is
 off rather than broken; ``/help`` lists only what the caller may run there.
 """
@@ -358,15 +358,17 @@ class Commands:
             call.reply("command switches are not set up here (no groups table)")
             return
         bot_id = str(call.ev.bot_id)
-        wrote = store.set_command_enabled(
+        wrote = store.write(
             bot_id,
             call.group_id,
-            target.name,
-            protocol="qq" if call.protocol == "qq" else "onebot",
-            enabled=enabled,
-            at=int(time.time()) if call.time is None else call.time,
-            tiebreak=str(call.ev.event_id),
-        )
+            "qq" if call.protocol == "qq" else "onebot",
+            store.command_enabled(
+                target.name,
+                enabled,
+                at=int(time.time()) if call.time is None else call.time,
+                tiebreak=str(call.ev.event_id),
+            ),
+        )[0]
         # Read back: a later switch of the same command, or a /disable of the same second (off
         # wins a tie), may decide instead; then say so, as a new message decides by its own time.
         now = store.get(bot_id, call.group_id)

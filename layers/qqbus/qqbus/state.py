@@ -195,14 +195,15 @@ class _Rows(ABC, Generic[S]):
 
 
 class GroupStore(_Rows[GroupState]):
+    """The domain operations on group state: each method makes a ``Change`` that ``write`` applies.
+
+    Every change takes the event time ``at`` and ``tiebreak``, the event's id: pass it, or two
+    different events of the same second and kind are applied first-come. Several changes of one
+    event go in one ``write`` (one conditional UpdateItem when every clock allows).
+    """
+
     SORT_KEY = "group_id"
     STATE = GroupState
-
-    """The domain operations on group state; adapters implement ``_apply``, ``get``, ``scan``.
-
-    Every write takes the event time ``at`` and ``tiebreak``, the event's id: pass it, or two
-    different events of the same second and kind are applied first-come.
-    """
 
     @staticmethod
     def member(member: bool, *, at: int, by: str | None = None, tiebreak: str = "") -> Change:
@@ -224,50 +225,8 @@ class GroupStore(_Rows[GroupState]):
         clearing wins, as REJECT wins over RECEIVE."""
         return Change("reply_event_at", at, _tie(event_id is None, tiebreak), {"reply_event_id": event_id})
 
-    def mark_member(
-        self,
-        bot_id: str,
-        group_id: str,
-        *,
-        protocol: Protocol,
-        member: bool,
-        at: int,
-        by: str | None = None,
-        tiebreak: str = "",
-    ) -> bool:
-        """The bot joined or left a group at ``at`` (see ``member``). False if not newer."""
-        return self.write(bot_id, group_id, protocol, self.member(member, at=at, by=by, tiebreak=tiebreak))[0]
-
-    def set_proactive(
-        self,
-        bot_id: str,
-        group_id: str,
-        *,
-        accepts: bool,
-        at: int,
-        by: str | None = None,
-        tiebreak: str = "",
-    ) -> bool:
-        """A QQ group accepted or refused proactive messages (see ``proactive``)."""
-        return self.write(bot_id, group_id, "qq", self.proactive(accepts, at=at, by=by, tiebreak=tiebreak))[0]
-
-    def set_reply_event(
-        self, bot_id: str, group_id: str, *, event_id: str | None, at: int, tiebreak: str = ""
-    ) -> bool:
-        """The QQ event id to cite when posting unprompted into the group (see ``reply_event``)."""
-        return self.write(bot_id, group_id, "qq", self.reply_event(event_id, at=at, tiebreak=tiebreak))[0]
-
-    def set_muted(
-        self,
-        bot_id: str,
-        group_id: str,
-        *,
-        protocol: Protocol,
-        scope: Literal["self", "group"],
-        until: int | None,
-        at: int,
-        tiebreak: str = "",
-    ) -> bool:
+    @staticmethod
+    def muted(until: int | None, *, scope: Literal["self", "group"], at: int, tiebreak: str = "") -> Change:
         """The bot (``scope="self"``) or the whole group is muted until ``until``; None lifts it.
 
         The two mutes have separate slots and clocks: lifting one leaves the other. In one
@@ -275,29 +234,17 @@ class GroupStore(_Rows[GroupState]):
         """
         tie = _tie(until is None, tiebreak)
         if scope == "group":
-            change = Change("group_muted_at", at, tie, {"group_muted_until": until})
-        else:  # a self write also drops the legacy scope marker: muted_until reads as the bot's own again
-            change = Change("muted_at", at, tie, {"muted_until": until, LEGACY_MUTE_SCOPE: None})
-        return self.write(bot_id, group_id, protocol, change)[0]
+            return Change("group_muted_at", at, tie, {"group_muted_until": until})
+        # a self write also drops the legacy scope marker: muted_until reads as the bot's own again
+        return Change("muted_at", at, tie, {"muted_until": until, LEGACY_MUTE_SCOPE: None})
 
-    def set_admin(
-        self, bot_id: str, group_id: str, *, protocol: Protocol, admin: bool, at: int, tiebreak: str = ""
-    ) -> bool:
+    @staticmethod
+    def admin(admin: bool, *, at: int, tiebreak: str = "") -> Change:
         """The bot became or stopped being an admin of the group. In one second, unset wins."""
-        change = Change("admin_at", at, _tie(not admin, tiebreak), {"bot_admin": admin})
-        return self.write(bot_id, group_id, protocol, change)[0]
+        return Change("admin_at", at, _tie(not admin, tiebreak), {"bot_admin": admin})
 
-    def set_command_enabled(
-        self,
-        bot_id: str,
-        group_id: str,
-        command: str,
-        *,
-        protocol: Protocol,
-        enabled: bool,
-        at: int,
-        tiebreak: str = "",
-    ) -> bool:
+    @staticmethod
+    def command_enabled(command: str, enabled: bool, *, at: int, tiebreak: str = "") -> Change:
         """A group admin switched ``command`` on (/enable) or off (/disable) in the group at ``at``.
 
         Each command has its own clock; in one second, off wins (when unsure, stay quiet).
@@ -305,8 +252,7 @@ class GroupStore(_Rows[GroupState]):
         if not command or "(" in command or ")" in command:
             raise ValueError(f"not a command name: {command!r}")
         name = f"disabled({command})"
-        change = Change(f"{name}_at", at, _tie(not enabled, tiebreak), {name: None if enabled else True})
-        return self.write(bot_id, group_id, protocol, change)[0]
+        return Change(f"{name}_at", at, _tie(not enabled, tiebreak), {name: None if enabled else True})
 
 
 class _InMemoryRows(_Rows[S]):
@@ -458,19 +404,6 @@ class UserStore(_Rows[UserState]):
     def reply_event(event_id: str | None, *, at: int, tiebreak: str = "") -> Change:
         """The QQ event id to cite when messaging the user unprompted (None clears it)."""
         return Change("reply_event_at", at, _tie(event_id is None, tiebreak), {"reply_event_id": event_id})
-
-    def set_friend(
-        self, bot_id: str, user_id: str, *, protocol: Protocol, friend: bool, at: int, tiebreak: str = ""
-    ) -> bool:
-        return self.write(bot_id, user_id, protocol, self.friend(friend, at=at, tiebreak=tiebreak))[0]
-
-    def set_proactive(self, bot_id: str, user_id: str, *, accepts: bool, at: int, tiebreak: str = "") -> bool:
-        return self.write(bot_id, user_id, "qq", self.proactive(accepts, at=at, tiebreak=tiebreak))[0]
-
-    def set_reply_event(
-        self, bot_id: str, user_id: str, *, event_id: str | None, at: int, tiebreak: str = ""
-    ) -> bool:
-        return self.write(bot_id, user_id, "qq", self.reply_event(event_id, at=at, tiebreak=tiebreak))[0]
 
 
 class InMemoryUserStore(_InMemoryRows[UserState], UserStore):
