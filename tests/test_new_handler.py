@@ -24,7 +24,9 @@ def test_new_handler_in_a_copy_passes_routing_template_packaging_and_lint(tmp_pa
     copy = tmp_path / "qqbus"
     shutil.copytree(REPO, copy, ignore=SKIP)
     (tmp_path / "shared").symlink_to(SHARED)  # tests read ../shared, as beside the real checkout
-    env = {**os.environ, "PYTHONPATH": str(copy / "layers" / "qqbus")}  # the copy's package, not ours
+    # the copy's three packages, not ours
+    packages = [copy / "layers" / "qqbus", copy / "relay", copy / "devtools"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, packages))}
     qqbus = [sys.executable, "-m", "qqbus_dev", "new", "handler"]
 
     made = _run([*qqbus, "notice.notify.poke", "--replies"], copy, env)  # as the README has it
