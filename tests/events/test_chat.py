@@ -115,7 +115,7 @@ def test_notices_name_their_group_and_meta_events_none() -> None:
         }
     )
     assert ban.chat() == Chat("onebot", "5", "7", time=now)
-    poke = parse_onebot(  # no model: group_id arrives as an extra field
+    poke = parse_onebot(  # notify.poke: group_id is optional (absent for a private poke)
         {
             "time": now,
             "self_id": SELF,

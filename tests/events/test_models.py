@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 from qqbus.events import UnknownPayload, onebot, parse_event, qq
@@ -84,18 +86,19 @@ def test_sender_fields_are_best_effort() -> None:
 
 
 def test_unknown_types_parse_to_the_base_and_keep_a_detail_type() -> None:
-    poke = {
+    like = {  # NapCat's emoji reactions: no model (yet)
         "time": T,
         "self_id": 1,
         "post_type": "notice",
-        "notice_type": "notify",
-        "sub_type": "poke",
-        "target_id": 1,
+        "notice_type": "group_msg_emoji_like",
+        "message_id": 4,
         "user_id": 2,
         "group_id": 3,
     }
-    parsed = parse_event(poke)
-    assert type(parsed.model) is onebot.NoticeEvent and parsed.detail_type == "notice.notify"
+    parsed = parse_event(like)
+    assert type(parsed.model) is onebot.NoticeEvent and parsed.detail_type == "notice.group_msg_emoji_like"
+    odd = parse_event({**like, "notice_type": "notify", "sub_type": "something_new"})
+    assert type(odd.model) is onebot.Notify and odd.detail_type == "notice.notify"
     sent = parse_event({"time": T, "self_id": 1, "post_type": "message_sent", "message_type": "group"})
     assert type(sent.model) is onebot.OneBotEvent and sent.detail_type == "message_sent.group"
     assert sent.model.detail_type == "message_sent.group"  # type: ignore[attr-defined]
@@ -192,3 +195,82 @@ def test_qq_group_event_missing_group_openid_falls_back_with_a_problem() -> None
     parsed = parse_event({"op": 0, "t": "GROUP_DEL_ROBOT", "id": "x", "d": {"timestamp": T}})
     assert type(parsed.model) is qq.QQDispatch
     assert parsed.problem and "group_openid" in parsed.problem
+
+
+NOTIFY = {"time": T, "self_id": 1, "post_type": "notice", "notice_type": "notify"}
+
+
+@pytest.mark.parametrize(
+    "payload, model, fields",
+    [
+        (
+            {**NOTIFY, "sub_type": "poke", "group_id": 3, "user_id": 2, "target_id": 1},
+            "Poke",
+            {"group_id": 3},
+        ),
+        (
+            {**NOTIFY, "sub_type": "poke", "user_id": 2, "target_id": 1, "sender_id": 2},
+            "Poke",
+            {"group_id": None},
+        ),
+        (
+            {**NOTIFY, "sub_type": "lucky_king", "group_id": 3, "user_id": 2, "target_id": 5},
+            "LuckyKing",
+            {"target_id": 5},
+        ),
+        (
+            {**NOTIFY, "sub_type": "honor", "group_id": 3, "user_id": 2, "honor_type": "talkative"},
+            "Honor",
+            {"honor_type": "talkative"},
+        ),
+        (
+            {**NOTIFY, "sub_type": "title", "group_id": 3, "user_id": 2, "title": "龙王"},
+            "Title",
+            {"title": "龙王"},
+        ),
+        (
+            {**NOTIFY, "notice_type": "group_card", "group_id": 3, "user_id": 2, "card_new": "a"},
+            "GroupCard",
+            {"card_old": ""},
+        ),
+        (
+            {**NOTIFY, "notice_type": "offline_file", "user_id": 2, "file": {"name": "a.txt", "size": 3}},
+            "OfflineFile",
+            {"user_id": 2},
+        ),
+        (
+            {**NOTIFY, "notice_type": "client_status", "client": {"app_id": 1}, "online": True},
+            "ClientStatus",
+            {"online": True},
+        ),
+        (
+            {
+                **NOTIFY,
+                "notice_type": "essence",
+                "sub_type": "add",
+                "group_id": 3,
+                "sender_id": 2,
+                "operator_id": 4,
+                "message_id": -7,
+            },
+            "Essence",
+            {"message_id": -7},
+        ),
+    ],
+)
+def test_common_notices_have_models_and_keep_extra_fields(
+    payload: dict[str, Any], model: str, fields: dict[str, Any]
+) -> None:
+    parsed = parse_event({**payload, "raw_info": [{"x": 1}]})
+    assert type(parsed.model).__name__ == model and parsed.problem is None
+    assert {k: getattr(parsed.model, k) for k in fields} == fields
+    assert parsed.model.model_extra == {"raw_info": [{"x": 1}]}
+    broken = parse_event({k: v for k, v in payload.items() if k not in ("user_id", "online", "sender_id")})
+    assert type(broken.model).__name__ != model and broken.problem  # reported, not crashed
+
+
+def test_a_private_poke_is_answered_privately_and_a_group_poke_in_the_group() -> None:
+    private = parse_event({**NOTIFY, "sub_type": "poke", "user_id": 2, "target_id": 1}).model
+    group = parse_event({**NOTIFY, "sub_type": "poke", "group_id": 3, "user_id": 2, "target_id": 1}).model
+    assert (private.chat().group_id, private.chat().user_id) == (None, "2")  # type: ignore[attr-defined]
+    assert (group.chat().group_id, group.chat().user_id) == ("3", "2")  # type: ignore[attr-defined]

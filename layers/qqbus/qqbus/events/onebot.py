@@ -314,6 +314,104 @@ class FriendRecall(NoticeEvent):
     message_id: Int64 | None = None
 
 
+@register
+class Notify(NoticeEvent):
+    """A notification (``notify``) whose ``sub_type`` says what: poke, lucky_king, honor, title."""
+
+    notice_type: Literal["notify"]
+    sub_type: str = Field(examples=["poke", "lucky_king", "honor", "title"])
+
+
+@register
+class Poke(Notify):
+    """Someone poked (戳一戳) a member or the bot: in a group, or privately when ``group_id`` is absent."""
+
+    sub_type: Literal["poke"]
+    group_id: Int64 | None = Field(default=None, description="Absent for a private (friend) poke")
+    user_id: Int64 = Field(description="Who poked")
+    target_id: Int64 = Field(description="Who was poked (the bot: its self_id)")
+    sender_id: Int64 | None = Field(default=None, description="Who poked, as some implementations add it")
+
+
+@register
+class LuckyKing(Notify):
+    """A group red packet's luckiest receiver (运气王) was decided."""
+
+    sub_type: Literal["lucky_king"]
+    group_id: Int64
+    user_id: Int64 = Field(description="Who sent the red packet")
+    target_id: Int64 = Field(description="The lucky king")
+
+
+@register
+class Honor(Notify):
+    """A member got a group honor (群荣誉): dragon king, performer, emotion."""
+
+    sub_type: Literal["honor"]
+    group_id: Int64
+    user_id: Int64
+    honor_type: str = Field(examples=["talkative", "performer", "emotion"])
+
+
+@register
+class Title(Notify):
+    """A member got a special title (群头衔; go-cqhttp, NapCat)."""
+
+    sub_type: Literal["title"]
+    group_id: Int64
+    user_id: Int64
+    title: str = ""
+
+
+@register
+class GroupCard(NoticeEvent):
+    """A member's group card (群名片) changed (go-cqhttp, NapCat; best effort, may lag)."""
+
+    notice_type: Literal["group_card"]
+    group_id: Int64
+    user_id: Int64
+    card_new: str = ""
+    card_old: str = ""
+
+
+class OfflineFileInfo(_Wire):
+    """A file sent to the bot privately."""
+
+    name: str | None = None
+    size: Int64 | None = None
+    url: str | None = None
+
+
+@register
+class OfflineFile(NoticeEvent):
+    """A user sent the bot a file privately (离线文件; go-cqhttp, NapCat)."""
+
+    notice_type: Literal["offline_file"]
+    user_id: Int64
+    file: OfflineFileInfo = Field(default_factory=OfflineFileInfo)
+
+
+@register
+class ClientStatus(NoticeEvent):
+    """Another client of the bot's account went online or offline (go-cqhttp, NapCat)."""
+
+    notice_type: Literal["client_status"]
+    client: dict[str, Any] = Field(default_factory=dict, description="app_id, device_name, device_kind")
+    online: bool
+
+
+@register
+class Essence(NoticeEvent):
+    """A group message was added to (``add``) or removed from (``delete``) the essence list (精华)."""
+
+    notice_type: Literal["essence"]
+    sub_type: str = Field(examples=["add", "delete"])
+    group_id: Int64
+    sender_id: Int64 = Field(description="Who sent the message")
+    operator_id: Int64
+    message_id: Int64 | None = None
+
+
 # --- requests ---------------------------------------------------------------------------
 
 
