@@ -9,25 +9,31 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from qqbus_dev.template import TEMPLATE_NAME
+
 
 def _dev(args: argparse.Namespace) -> int:
     from qqbus_dev.functions import DevSecrets
     from qqbus_dev.stack import LocalStack, PortInUse, StackOptions
 
+    # The template and its parameters are refused here, in one line, before anything starts.
+    template = Path(args.template) if args.template else _project(args) / TEMPLATE_NAME
+    parameters, stage = _parameters(template, args.parameter_overrides, args.stage)
     secrets = DevSecrets(qq=args.qq_secret, onebot=args.onebot_secret or None)
     options = StackOptions(
         host=args.host,
         port=args.port,
         aws_port=args.aws_port,
-        stage=args.stage,
+        stage=stage,
+        parameters=parameters,
+        template=template,
+        state_file=template.resolve().parent / PROJECT_STATE_FILE,
         secrets=secrets,
         verbose=args.verbose,
         retry_delay=args.retry_delay,
         onebot_api=args.onebot_api,
         onebot_access_token=args.onebot_access_token or None,
     )
-    if args.template:
-        options.template = Path(args.template)
     if args.state_file:
         options.state_file = Path(args.state_file)
     if args.relay_onebot:
@@ -62,7 +68,8 @@ def _groups(args: argparse.Namespace) -> int:
     from qqbus_dev.groups_view import USER_COLUMNS, render
     from qqbus_dev.state_file import read_state
 
-    state = read_state()
+    state_file = _state_file(args)
+    state = read_state(state_file) if state_file else {}
     endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or state.get("aws_endpoint")
     env, key, what = (
         ("USERS_TABLE_NAME", "users_table", "users")
@@ -103,7 +110,8 @@ def _relay(args: argparse.Namespace) -> int:
 
     _configure_logging(args.log_format, logging.DEBUG if args.verbose else logging.INFO)
     log = logging.getLogger("qqbus_relay")
-    state = (read_state(Path(args.state_file)) if args.state_file else read_state()) if args.local else {}
+    state_file = _state_file(args) if args.local else None
+    state = read_state(state_file) if state_file else {}
     if args.local and not state.get("bus"):
         print("--local: no running `make dev` found (start it, or pass --state-file)", file=sys.stderr)
         return 2
@@ -213,8 +221,65 @@ def _calls_out(value: str) -> int:
     return calls
 
 
+#: Where a project's ``qqbus dev`` tells the other commands about itself, in the project.
+PROJECT_STATE_FILE = Path(".qqbus") / "dev.json"
+
+
+class UserError(Exception):
+    """A mistake on the command line: told in one line (``qqbus <command>: ...``), exit 2."""
+
+
+def _project(args: argparse.Namespace) -> Path:
+    """The project the command acts on: ``--project DIR``, else the nearest ``template.yaml``
+    upward from the current directory."""
+    from qqbus_dev.template import ProjectNotFound, find_project
+
+    given = getattr(args, "project", None)
+    if given is not None:
+        folder = Path(given)
+        folder = folder.parent if folder.name == TEMPLATE_NAME and folder.is_file() else folder
+        if not (folder / TEMPLATE_NAME).is_file():
+            raise UserError(f"--project {given}: no {TEMPLATE_NAME} there")
+        return folder.resolve()
+    try:
+        return find_project()
+    except ProjectNotFound as exc:
+        raise UserError(str(exc)) from None
+
+
+def _state_file(args: argparse.Namespace) -> Path | None:
+    """``--state-file``, else the state file of the project (None outside any project)."""
+    if getattr(args, "state_file", None):
+        return Path(args.state_file)
+    try:
+        return _project(args) / PROJECT_STATE_FILE
+    except UserError:
+        return None
+
+
+def _parameters(template: Path, overrides: list[str] | None, stage: str | None) -> tuple[dict[str, str], str]:
+    """``--parameter-overrides`` read and checked against ``template``, and the stage to run
+    (``--stage``, else ``Stage=`` among the overrides, else ``local``)."""
+    from qqbus_dev.template import ParameterError, Template, parameter_overrides
+
+    try:
+        parameters = parameter_overrides(overrides or [])
+        Template.read(template).check_parameters(parameters)
+    except ParameterError as exc:
+        raise UserError(f"--parameter-overrides: {exc}") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {template}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise UserError(f"{template} is not a template: {exc}") from None
+    if stage is not None and parameters.get("Stage", stage) != stage:
+        raise UserError(f"--stage {stage} and Stage={parameters['Stage']}: give the stage once")
+    return parameters, stage or parameters.get("Stage") or "local"
+
+
 def _host_port(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
+    if not port.isdigit() or int(port) > 65535:
+        raise UserError(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:8080)")
     return host or "127.0.0.1", int(port)
 
 
@@ -246,18 +311,54 @@ def _configure_logging(fmt: str, level: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``qqbus`` command's exit status. A mistake is told in one line (status 2), never as a
+    traceback; a reader that leaves early (``qqbus send ... | head``) ends it quietly."""
+    try:
+        args = build_parser().parse_args(argv)
+        try:
+            status = _run(args)
+        except UserError as exc:
+            print(f"qqbus {args.command}: {exc}", file=sys.stderr)
+            status = 2
+        sys.stdout.flush()  # inside the try: a closed pipe shows here, not at exit
+        return status
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 128 + 13  # as a process that SIGPIPE ended (the shell's 141)
+    except KeyboardInterrupt:
+        return 128 + 2
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's own flush at exit finds no closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (a test's capture): nothing is flushed at exit
+        pass
+
+
+def build_parser() -> argparse.ArgumentParser:
     from qqbus_dev.functions import DEV_ONEBOT_SECRET, DEV_QQ_SECRET
 
     parser = argparse.ArgumentParser(prog="qqbus", description="QQ bot events on EventBridge, locally.")
+    parser.add_argument("--project", metavar="DIR", help=PROJECT_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("dev", help="run the whole pipeline on 127.0.0.1 with an embedded AWS (moto)")
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (0.0.0.0: reachable from other machines)"
+    )
     p.add_argument("--port", type=int, default=3000, help="HTTP port of the webhooks (0: any free port)")
     p.add_argument("--aws-port", type=int, default=4566, help="port of the embedded AWS (0: any free port)")
-    p.add_argument("--stage", default="local")
-    p.add_argument("--template", help="template.yaml to run (default: the repository's)")
-    p.add_argument("--qq-secret", default=os.environ.get("QQ_BOT_SECRET") or DEV_QQ_SECRET)
+    p.add_argument("--stage", help="the template's Stage, the suffix of every resource name (default: local)")
+    p.add_argument("--template", help="template.yaml to run (default: the project's)")
+    _parameters_option(p)
+    p.add_argument(
+        "--qq-secret",
+        default=os.environ.get("QQ_BOT_SECRET") or DEV_QQ_SECRET,
+        help=f"QQ bot secret to check signatures with (default QQ_BOT_SECRET, else {DEV_QQ_SECRET})",
+    )
     p.add_argument(
         "--onebot-secret",
         default=os.environ.get("ONEBOT_SECRET", DEV_ONEBOT_SECRET),
@@ -297,11 +398,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--appid", help="X-Bot-Appid for a QQ payload")
     p.add_argument("--keep-time", action="store_true", help="send the payload's event time as it is")
     p.add_argument(
+        "--keep-id",
+        action="store_true",
+        help="send the file's event id (QQ: id and d.id; OneBot: the body, its id) to try a duplicate;"
+        " by default each send is a new event",
+    )
+    p.add_argument(
         "--wait", type=float, default=10.0, help="seconds to follow the event through the stack (0: do not)"
     )
 
     p = sub.add_parser("groups", help="print the groups table (--users: the users table)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
     p.add_argument("--users", action="store_true", help="each user's state instead (friends, C2C opt-in)")
     p.add_argument("--bot", help="only this bot_id")
     p.add_argument("--endpoint-url", help="AWS endpoint (default: the running `qqbus dev`, else AWS)")
@@ -364,9 +471,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--publish-heartbeats", action="store_true", help="put OneBot heartbeats on the bus too"
         )
         p.add_argument(
-            "--log-format", choices=["text", "json"], default=os.environ.get("QQBUS_LOG_FORMAT", "text")
+            "--log-format",
+            choices=["text", "json"],
+            default=os.environ.get("QQBUS_LOG_FORMAT", "text"),
+            help="log lines as text or one JSON object each (default: QQBUS_LOG_FORMAT, else text)",
         )
-        p.add_argument("--verbose", action="store_true")
+        p.add_argument("--verbose", action="store_true", help="log at DEBUG (every frame and call)")
         if name == "qq":
             p.add_argument("--app-id", help="the bot's AppID (default: QQ_BOT_APPID)")
             p.add_argument("--secret", help="the bot's secret (default: QQ_BOT_SECRET)")
@@ -405,7 +515,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
 
     p = sub.add_parser("cost", help="estimate what a deployment costs, from template.yaml's settings")
-    p.add_argument("--events-per-day", type=int, required=True)
+    p.add_argument("--events-per-day", type=int, required=True, help="events the bot receives a day")
     p.add_argument("--replies", type=float, help="actions asked per event (default 0.2)")
     p.add_argument("--handler-ms", type=float, help="handler duration (default 60 ms)")
     p.add_argument("--ingress-ms", type=float, help="ingress duration (default 40 ms)")
@@ -457,14 +567,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("invoke", help="run one handler in-process on an embedded moto (no Docker)")
     p.add_argument("function", help="handler folder (e.g. qq_group_add_robot) or logical id")
     p.add_argument("event", help="event JSON file (e.g. events/qq_group_add_robot.json)")
+    _parameters_option(p)
 
-    args = parser.parse_args(argv)
+    _project_option(sub)
+    return parser
+
+
+def _project_option(sub: Any) -> None:
+    """``--project DIR`` on every subcommand too (``qqbus new handler X --project ../bot``)."""
+    for command in sub.choices.values():
+        nested = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
+        for inner in nested:
+            _project_option(inner)
+        if not nested:  # SUPPRESS: not given here, the value before the subcommand stays
+            command.add_argument("--project", metavar="DIR", default=argparse.SUPPRESS, help=PROJECT_HELP)
+
+
+PROJECT_HELP = "the project to act on (default: the nearest directory upward with a template.yaml)"
+
+
+def _parameters_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--parameter-overrides",
+        nargs="+",
+        action="extend",
+        metavar="KEY=VALUE",
+        help="template parameters, as for `sam deploy`: Key=Value or ParameterKey=Key,ParameterValue=Value,"
+        " several at once (e.g. CommandAdmins=<your QQ openid>)",
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "dev":
         return _dev(args)
     if args.command == "send":
         from qqbus_dev.send import run as send
 
-        return send(args.payload, args.url, keep_time=args.keep_time, wait=args.wait, qq_appid=args.appid)
+        return send(
+            args.payload,
+            args.url,
+            keep_time=args.keep_time,
+            keep_id=args.keep_id,
+            wait=args.wait,
+            state_file=_state_file(args),
+            qq_appid=args.appid,
+        )
     if args.command == "groups":
         return _groups(args)
     if args.command == "relay":
@@ -474,6 +621,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return cost(
             args.events_per_day,
+            _project(args) / TEMPLATE_NAME,
             replies=args.replies,
             handler_ms=args.handler_ms,
             ingress_ms=args.ingress_ms,
@@ -488,14 +636,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             writes_groups=args.writes_groups,
             replies=args.replies,
             writes_users=args.writes_users,
+            root=_project(args),
         )
     if args.command == "doctor":
         from qqbus_dev.doctor import run as doctor
 
+        if args.local:
+            args.state_file = args.state_file or _state_file(args)
         return doctor(args)
     from qqbus_dev.invoke import run as invoke
 
-    return invoke(args.function, args.event)
+    template = _project(args) / TEMPLATE_NAME
+    parameters, _ = _parameters(template, args.parameter_overrides, None)
+    return invoke(args.function, args.event, template, parameters=parameters)
 
 
 if __name__ == "__main__":

@@ -71,8 +71,15 @@ def as_invocation_event(data: Any, raw: bytes, *, ingress: bool) -> dict[str, An
     }
 
 
-def run(folder: str, event_path: str, template_path: Path = TEMPLATE_PATH) -> int:
-    """Invoke function ``folder`` (or logical id) with the event at ``event_path``."""
+def run(
+    folder: str,
+    event_path: str,
+    template_path: Path = TEMPLATE_PATH,
+    *,
+    parameters: dict[str, str] | None = None,
+) -> int:
+    """Invoke function ``folder`` (or logical id) with the event at ``event_path``; ``parameters``
+    override the template's defaults (``--parameter-overrides``, checked by the caller)."""
     os.environ.setdefault("AWS_DEFAULT_REGION", LOCAL_REGION)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
@@ -95,7 +102,7 @@ def run(folder: str, event_path: str, template_path: Path = TEMPLATE_PATH) -> in
         raise SystemExit(f"qqbus invoke: {event_path} is not JSON: {exc}") from None
     with mock_aws():
         aws.reset()
-        refs = local_refs(template, region=os.environ["AWS_DEFAULT_REGION"])
+        refs = local_refs(template, region=os.environ["AWS_DEFAULT_REGION"], parameters=parameters)
         sqs = boto3.client("sqs")
         tables = create_tables(template, boto3.client("dynamodb"), refs)
         refs.update(create_queues(template, sqs, refs))

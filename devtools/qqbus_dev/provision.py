@@ -27,9 +27,12 @@ ARN_FORMATS = {
 }
 
 
-def local_refs(template: Template, region: str, stage: str | None = None) -> dict[str, Any]:
-    """What ``Ref``/``GetAtt``/``Sub`` resolve to locally: parameters, pseudo parameters, names."""
-    params = template.parameter_defaults()
+def local_refs(
+    template: Template, region: str, stage: str | None = None, parameters: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """What ``Ref``/``GetAtt``/``Sub`` resolve to locally: parameters (the defaults, then
+    ``parameters``, as ``--parameter-overrides`` gives them), pseudo parameters, names."""
+    params = {**template.parameter_defaults(), **(parameters or {})}
     if stage is not None:
         params["Stage"] = stage
     refs: dict[str, Any] = {

@@ -69,6 +69,7 @@ class StackOptions:
     relay_qq: Any = None  # a qqbus_relay.qq_gateway.GatewayConfig: relay a real QQ bot here too
     onebot_api: str | None = None  # a real OneBot HTTP API (NapCat, ...) instead of the fake one
     onebot_access_token: str | None = None  # what the sender presents to that API
+    parameters: dict[str, str] = field(default_factory=dict)  # --parameter-overrides, checked
 
 
 @dataclass
@@ -225,7 +226,9 @@ class LocalStack:
 
         opts = self.options
         self.template = Template.read(opts.template)
-        self.refs = local_refs(self.template, os.environ["AWS_DEFAULT_REGION"], stage=opts.stage)
+        self.refs = local_refs(
+            self.template, os.environ["AWS_DEFAULT_REGION"], stage=opts.stage, parameters=opts.parameters
+        )
         self.sqs = boto3.client("sqs")
         self.tables = create_tables(self.template, boto3.client("dynamodb"), self.refs)
         self.queue_urls = create_queues(self.template, self.sqs, self.refs)

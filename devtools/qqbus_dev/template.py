@@ -3,20 +3,86 @@
 ``load()`` reads the SAM template (CloudFormation short tags such as ``!Ref`` become their long
 forms); ``Template`` answers what the local stack and the tests need from it, and ``resolve``
 substitutes ``Ref``/``GetAtt``/``Sub`` with the local names of the resources.
+``find_project()`` is the project a command acts on (the nearest ``template.yaml`` upward), and
+``parameter_overrides()`` reads ``sam deploy --parameter-overrides`` values.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-#: The repository root (this file is devtools/qqbus_dev/template.py).
+#: The checkout these dev tools are installed from (this file is devtools/qqbus_dev/template.py).
+#: The CLI acts on ``find_project()`` instead: a shared venv serves several clones.
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+TEMPLATE_NAME = "template.yaml"
+
+
+class ProjectNotFound(LookupError):
+    """No ``template.yaml`` in the directory given, or in any directory above it."""
+
+
+def find_project(start: Path | str | None = None) -> Path:
+    """The project a command acts on: the nearest directory at or above ``start`` (default: the
+    current directory) holding a ``template.yaml``.
+
+    Raises
+    ------
+    ProjectNotFound
+        When there is none up to the file system's root.
+    """
+    here = Path.cwd() if start is None else Path(start)
+    here = here.resolve()
+    for folder in (here, *here.parents):
+        if (folder / TEMPLATE_NAME).is_file():
+            return folder
+    raise ProjectNotFound(
+        f"no {TEMPLATE_NAME} in {here} or above it: run this inside a qqbus project, or pass --project DIR"
+    )
+
+
+class ParameterError(ValueError):
+    """A ``--parameter-overrides`` value that is malformed or that the template does not accept."""
+
+
+_PAIR = re.compile(r"ParameterKey=([^,=]*),ParameterValue=(.*)", re.DOTALL)
+_KEY = re.compile(r"[A-Za-z0-9]+")
+
+
+def parameter_overrides(values: Iterable[str]) -> dict[str, str]:
+    """``Key=Value`` pairs in ``sam deploy --parameter-overrides`` syntax, by key.
+
+    Each value holds one or more pairs separated by spaces, each ``Key=Value`` or
+    ``ParameterKey=Key,ParameterValue=Value``; quotes and backslashes work as in a shell, so a
+    value may hold spaces (``'RequestCommentPattern="let me in"'``). The last value for a key wins.
+
+    Raises
+    ------
+    ParameterError
+        For a piece that is not a pair, or a key that is not a parameter name.
+    """
+    found: dict[str, str] = {}
+    for value in values:
+        try:
+            pieces = shlex.split(value)
+        except ValueError as exc:  # an unclosed quote
+            raise ParameterError(f"cannot read {value!r}: {exc}") from None
+        for piece in pieces:
+            pair = _PAIR.fullmatch(piece)
+            key, sep, text = (pair.group(1), "=", pair.group(2)) if pair else piece.partition("=")
+            if not sep:
+                raise ParameterError(f"{piece!r} is not Key=Value (or ParameterKey=Key,ParameterValue=Value)")
+            if not _KEY.fullmatch(key):
+                raise ParameterError(f"{key!r} in {piece!r} is not a parameter name")
+            found[key] = text
+    return found
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -47,7 +113,10 @@ def load(path: Path | str = TEMPLATE_PATH) -> dict[str, Any]:
 
 def parse(text: str) -> dict[str, Any]:
     """Template text as plain data (short tags read as their long forms)."""
-    data = yaml.load(text, Loader=_CfnLoader)
+    try:
+        data = yaml.load(text, Loader=_CfnLoader)
+    except yaml.YAMLError as exc:
+        raise ValueError("not YAML: " + " ".join(str(exc).split())) from None
     if not isinstance(data, dict) or "Resources" not in data:
         raise ValueError("not a CloudFormation template (no Resources)")
     return data
@@ -126,6 +195,51 @@ class Template:
 
     def parameter_defaults(self) -> dict[str, Any]:
         return {k: v.get("Default") for k, v in self.data.get("Parameters", {}).items()}
+
+    def check_parameters(self, values: dict[str, str]) -> None:
+        """Refuse what CloudFormation would refuse: an unknown parameter, or a value outside its
+        ``AllowedValues`` / ``AllowedPattern`` / ``MinLength``-``MaxLength`` / ``MinValue``-``MaxValue``,
+        or not a number for a ``Number``.
+
+        Raises
+        ------
+        ParameterError
+            Naming the parameter and what it accepts, in one line.
+        """
+        declared: dict[str, dict[str, Any]] = self.data.get("Parameters", {})
+        for key, value in values.items():
+            spec = declared.get(key)
+            if spec is None:
+                known = ", ".join(sorted(declared)) or "none"
+                raise ParameterError(f"template.yaml has no parameter {key!r} (it has: {known})")
+            problem = _parameter_problem(spec, value)
+            if problem:
+                raise ParameterError(f"{key}={value!r}: {problem}")
+
+
+def _parameter_problem(spec: dict[str, Any], value: str) -> str | None:
+    """What is wrong with ``value`` for the parameter declared as ``spec``, or None."""
+    allowed = spec.get("AllowedValues")
+    if allowed is not None and value not in [str(v) for v in allowed]:
+        return "not one of its AllowedValues: " + ", ".join(str(v) for v in allowed)
+    pattern = spec.get("AllowedPattern")
+    if pattern is not None and not re.fullmatch(str(pattern), value):
+        return f"does not match its AllowedPattern {pattern}"
+    if spec.get("Type", "String") != "Number":
+        if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+            return f"shorter than its MinLength {spec['MinLength']}"
+        if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+            return f"longer than its MaxLength {spec['MaxLength']}"
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return "not a number (the parameter is a Number)"
+    if "MinValue" in spec and number < float(spec["MinValue"]):
+        return f"below its MinValue {spec['MinValue']}"
+    if "MaxValue" in spec and number > float(spec["MaxValue"]):
+        return f"above its MaxValue {spec['MaxValue']}"
+    return None
 
 
 def merge_globals(globals_: dict[str, Any], local: dict[str, Any]) -> dict[str, Any]:

@@ -108,6 +108,8 @@ def running_stack(tmp: Path, *args: str) -> Iterator[Stack]:
         "0",
         "--retry-delay",
         "0.05",
+        "--project",  # it runs in tmp, outside any project: this checkout's (--template overrides it)
+        str(Path(__file__).resolve().parents[2]),
     ]
     with open(log, "w", encoding="utf-8") as out:
         proc = subprocess.Popen(
