@@ -5,19 +5,24 @@ They answer as the real ones do where qqbus depends on it, and keep what they we
 - QQ: ``POST /app/getAppAccessToken`` issues tokens (``expires_in`` as a string);
   ``POST /v2/groups/{id}/messages`` and ``/v2/users/{id}/messages`` need ``Authorization: QQBot
   <a live token>`` (else 401) and ``X-Union-Appid``, refuse a repeated (msg_id | event_id,
-  msg_seq) with code 40054005, and answer ``{"id", "timestamp"}``; ``/files`` gives a
-  ``file_info``.
+  msg_seq) with code 40054005, and answer ``{"id", "timestamp"}``; a body must fit its
+  ``msg_type`` (0 content, 2 markdown | keyboard, 3 ark, 7 a ``media.file_info`` this fake
+  issued) or it is refused with 400. ``/files`` checks ``file_type`` 1-4 and exactly one of
+  ``url`` / base64 ``file_data``, and gives a ``file_info`` with a ``ttl``. ``DELETE
+  .../messages/{id}`` recalls a message it sent; ``PUT /interactions/{id}`` acknowledges.
 - OneBot: ``POST /<action>`` with ``Authorization: Bearer <token>`` when a token is set (401
   without, 403 wrong), answered ``{"status": "ok", "retcode": 0, "data": ...}``.
 
 ``fail_next(status, body, headers)`` makes the next request(s) answer a fault (429 with
-``Retry-After``, 5xx, ...), for the retry tests. ``FakeQQApi.whitelist`` (a set of addresses)
-makes the OpenAPI refuse every other caller as QQ does, with 401 and code 11298
-(``IP_NOT_WHITELISTED``); the token endpoint has no whitelist.
+``Retry-After``, 5xx, ...), for the retry tests; ``clear_faults()`` forgets those not answered
+yet. ``FakeQQApi.whitelist`` (a set of addresses) makes the OpenAPI refuse every other caller
+as QQ does, with 401 and code 11298 (``IP_NOT_WHITELISTED``); the token endpoint has no whitelist.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import itertools
 import json
 import re
@@ -26,7 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 #: QQ's answer to a msg_seq already used for the same message or event.
 DUPLICATE = {"code": 40054005, "message": "消息被去重，请检查请求msgseq"}
@@ -53,6 +58,7 @@ class Received:
     status: int
     answer: Any
     at: float = field(default_factory=time.time)
+    method: str = "POST"
 
 
 class FakeApi:
@@ -72,6 +78,15 @@ class FakeApi:
                 pass
 
             def do_POST(self) -> None:
+                self._answer("POST")
+
+            def do_PUT(self) -> None:
+                self._answer("PUT")
+
+            def do_DELETE(self) -> None:
+                self._answer("DELETE")
+
+            def _answer(self, method: str) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 try:
@@ -79,7 +94,7 @@ class FakeApi:
                 except ValueError:
                     body = None
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                status, answer, extra = fake._handle(self.path, headers, body, self.client_address[0])
+                status, answer, extra = fake._handle(self.path, headers, body, self.client_address[0], method)
                 data = json.dumps(answer, ensure_ascii=False).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
@@ -96,7 +111,7 @@ class FakeApi:
             target=self._server.serve_forever, daemon=True, name=type(self).__name__
         )
 
-    def start(self) -> FakeApi:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
@@ -111,6 +126,18 @@ class FakeApi:
         with self._lock:
             self._faults.extend(Fault(status, body, headers or {}) for _ in range(times))
 
+    def clear_faults(self) -> int:
+        """Forget the faults not answered yet (``fail_next``, ``inject``); how many there were."""
+        with self._lock:
+            cleared, self._faults = len(self._faults), []
+        return cleared
+
+    @property
+    def pending_faults(self) -> int:
+        """How many of the next requests still answer an injected fault."""
+        with self._lock:
+            return len(self._faults)
+
     def inject(self, fault: str, times: int = 1) -> int:
         """Answer the next ``times`` requests with the named fault (``NAMED_FAULTS``); its status.
 
@@ -124,7 +151,7 @@ class FakeApi:
         return status
 
     def _handle(
-        self, path: str, headers: dict[str, str], body: Any, client: str = "127.0.0.1"
+        self, path: str, headers: dict[str, str], body: Any, client: str = "127.0.0.1", method: str = "POST"
     ) -> tuple[int, Any, dict[str, str]]:
         fault = None
         with self._lock:
@@ -135,9 +162,9 @@ class FakeApi:
         if fault is not None:
             status, answer, extra = fault.status, fault.body if fault.body is not None else {}, fault.headers
         else:
-            status, answer = self.answer(path, headers, body)
+            status, answer = self.answer_method(method, path, headers, body)
             extra = {}
-        received = Received(path, headers, body, status, answer)
+        received = Received(path, headers, body, status, answer, method=method)
         with self._lock:
             self.received.append(received)
         for listener in list(self.listeners):
@@ -154,8 +181,18 @@ class FakeApi:
     def answer(self, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any]:
         raise NotImplementedError
 
+    def answer_method(self, method: str, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any]:
+        """The answer to a request of any method (POST goes to ``answer``; others: 405)."""
+        if method == "POST":
+            return self.answer(path, headers, body)
+        return 405, {"code": 405, "message": f"{method} not allowed"}
+
 
 _MESSAGES = re.compile(r"^/v2/(groups|users)/([^/]+)/(messages|files)$")
+_MESSAGE = re.compile(r"^/v2/(groups|users)/([^/]+)/messages/([^/]+)$")
+_INTERACTION = re.compile(r"^/interactions/([^/]+)$")
+#: What QQ answers a body that does not fit its msg_type (the fake's wording).
+BAD_BODY = 40034006
 
 
 class FakeQQApi(FakeApi):
@@ -172,6 +209,9 @@ class FakeQQApi(FakeApi):
         self.token_requests = 0
         self._seen: set[tuple[str, str, str, int]] = set()
         self._ids = itertools.count(1)
+        self.file_ttl = 3600
+        self.issued: dict[str, dict[str, Any]] = {}  # file_info -> the upload body
+        self.sent_ids: dict[str, tuple[str, str]] = {}  # message id -> (groups|users, openid)
 
     @property
     def token_url(self) -> str:
@@ -183,7 +223,21 @@ class FakeQQApi(FakeApi):
 
     def messages(self) -> list[Received]:
         """The message requests that were accepted (2xx)."""
-        return [r for r in self.received if r.path.endswith("/messages") and r.status < 300]
+        return [
+            r for r in self.received if r.method == "POST" and r.path.endswith("/messages") and r.status < 300
+        ]
+
+    def uploads(self) -> list[Received]:
+        """The media uploads that were accepted (2xx)."""
+        return [r for r in self.received if r.path.endswith("/files") and r.status < 300]
+
+    def recalls(self) -> list[Received]:
+        """The recalls (DELETE of a message) that were accepted."""
+        return [r for r in self.received if r.method == "DELETE" and r.status < 300]
+
+    def interaction_acks(self) -> list[Received]:
+        """The interaction acknowledgements (PUT /interactions/{id}) that were accepted."""
+        return [r for r in self.received if r.method == "PUT" and r.status < 300]
 
     def is_token_request(self, path: str) -> bool:
         return path.split("?")[0] == "/app/getAppAccessToken"
@@ -193,6 +247,34 @@ class FakeQQApi(FakeApi):
             return None
         return Fault(401, IP_NOT_WHITELISTED)
 
+    def _unauthorized(self, headers: dict[str, str]) -> tuple[int, Any] | None:
+        token = headers.get("authorization", "").removeprefix("QQBot ").strip()
+        issued = self.tokens.get(token)
+        if issued is None or issued[1] < time.time():
+            return 401, {"code": 11244, "message": "token not exist or expire"}
+        if headers.get("x-union-appid") != issued[0]:
+            return 401, {"code": 11255, "message": "X-Union-Appid does not match the token"}
+        return None
+
+    def answer_method(self, method: str, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any]:
+        path = path.split("?")[0]
+        if method == "POST":
+            return self.answer(path, headers, body)
+        if method == "DELETE" and (match := _MESSAGE.match(path)):
+            if refused := self._unauthorized(headers):
+                return refused
+            if self.sent_ids.get(match.group(3)) != (match.group(1), match.group(2)):
+                return 404, {"code": 40034025, "message": "message not found in this chat"}
+            del self.sent_ids[match.group(3)]
+            return 200, {}
+        if method == "PUT" and _INTERACTION.match(path):
+            if refused := self._unauthorized(headers):
+                return refused
+            if not isinstance(body, dict) or body.get("code") not in range(6):
+                return 400, {"code": BAD_BODY, "message": "code must be 0-5"}
+            return 200, {}
+        return 404, {"code": 404, "message": "not found"}
+
     def answer(self, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any]:
         path = path.split("?")[0]
         if self.is_token_request(path):
@@ -200,30 +282,54 @@ class FakeQQApi(FakeApi):
         match = _MESSAGES.match(path)
         if match is None:
             return 404, {"code": 404, "message": "not found"}
-        token = headers.get("authorization", "").removeprefix("QQBot ").strip()
-        issued = self.tokens.get(token)
-        if issued is None or issued[1] < time.time():
-            return 401, {"code": 11244, "message": "token not exist or expire"}
-        if headers.get("x-union-appid") != issued[0]:
-            return 401, {"code": 11255, "message": "X-Union-Appid does not match the token"}
+        if refused := self._unauthorized(headers):
+            return refused
         if not isinstance(body, dict):
             return 400, {"code": 40034001, "message": "body is not JSON"}
         if match.group(3) == "files":
-            return 200, {
-                "file_uuid": f"f{next(self._ids)}",
-                "file_info": f"fi-{next(self._ids)}",
-                "ttl": 3600,
-            }
+            return self._upload(body)
+        if problem := self._body_problem(body):
+            return 400, {"code": BAD_BODY, "message": problem}
         ref = str(body.get("msg_id") or body.get("event_id") or "")
         seq = int(body.get("msg_seq") or 1)
         key = (match.group(1), match.group(2), ref, seq)
         if ref and key in self._seen:
             return 400, DUPLICATE
         self._seen.add(key)
-        return 200, {
-            "id": f"ROBOT1.0_fake{next(self._ids)}",
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+08:00"),
-        }
+        message_id = f"ROBOT1.0_fake{next(self._ids)}"
+        self.sent_ids[message_id] = (match.group(1), match.group(2))
+        return 200, {"id": message_id, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+08:00")}
+
+    def _upload(self, body: dict[str, Any]) -> tuple[int, Any]:
+        if body.get("file_type") not in (1, 2, 3, 4):
+            return 400, {"code": 850010, "message": "file_type must be 1, 2, 3 or 4"}
+        if ("url" in body) == ("file_data" in body):
+            return 400, {"code": 850011, "message": "exactly one of url and file_data"}
+        if "file_data" in body:
+            try:
+                base64.b64decode(str(body["file_data"]), validate=True)
+            except (binascii.Error, ValueError):
+                return 400, {"code": 850012, "message": "file_data is not base64"}
+        info = f"fi-{next(self._ids)}"
+        self.issued[info] = body
+        return 200, {"file_uuid": f"f{next(self._ids)}", "file_info": info, "ttl": self.file_ttl}
+
+    def _body_problem(self, body: dict[str, Any]) -> str | None:
+        """Why a message body does not fit its msg_type (None: it does)."""
+        msg_type = body.get("msg_type")
+        if msg_type == 0 and not str(body.get("content") or "").strip():
+            return "a text message needs content"
+        if msg_type == 2 and not (body.get("markdown") or body.get("keyboard")):
+            return "msg_type 2 needs markdown or keyboard"
+        if msg_type == 3 and not isinstance(body.get("ark"), dict):
+            return "msg_type 3 needs ark"
+        if msg_type == 7:
+            media = body.get("media")
+            if not isinstance(media, dict) or media.get("file_info") not in self.issued:
+                return "msg_type 7 needs media.file_info from /files"
+        if msg_type not in (0, 2, 3, 7):
+            return f"msg_type {msg_type!r} is not one this fake knows"
+        return None
 
     def _token(self, body: Any) -> tuple[int, Any]:
         self.token_requests += 1
@@ -237,12 +343,42 @@ class FakeQQApi(FakeApi):
 
 
 class FakeOneBotApi(FakeApi):
-    """A OneBot v11 HTTP API: every action succeeds (send_* get a message_id)."""
+    """A OneBot v11 HTTP API: every action succeeds (send_* get a message_id), and the getters
+    answer with data (``get_group_member_info``: ``members``, see there)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, access_token: str | None = None) -> None:
         super().__init__(host, port)
         self.access_token = access_token
         self._ids = itertools.count(1001)
+        #: ``(group_id, user_id) -> get_group_member_info data``. None: everyone is a member
+        #: (a made-up nickname, role ``member``); a dict: only those, others answer retcode 100
+        #: ``群员不存在`` as go-cqhttp and NapCat do.
+        self.members: dict[tuple[int, int], dict[str, Any]] | None = None
+
+    def member(self, params: dict[str, Any]) -> tuple[int, Any]:
+        """``get_group_member_info``'s answer."""
+        try:
+            key = (int(params.get("group_id")), int(params.get("user_id")))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return 200, {"status": "failed", "retcode": 1400, "wording": "group_id and user_id are numbers"}
+        if self.members is None:
+            data = {
+                "group_id": key[0],
+                "user_id": key[1],
+                "nickname": f"user{key[1]}",
+                "card": "",
+                "role": "member",
+            }
+        elif key in self.members:
+            data = {"group_id": key[0], "user_id": key[1], **self.members[key]}
+        else:
+            return 200, {
+                "status": "failed",
+                "retcode": 100,
+                "msg": "MEMBER_NOT_FOUND",
+                "wording": "群员不存在",
+            }
+        return 200, {"status": "ok", "retcode": 0, "data": data}
 
     def calls(self, action: str | None = None) -> list[Received]:
         """The accepted calls (of ``action``, if given)."""
@@ -260,5 +396,7 @@ class FakeOneBotApi(FakeApi):
         action = path.split("?")[0].strip("/")
         if not isinstance(body, dict):
             return 400, {"status": "failed", "retcode": 1400, "wording": "params must be a JSON object"}
+        if action == "get_group_member_info":
+            return self.member(body)
         data = {"message_id": next(self._ids)} if action.startswith("send_") else None
         return 200, {"status": "ok", "retcode": 0, "data": data}

@@ -8,6 +8,7 @@ spec: ``&`` ``[`` ``]`` everywhere, and ``,`` too inside a CQ code's parameter v
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable
 from typing import Annotated, Any
@@ -17,7 +18,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 __all__ = [
     "Message",
     "Segment",
+    "button",
     "escape",
+    "media_file",
     "parse_cq",
     "plain_text",
     "to_cq",
@@ -66,8 +69,88 @@ class Segment(BaseModel):
         return cls(type="face", data={"id": str(face_id)})
 
     @classmethod
-    def image(cls, file: str) -> Segment:
-        return cls(type="image", data={"file": file})
+    def image(cls, file: str | bytes) -> Segment:
+        """An image by URL (``https://...``), as ``base64://...``, or as bytes."""
+        return cls(type="image", data={"file": media_file(file)})
+
+    @classmethod
+    def video(cls, file: str | bytes) -> Segment:
+        return cls(type="video", data={"file": media_file(file)})
+
+    @classmethod
+    def record(cls, file: str | bytes) -> Segment:
+        """A voice message (QQ: silk audio)."""
+        return cls(type="record", data={"file": media_file(file)})
+
+    @classmethod
+    def file(cls, file: str | bytes) -> Segment:
+        return cls(type="file", data={"file": media_file(file)})
+
+    @classmethod
+    def markdown(
+        cls,
+        content: str | None = None,
+        *,
+        custom_template_id: str | None = None,
+        params: dict[str, list[str] | str] | None = None,
+    ) -> Segment:
+        """QQ markdown: native ``content``, or a template with its parameters (key -> values)."""
+        if custom_template_id is None:
+            return cls(type="markdown", data={"content": content or ""})
+        data: dict[str, Any] = {"custom_template_id": custom_template_id}
+        if params:
+            data["params"] = [
+                {"key": k, "values": [v] if isinstance(v, str) else list(v)} for k, v in params.items()
+            ]
+        return cls(type="markdown", data=data)
+
+    @classmethod
+    def keyboard(cls, id: str | None = None, *, rows: list[list[dict[str, Any]]] | None = None) -> Segment:
+        """QQ keyboard: a template ``id``, or rows of buttons in QQ's own button shape."""
+        if id is not None:
+            return cls(type="keyboard", data={"id": id})
+        return cls(
+            type="keyboard", data={"content": {"rows": [{"buttons": list(row)} for row in rows or []]}}
+        )
+
+    @classmethod
+    def ark(cls, template_id: int, kv: list[dict[str, Any]]) -> Segment:
+        """QQ ark (msg_type 3): a template id and its key/values."""
+        return cls(type="ark", data={"template_id": template_id, "kv": kv})
+
+
+def media_file(file: str | bytes) -> str:
+    """A media segment's ``file``: a URL or ``base64://`` as given, bytes as ``base64://``."""
+    if isinstance(file, bytes):
+        return "base64://" + base64.b64encode(file).decode()
+    return file
+
+
+def button(
+    label: str,
+    data: str,
+    *,
+    action: int = 1,
+    enter: bool | None = None,
+    style: int = 1,
+    id: str | None = None,
+) -> dict[str, Any]:
+    """A QQ keyboard button (QQ's shape). ``action``: 0 jump (``data`` is a URL), 1 callback
+    (an INTERACTION_CREATE carries ``data``), 2 command (``data`` goes into the input box,
+    sent at once with ``enter``). Everyone may click it."""
+    act: dict[str, Any] = {
+        "type": action,
+        "permission": {"type": 2},
+        "data": data,
+        "unsupport_tips": "this QQ version cannot show buttons",
+    }
+    if enter is not None:
+        act["enter"] = enter
+    return {
+        "id": id or label,
+        "render_data": {"label": label, "visited_label": label, "style": style},
+        "action": act,
+    }
 
 
 def _cq_dicts(message: str) -> list[dict[str, Any]]:

@@ -26,10 +26,11 @@ from qqbus.state import GroupState, UserState
 PASSIVE_WINDOW_S = {"group_message": 5 * 60, "c2c_message": 60 * 60}
 #: Passive replies QQ accepts per message.
 PASSIVE_REPLIES = 5
-#: QQ group events whose id may be cited to post into the group.
-CITABLE_GROUP_EVENTS = frozenset({"GROUP_ADD_ROBOT", "GROUP_MSG_RECEIVE"})
+#: QQ group events whose id may be cited to post into the group (a button click's
+#: INTERACTION_CREATE is answered by citing it, like a message's id).
+CITABLE_GROUP_EVENTS = frozenset({"GROUP_ADD_ROBOT", "GROUP_MSG_RECEIVE", "INTERACTION_CREATE"})
 #: QQ user events whose id may be cited to message the user.
-CITABLE_USER_EVENTS = frozenset({"FRIEND_ADD", "C2C_MSG_RECEIVE"})
+CITABLE_USER_EVENTS = frozenset({"FRIEND_ADD", "C2C_MSG_RECEIVE", "INTERACTION_CREATE"})
 #: OneBot actions that post a message into the group named by ``group_id``.
 ONEBOT_GROUP_POSTS = frozenset({"send_group_msg", "send_group_forward_msg", "send_msg"})
 

@@ -5,8 +5,12 @@
   before it expires, and fetched again once when the API answers 401.
 - Request: ``POST {QQ_API_BASE}/v2/groups/{group_openid}/messages`` or ``/v2/users/{openid}/messages``
   with ``Authorization: QQBot <token>`` and ``X-Union-Appid``; body ``{content, msg_type,
-  msg_id | event_id, msg_seq}``. An image (by URL) is uploaded first (``/files``, file_type 1)
-  and sent as ``msg_type`` 7 with its ``file_info``.
+  msg_id | event_id, msg_seq}`` plus ``markdown`` / ``keyboard`` / ``ark`` / ``message_reference``
+  (``qqbus.senders.qq_message`` renders the segments). A medium (image, video, voice, file; by
+  URL or bytes) is uploaded first (``/files``) and sent as ``msg_type`` 7 with its ``file_info``,
+  which is cached for its ``ttl`` (``qqbus.senders.qq_media``): a retry does not upload again.
+- ``recall``: ``DELETE /v2/{groups|users}/{id}/messages/{message_id}``; ``ack_interaction``:
+  ``PUT /interactions/{id} {"code"}``. Neither takes a reply slot.
 - ``msg_seq`` is the reply slot the ledger gives the action: a repeated action repeats it, and
   QQ's "duplicate msg_seq" (40054005) then means it was delivered already: ``sent``.
 - Platform errors map to readable reasons (``QQ_ERRORS``); 429/5xx are retried (``Retrying``).
@@ -24,7 +28,6 @@ address is on the whitelist, delivers it (``qqbus_relay.qq_actions``).
 from __future__ import annotations
 
 import os
-import re
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -38,6 +41,8 @@ from qqbus.secrets import qq_secret
 from qqbus.senders.gate import Cite, Passive, Refused, gate_qq
 from qqbus.senders.json_http import HttpResponse, Retrying, Unavailable, request_json
 from qqbus.senders.outcome import SendContext, failed, refused, sent
+from qqbus.senders.qq_media import MediaCache, media_cache, process_media_cache
+from qqbus.senders.qq_message import Media, UnsupportedMessage, render_message
 
 QQ_API_BASE = "https://api.sgroup.qq.com"
 QQ_SANDBOX_API_BASE = "https://sandbox.api.sgroup.qq.com"
@@ -64,10 +69,8 @@ NOT_TOKEN_CODES = frozenset({IP_NOT_WHITELISTED})
 RELAY_QUEUE_ENV = "QQ_RELAY_QUEUE_URL"
 PATHS = {"group_message": "/v2/groups/{}/messages", "c2c_message": "/v2/users/{}/messages"}
 FILE_PATHS = {"group_message": "/v2/groups/{}/files", "c2c_message": "/v2/users/{}/files"}
-
-
-class UnsupportedMessage(ValueError):
-    """The message holds something QQ cannot send."""
+#: Actions that are not messages: they take no reply slot and are not gated on the chat's state.
+RECALL, ACK_INTERACTION = "recall", "ack_interaction"
 
 
 def api_base() -> str:
@@ -78,41 +81,16 @@ def token_url() -> str:
     return os.environ.get("QQ_TOKEN_URL") or QQ_TOKEN_URL
 
 
-def render(segments: list[Segment]) -> tuple[str, str | None]:
-    """``(content, image_url)``: text as it is, @-mentions as ``<qqbot-at-user id="..." />``.
+def render(segments: list[Segment]) -> tuple[str, Media | None]:
+    """``(content, medium)`` of a text / mention / media message (``render_message`` does all).
 
     Raises
     ------
     UnsupportedMessage
-        For a segment QQ messages cannot carry, or more than one image.
+        For a segment QQ messages cannot carry (see ``qqbus.senders.qq_message``).
     """
-    content: list[str] = []
-    image: str | None = None
-    for seg in segments:
-        if seg.type == "text":
-            content.append(_inert(str(seg.data.get("text", ""))))
-        elif seg.type == "at":
-            content.append(f'<qqbot-at-user id="{seg.data.get("qq", "")}" />')
-        elif seg.type == "image":
-            url = str(seg.data.get("url") or seg.data.get("file") or "")
-            if not url.startswith(("http://", "https://")):
-                raise UnsupportedMessage("a QQ image is sent by its http(s) URL")
-            if image is not None:
-                raise UnsupportedMessage("a QQ message carries at most one image")
-            image = url
-        else:
-            raise UnsupportedMessage(f"QQ messages cannot carry a {seg.type!r} segment")
-    return "".join(content), image
-
-
-#: QQ reads these in ``content`` as markup (mentions, @everyone, emoji): text must not make them.
-_MARKUP = re.compile(r"<(?=qqbot-|@|emoji:|faceType)", re.IGNORECASE)
-
-
-def _inert(text: str) -> str:
-    """Text as text: a ``<`` that would open QQ markup gets a zero-width space after it, so a
-    user's words echoed back (``/echo <qqbot-at-everyone />``) cannot mention everyone."""
-    return _MARKUP.sub("<\u200b", text)
+    message = render_message(segments)
+    return message.content, message.media
 
 
 @cached
@@ -152,15 +130,19 @@ class QQApi:
 
     def post(self, path: str, body: dict[str, Any]) -> HttpResponse:
         """POST with the token; on a 401 about the token, fetch a new one once and try again."""
-        response = self._post(path, body, self.token())
+        return self.request("POST", path, body)
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None) -> HttpResponse:
+        """Any OpenAPI call with the token (refreshed once on a 401 about the token)."""
+        response = self._request(method, path, body, self.token())
         if response.status == 401 and _int(_error(response)[0]) not in NOT_TOKEN_CODES:
-            response = self._post(path, body, self.token(fresh=True))
+            response = self._request(method, path, body, self.token(fresh=True))
         return response
 
-    def _post(self, path: str, body: dict[str, Any], token: str) -> HttpResponse:
+    def _request(self, method: str, path: str, body: dict[str, Any] | None, token: str) -> HttpResponse:
         headers = {"Authorization": f"QQBot {token}", "X-Union-Appid": self.app_id}
         return self.retrying.call(
-            lambda: request_json("POST", self.base + path, body, headers), deadline=self.deadline
+            lambda: request_json(method, self.base + path, body, headers), deadline=self.deadline
         )
 
 
@@ -173,10 +155,13 @@ def _error(response: HttpResponse) -> tuple[int | str, str]:
 
 
 class Upload(BaseModel):
-    """A media upload that must come before the message (its ``file_info`` goes in the message)."""
+    """A media upload that must come before the message (its ``file_info`` goes in the message).
+
+    ``key`` names it in the media cache (the chat's upload path and the medium's digest)."""
 
     path: str
     body: dict[str, Any]
+    key: str | None = None
 
 
 class QqSend(BaseModel):
@@ -192,7 +177,8 @@ class QqSend(BaseModel):
     path: str
     body: dict[str, Any]
     upload: Upload | None = None
-    mode: Literal["passive", "event"]
+    mode: Literal["passive", "event", "direct"]
+    method: Literal["POST", "DELETE", "PUT"] = "POST"
 
     @property
     def msg_seq(self) -> int | None:
@@ -202,16 +188,18 @@ class QqSend(BaseModel):
 
 def prepare(action: Action, ctx: SendContext) -> QqSend | Result:
     """Gate and render one QQ action: the send to deliver, or the result when there is none."""
+    if action.action in (RECALL, ACK_INTERACTION):
+        return _prepare_direct(action)
     if action.action not in PATHS:
         return failed(action, "unsupported_action", f"QQ has no action {action.action!r}")
     to = action.target.group_id if action.action == "group_message" else action.target.user_id
     if not to:
         return failed(action, "no_target", f"{action.action} needs a target")
     try:
-        content, image = render(action.message or [])
+        message = render_message(action.message or [])
     except UnsupportedMessage as exc:
-        return failed(action, "unsupported_message", str(exc))
-    if not content.strip() and image is None:
+        return failed(action, exc.reason, str(exc))
+    if "msg_type" not in message.body:
         return failed(action, "empty_message", "nothing to send")
     in_group = action.action == "group_message"
     group = ctx.groups().get(action.bot_id, to) if in_group else None
@@ -225,18 +213,15 @@ def prepare(action: Action, ctx: SendContext) -> QqSend | Result:
     )
     if isinstance(decision, Refused):
         return refused(action, decision.reason, decision.message)
-    body: dict[str, Any] = {"content": content, "msg_type": 0, "msg_seq": decision.msg_seq}
+    body: dict[str, Any] = {**message.body, "msg_seq": decision.msg_seq}
     if isinstance(decision, Passive):
         body["msg_id"] = decision.msg_id
     else:
         body["event_id"] = decision.event_id
     upload = None
-    if image is not None:
-        body["msg_type"] = 7
-        upload = Upload(
-            path=FILE_PATHS[action.action].format(to),
-            body={"file_type": 1, "url": image, "srv_send_msg": False},
-        )
+    if message.media is not None:
+        path = FILE_PATHS[action.action].format(to)
+        upload = Upload(path=path, body=message.media.upload_body(), key=f"{path}:{message.media.digest}")
     return QqSend(
         action=action,
         path=PATHS[action.action].format(to),
@@ -246,8 +231,33 @@ def prepare(action: Action, ctx: SendContext) -> QqSend | Result:
     )
 
 
-def deliver(send: QqSend, api: QQApi, *, whitelist_hint: str = "") -> Result:
-    """Make the requests of ``send`` (the upload, then the message); its result.
+def _prepare_direct(action: Action) -> QqSend | Result:
+    """``recall`` (params ``message_id``; target group or user) and ``ack_interaction`` (params
+    ``interaction_id``, ``code`` 0 by default): one request each, no reply slot."""
+    if action.action == ACK_INTERACTION:
+        interaction = str(action.params.get("interaction_id") or "")
+        code = action.params.get("code", 0)
+        if not interaction or not isinstance(code, int) or isinstance(code, bool) or not 0 <= code <= 5:
+            return failed(action, "bad_params", "ack_interaction needs interaction_id and a code 0-5")
+        return QqSend(
+            action=action,
+            path=f"/interactions/{interaction}",
+            body={"code": code},
+            mode="direct",
+            method="PUT",
+        )
+    message_id = str(action.params.get("message_id") or "")
+    group, user = action.target.group_id, action.target.user_id
+    if not message_id or not (group or user):
+        return failed(action, "bad_params", "recall needs params.message_id and a target group or user")
+    where = f"/v2/groups/{group}" if group else f"/v2/users/{user}"
+    return QqSend(
+        action=action, path=f"{where}/messages/{message_id}", body={}, mode="direct", method="DELETE"
+    )
+
+
+def deliver(send: QqSend, api: QQApi, *, whitelist_hint: str = "", cache: MediaCache | None = None) -> Result:
+    """Make the requests of ``send`` (the upload unless cached, then the message); its result.
 
     Raises
     ------
@@ -256,24 +266,45 @@ def deliver(send: QqSend, api: QQApi, *, whitelist_hint: str = "") -> Result:
     """
     action = send.action
     body = dict(send.body)
-    extra = {"mode": send.mode, "msg_seq": send.msg_seq}
+    extra: dict[str, Any] = {"mode": send.mode}
+    if send.msg_seq is not None:
+        extra["msg_seq"] = send.msg_seq
+    cache = cache if cache is not None else process_media_cache()
     try:
         if send.upload is not None:
-            upload = api.post(send.upload.path, send.upload.body)
-            info = (upload.json() or {}).get("file_info") if upload.status < 300 else None
-            if not info:
-                return _refusal(action, upload, "image upload: ", whitelist_hint, **extra)
+            info = _uploaded(send.upload, action.bot_id, api, cache)
+            if isinstance(info, HttpResponse):
+                return _refusal(action, info, "media upload: ", whitelist_hint, **extra)
             body["media"] = {"file_info": info}
-        response = api.post(send.path, body)
+        if send.method == "POST":
+            response = api.request("POST", send.path, body)
+        else:
+            response = api.request(send.method, send.path, body or None)
     except PermissionError as exc:
         return failed(action, "unauthorized", str(exc))
     if response.status < 300:
-        data = response.json() or {}
-        return sent(action, platform_message_id=data.get("id"), **extra)
+        data = response.json()
+        message_id = data.get("id") if isinstance(data, dict) else None
+        return sent(action, platform_message_id=message_id, data=data or None, **extra)
     code, _ = _error(response)
     if _int(code) == DUPLICATE_MSG_SEQ:
         return sent(action, message="already delivered (QQ: duplicate msg_seq)", **extra)
     return _refusal(action, response, "", whitelist_hint, **extra)
+
+
+def _uploaded(upload: Upload, bot_id: str, api: QQApi, cache: MediaCache) -> str | HttpResponse:
+    """The ``file_info`` of ``upload``: cached, or uploaded now (and cached); QQ's refusal else."""
+    if upload.key and (info := cache.get(bot_id, upload.key)):
+        return info
+    response = api.request("POST", upload.path, upload.body)
+    data = response.json() if response.status < 300 else None
+    info = data.get("file_info") if isinstance(data, dict) else None
+    if not isinstance(info, str) or not info:
+        return response
+    ttl = data.get("ttl") if isinstance(data, dict) else None
+    if upload.key and isinstance(ttl, int):
+        cache.put(bot_id, upload.key, info, ttl)
+    return info
 
 
 def _refusal(action: Action, response: HttpResponse, what: str, hint: str, **extra: Any) -> Result:
@@ -320,7 +351,7 @@ def perform(action: Action, ctx: SendContext) -> Result | None:
     if not secret:
         return failed(action, "no_secret", f"no QQ bot secret is configured for AppID {action.bot_id}")
     api = QQApi(action.bot_id, secret, api_base(), token_url(), ctx.retrying, ctx.deadline)
-    return deliver(prepared, api, whitelist_hint=whitelist_hint())
+    return deliver(prepared, api, whitelist_hint=whitelist_hint(), cache=media_cache())
 
 
 def _int(code: int | str) -> int | None:
@@ -336,4 +367,15 @@ def _reason(code: int | str) -> str:
     return (QQ_ERRORS.get(known) if known is not None else None) or f"qq_{code}"
 
 
-__all__ = ["Cite", "Passive", "QQApi", "QqSend", "Unavailable", "deliver", "perform", "prepare", "render"]
+__all__ = [
+    "Cite",
+    "Passive",
+    "QQApi",
+    "QqSend",
+    "Unavailable",
+    "UnsupportedMessage",
+    "deliver",
+    "perform",
+    "prepare",
+    "render",
+]
