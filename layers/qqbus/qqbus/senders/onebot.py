@@ -18,6 +18,7 @@ from qqbus.config import value_or_map
 from qqbus.secrets import onebot_access_token
 from qqbus.senders.gate import Refused, gate_onebot
 from qqbus.senders.json_http import request_json
+from qqbus.senders.onebot_message import InvalidMessage, checked_action
 from qqbus.senders.outcome import SendContext, failed, refused, sent
 
 RELAY = "relay"
@@ -40,6 +41,10 @@ def route(bot_id: str) -> str:
 
 def perform(action: Action, ctx: SendContext) -> Result | None:
     """Gate and send one OneBot action; None when the relay will report its result."""
+    try:  # a message is checked whole before anything is sent (qqbus.senders.onebot_message)
+        action = checked_action(action)
+    except InvalidMessage as exc:
+        return failed(action, exc.reason, str(exc))
     group = ctx.groups().get(action.bot_id, action.target.group_id) if action.target.group_id else None
     decision = gate_onebot(action, group, ctx.now)
     if isinstance(decision, Refused):
