@@ -30,6 +30,10 @@ from qqbus_dev.moto_speedups import share_botocore_loader  # noqa: E402
 from qqbus_dev.provision import create_tables, local_refs  # noqa: E402
 from qqbus_dev.template import Template  # noqa: E402
 
+#: The test kit's ``bot`` fixture (qqbus_dev.testing); qqbus-dev's pytest11 entry point loads it
+#: already where the dev tools are installed, and then this line changes nothing.
+pytest_plugins = ["qqbus_dev.testing.plugin"]
+
 # The suite's own AWS is moto as released: no moto speed-up (the dev stacks the tests start apply
 # theirs, qqbus_dev.moto_speedups). botocore's models are read once: each test's mock_aws makes
 # a new boto3 session, which would read them again.

@@ -162,31 +162,47 @@ def handler_code(p: Plan) -> str:
 
 
 def test_code(p: Plan) -> str:
-    expect_actions = 1 if p.replies else 0
-    return f'''"""{p.spec}: handlers/{p.folder}, with its events/ file (written by `qqbus new handler`)."""
+    """The handler's test, on the test kit (``qqbus_dev.testing``: the ``bot`` fixture)."""
+    if p.replies:
+        asks = "    result.should_reply(\"got it\")  # what app.py answers: change both together"
+        again = '''
+
+def test_a_repeated_delivery_asks_for_the_same_reply(bot: Bot) -> None:
+    first, again = bot.receive(bot.project / EVENT), bot.receive(bot.project / EVENT)
+    # the same action id: the sender sends it once (or, with @handler(once=True), nothing new)
+    assert [a.action_id for a in again.actions] in ([], [a.action_id for a in first.actions])
+'''
+    else:
+        asks, again = "    result.should_not_call()", ""
+    return f'''"""{p.spec}: handlers/{p.folder} (written by `qqbus new handler`).
+
+The ``bot`` fixture (qqbus_dev.testing, README "Test your bot") puts its events/ file on the
+template's bus and runs the function the rule picks, with its template Environment, on moto.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import json
 
-from tests.conftest import BusTap
-from tests.handlers.conftest import Invoke
+from qqbus_dev.testing import Bot
 
-
-def test_it_handles_its_event_once(invoke: Invoke, sample: Any, output: Any, event_bus: BusTap) -> None:
-    event = sample("{p.folder}")
-    invoke("{p.folder}", event)
-    lines = output()
-    logged = [line for line in lines if line.get("message") == "{p.spec}"]
-    assert logged and logged[0]["correlation_id"] == event["detail"]["event_id"]
-    assert len(event_bus.published("qqbus.action")) == {expect_actions}
-    assert invoke("{p.folder}", event)["status"] == "duplicate"
+EVENT = "events/{p.folder}.json"
 
 
-def test_a_payload_that_does_not_fit_is_reported_not_retried(invoke: Invoke, sample: Any) -> None:
-    event = sample("{p.folder}")
+def test_it_handles_its_event(bot: Bot) -> None:
+    result = bot.receive(bot.project / EVENT)
+    assert result.functions == ["{p.logical_id}"] and result.status == "handled"
+    logged = [line for line in result.logs if line.get("message") == "{p.spec}"]
+    assert logged and logged[0]["correlation_id"] == result.event.event_id
+{asks}
+{again}
+
+def test_a_payload_that_does_not_fit_is_reported_not_retried(bot: Bot) -> None:
+    event = json.loads((bot.project / EVENT).read_text(encoding="utf-8"))
     event["detail"]["payload"] = {{"not": "this event"}}
-    assert invoke("{p.folder}", event)["status"] == "invalid"
+    result = bot.receive(event, handler="{p.folder}")
+    result.should_be_invalid()
+    result.should_not_call()
 '''
 
 

@@ -324,7 +324,7 @@ class Notify(NoticeEvent):
 
 @register
 class Poke(Notify):
-    """Someone poked (戳一戳) a member or the bot: in a group, or privately when ``group_id`` is absent."""
+    """Someone poked (戳一戳) the bot or a member, in a group or (no ``group_id``) privately."""
 
     sub_type: Literal["poke"]
     group_id: Int64 | None = Field(default=None, description="Absent for a private (friend) poke")
