@@ -1,16 +1,18 @@
-"""onebot_group_increase / decrease / ban / admin against moto DynamoDB."""
+"""onebot_group_increase / decrease / ban / admin, through the test kit (the bot fixture: the
+template's rules pick the function, moto DynamoDB keeps the state)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import random
+import time
 from typing import Any
 
 import pytest
-from qqbus.state import MUTED_UNTIL_LIFTED, DynamoGroupStore
+from qqbus.state import MUTED_UNTIL_LIFTED
+from qqbus_dev.testing import Bot, Received
 
-from tests.handlers.conftest import Invoke
 from tests.support import bus_event
 
 SELF = 123456789
@@ -46,96 +48,81 @@ def notice(notice_type: str, time: int, **fields: Any) -> dict[str, Any]:
     )
 
 
-def state(store: DynamoGroupStore) -> Any:
-    return store.get(str(SELF), str(GROUP))
+def state(bot: Bot) -> Any:
+    return bot.groups.get(GROUP, bot_id=str(SELF))
 
 
-def test_events_payloads_update_state(invoke: Invoke, sample: Any, group_store: DynamoGroupStore) -> None:
-    invoke("onebot_group_increase", sample("onebot_group_increase"))
-    s = state(group_store)
+def deliver(bot: Bot, handler: str, event: dict[str, Any]) -> Received:
+    """``event`` through the bus: it must reach ``handler`` (its rule), and no other."""
+    result = bot.receive(event)
+    assert [bot.function(name).spec.folder for name in result.functions] == [handler]
+    return result
+
+
+def test_events_payloads_update_state(bot: Bot, sample: Any) -> None:
+    deliver(bot, "onebot_group_increase", sample("onebot_group_increase"))
+    s = state(bot)
     assert (s.protocol, s.member, s.member_at) == ("onebot", True, 1718000010)
-    invoke("onebot_group_admin", sample("onebot_group_admin"))
-    assert state(group_store).bot_admin is True
-    invoke("onebot_group_ban", sample("onebot_group_ban"))
-    s = state(group_store)
+    deliver(bot, "onebot_group_admin", sample("onebot_group_admin"))
+    assert state(bot).bot_admin is True
+    deliver(bot, "onebot_group_ban", sample("onebot_group_ban"))
+    s = state(bot)
     assert (s.muted_until, s.muted_at, s.group_muted_until) == (1718000035 + 600, 1718000035, None)
-    invoke("onebot_group_decrease", sample("onebot_group_decrease"))
-    s = state(group_store)
+    deliver(bot, "onebot_group_decrease", sample("onebot_group_decrease"))
+    s = state(bot)
     assert (s.member, s.member_at, s.bot_admin) == (False, 1718000040, True)
 
 
-def test_other_members_joining_or_leaving_change_nothing(
-    invoke: Invoke, group_store: DynamoGroupStore
-) -> None:
-    invoke("onebot_group_increase", notice("group_increase", T, sub_type="approve", user_id=42))
-    invoke("onebot_group_decrease", notice("group_decrease", T + 1, sub_type="leave", user_id=42))
-    invoke("onebot_group_ban", notice("group_ban", T + 2, sub_type="ban", user_id=42, duration=60))
-    invoke("onebot_group_admin", notice("group_admin", T + 3, sub_type="set", user_id=42))
-    assert state(group_store) is None
+def test_other_members_joining_or_leaving_change_nothing(bot: Bot) -> None:
+    deliver(bot, "onebot_group_increase", notice("group_increase", T, sub_type="approve", user_id=42))
+    deliver(bot, "onebot_group_decrease", notice("group_decrease", T + 1, sub_type="leave", user_id=42))
+    deliver(bot, "onebot_group_ban", notice("group_ban", T + 2, sub_type="ban", user_id=42, duration=60))
+    deliver(bot, "onebot_group_admin", notice("group_admin", T + 3, sub_type="set", user_id=42))
+    assert state(bot) is None
 
 
-def test_kick_me_marks_not_member_even_without_user_id_match(
-    invoke: Invoke, group_store: DynamoGroupStore
-) -> None:
-    invoke("onebot_group_increase", notice("group_increase", T, sub_type="invite", user_id=SELF))
-    invoke("onebot_group_decrease", notice("group_decrease", T + 100, sub_type="kick_me", user_id=0))
-    assert state(group_store).member is False
+def test_kick_me_marks_not_member_even_without_user_id_match(bot: Bot) -> None:
+    deliver(bot, "onebot_group_increase", notice("group_increase", T, sub_type="invite", user_id=SELF))
+    deliver(bot, "onebot_group_decrease", notice("group_decrease", T + 100, sub_type="kick_me", user_id=0))
+    assert state(bot).member is False
 
 
-def test_a_late_join_does_not_undo_a_newer_leave(invoke: Invoke, group_store: DynamoGroupStore) -> None:
-    invoke("onebot_group_decrease", notice("group_decrease", T + 100, sub_type="leave", user_id=SELF))
-    invoke("onebot_group_increase", notice("group_increase", T, sub_type="approve", user_id=SELF))
-    assert (state(group_store).member, state(group_store).member_at) == (False, T + 100)
+def test_a_late_join_does_not_undo_a_newer_leave(bot: Bot) -> None:
+    deliver(bot, "onebot_group_decrease", notice("group_decrease", T + 100, sub_type="leave", user_id=SELF))
+    deliver(bot, "onebot_group_increase", notice("group_increase", T, sub_type="approve", user_id=SELF))
+    assert (state(bot).member, state(bot).member_at) == (False, T + 100)
 
 
 @pytest.mark.parametrize("duration", [0, -1, None])
-def test_whole_group_mute_lasts_until_lifted(
-    invoke: Invoke, group_store: DynamoGroupStore, duration: int | None
-) -> None:
+def test_whole_group_mute_lasts_until_lifted(bot: Bot, duration: int | None) -> None:
     fields = {} if duration is None else {"duration": duration}
-    invoke("onebot_group_ban", notice("group_ban", T, sub_type="ban", user_id=0, **fields))
-    s = state(group_store)
+    deliver(bot, "onebot_group_ban", notice("group_ban", T, sub_type="ban", user_id=0, **fields))
+    s = state(bot)
     assert (s.group_muted_until, s.group_muted_at, s.muted_until) == (MUTED_UNTIL_LIFTED, T, None)
     assert s.is_muted(now=T + 10**6)
-    invoke("onebot_group_ban", notice("group_ban", T + 50, sub_type="lift_ban", user_id=0, duration=0))
-    s = state(group_store)
+    deliver(bot, "onebot_group_ban", notice("group_ban", T + 50, sub_type="lift_ban", user_id=0, duration=0))
+    s = state(bot)
     assert (s.group_muted_until, s.group_muted_at) == (None, T + 50)
     assert not s.is_muted(now=T + 10**6)
 
 
-def test_a_whole_group_lift_ban_keeps_the_bots_own_mute(
-    invoke: Invoke, group_store: DynamoGroupStore
-) -> None:
-    invoke("onebot_group_ban", notice("group_ban", T, sub_type="ban", user_id=SELF, duration=600))
-    invoke("onebot_group_ban", notice("group_ban", T + 10, sub_type="ban", user_id=0))
-    invoke("onebot_group_ban", notice("group_ban", T + 20, sub_type="lift_ban", user_id=0, duration=0))
-    s = state(group_store)
+def test_a_whole_group_lift_ban_keeps_the_bots_own_mute(bot: Bot) -> None:
+    deliver(bot, "onebot_group_ban", notice("group_ban", T, sub_type="ban", user_id=SELF, duration=600))
+    deliver(bot, "onebot_group_ban", notice("group_ban", T + 10, sub_type="ban", user_id=0))
+    deliver(bot, "onebot_group_ban", notice("group_ban", T + 20, sub_type="lift_ban", user_id=0, duration=0))
+    s = state(bot)
     assert (s.muted_until, s.group_muted_until) == (T + 600, None)
     assert s.is_muted(now=T + 30) and not s.is_muted(now=T + 600)
 
 
-def test_a_short_own_mute_does_not_hide_a_longer_group_mute(
-    invoke: Invoke, group_store: DynamoGroupStore
-) -> None:
-    invoke("onebot_group_ban", notice("group_ban", T, sub_type="ban", user_id=0))
-    invoke("onebot_group_ban", notice("group_ban", T + 10, sub_type="ban", user_id=SELF, duration=60))
-    s = state(group_store)
+def test_a_short_own_mute_does_not_hide_a_longer_group_mute(bot: Bot) -> None:
+    deliver(bot, "onebot_group_ban", notice("group_ban", T, sub_type="ban", user_id=0))
+    deliver(bot, "onebot_group_ban", notice("group_ban", T + 10, sub_type="ban", user_id=SELF, duration=60))
+    s = state(bot)
     assert (s.muted_until, s.group_muted_until) == (T + 70, MUTED_UNTIL_LIFTED)
     assert s.is_muted(now=T + 3600)  # own mute over, the group's is not
-    invoke("onebot_group_admin", notice("group_admin", T + 20, sub_type="set", user_id=SELF))
-    assert not state(group_store).is_muted(now=T + 3600)  # an admin speaks through a group mute
-
-
-def _metric(lines: list[dict[str, Any]], name: str) -> float:
-    """The sum of metric ``name`` over the EMF lines written (a value may be a list)."""
-    values = [
-        line[name]
-        for line in lines
-        for directive in line.get("_aws", {}).get("CloudWatchMetrics", [])
-        for metric in directive["Metrics"]
-        if metric["Name"] == name
-    ]
-    return sum(sum(v) if isinstance(v, list) else v for v in values)
+    deliver(bot, "onebot_group_admin", notice("group_admin", T + 20, sub_type="set", user_id=SELF))
+    assert not state(bot).is_muted(now=T + 3600)  # an admin speaks through a group mute
 
 
 @pytest.mark.parametrize(
@@ -158,9 +145,7 @@ def _metric(lines: list[dict[str, Any]], name: str) -> float:
     ],
 )
 def test_implausible_or_loosely_typed_events_are_reported_and_change_nothing(
-    invoke: Invoke,
-    group_store: DynamoGroupStore,
-    output: Any,
+    bot: Bot,
     handler: str,
     notice_type: str,
     fields: dict[str, Any],
@@ -178,19 +163,20 @@ def test_implausible_or_loosely_typed_events_are_reported_and_change_nothing(
     payload.update(fields)
     for name in [k for k, v in fields.items() if v is None]:
         del payload[name]
-    result = invoke(handler, event)
-    assert result["status"] == "invalid" and why in result["error"]
-    lines = output()
-    error = next(line for line in lines if line.get("level") == "ERROR")
-    assert why in error["message"] and _metric(lines, "InvalidEvents") == 1
-    assert state(group_store) is None  # nothing stored, no clock frozen
+    result = deliver(bot, handler, event)
+    assert result.status == "invalid" and why in (result.error or "")
+    result.should_be_invalid(why)
+    error = next(line for line in result.logs if line.get("level") == "ERROR")
+    assert why in error["message"] and result.metrics["InvalidEvents"] == 1
+    result.should_not_write()
+    assert state(bot) is None  # nothing stored, no clock frozen
 
 
-def test_a_ban_of_another_member_without_duration_is_still_ignored(
-    invoke: Invoke, group_store: DynamoGroupStore
-) -> None:
-    assert invoke("onebot_group_ban", notice("group_ban", T, sub_type="ban", user_id=42)) is None
-    assert state(group_store) is None
+def test_a_ban_of_another_member_without_duration_is_still_ignored(bot: Bot) -> None:
+    result = deliver(bot, "onebot_group_ban", notice("group_ban", T, sub_type="ban", user_id=42))
+    assert result.value is None and result.status == "handled"
+    result.should_not_write()
+    assert state(bot) is None
 
 
 # --- whatever the delivery order, the state the events dictate -------------------------------
@@ -236,9 +222,7 @@ def _expected(events: list[tuple[int, int]], group: int) -> dict[str, Any]:
     return want
 
 
-def test_shuffled_duplicated_and_same_second_events_end_in_the_state_they_dictate(
-    invoke: Invoke, group_store: DynamoGroupStore
-) -> None:
+def test_shuffled_duplicated_and_same_second_events_end_in_the_state_they_dictate(bot: Bot) -> None:
     rng = random.Random(20261121)
     for trial in range(8):
         group = 5000 + trial  # a row per trial
@@ -247,22 +231,40 @@ def test_shuffled_duplicated_and_same_second_events_end_in_the_state_they_dictat
         deliveries = events + rng.sample(events, 4)  # at least once: some arrive twice
         rng.shuffle(deliveries)
         for t, k in deliveries:
-            invoke(*_delivery(t, k, group))
-        s = group_store.get(str(SELF), str(group))
+            deliver(bot, *_delivery(t, k, group))
+        s = bot.groups.get(group, bot_id=str(SELF))
         got = {a: getattr(s, a) if s else None for a in ATTRIBUTES.values()}
         assert got == _expected(events, group), (trial, deliveries)
 
 
-def test_admin_unset(invoke: Invoke, group_store: DynamoGroupStore) -> None:
-    invoke("onebot_group_admin", notice("group_admin", T, sub_type="set", user_id=SELF))
-    invoke("onebot_group_admin", notice("group_admin", T + 100, sub_type="unset", user_id=SELF))
-    s = state(group_store)
+def test_admin_unset(bot: Bot) -> None:
+    deliver(bot, "onebot_group_admin", notice("group_admin", T, sub_type="set", user_id=SELF))
+    deliver(bot, "onebot_group_admin", notice("group_admin", T + 100, sub_type="unset", user_id=SELF))
+    s = state(bot)
     assert (s.bot_admin, s.admin_at) == (False, T + 100)
 
 
 def test_missing_groups_table_env_is_a_clear_error(
-    invoke: Invoke, sample: Any, monkeypatch: pytest.MonkeyPatch
+    bot: Bot, sample: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("GROUPS_TABLE_NAME")
+    del bot.function("onebot_group_increase").env["GROUPS_TABLE_NAME"]  # as if the template lacked it
+    monkeypatch.delenv("GROUPS_TABLE_NAME", raising=False)
     with pytest.raises(RuntimeError, match="GROUPS_TABLE_NAME"):
-        invoke("onebot_group_increase", sample("onebot_group_increase"))
+        deliver(bot, "onebot_group_increase", sample("onebot_group_increase"))
+
+
+def test_a_muted_bots_replies_are_refused_until_the_mute_is_lifted(bot: Bot) -> None:
+    now = int(time.time())
+    ban = bot.receive(
+        bot.onebot.notice("group_ban", sub_type="ban", user_id=SELF, duration=600, time=now - 10)
+    )
+    ban.should_write("groups", group_id=str(GROUP), muted_until=now - 10 + 600, muted_at=now - 10)
+    ban.should_not_call()
+    during = bot.receive(bot.onebot.group_message("/ping", time=now - 8))
+    during.should_reply("pong")
+    during.should_be_refused("muted")
+    lift = bot.receive(
+        bot.onebot.notice("group_ban", sub_type="lift_ban", user_id=SELF, duration=0, time=now - 5)
+    )
+    lift.should_write("groups", group_id=str(GROUP), muted_until=None, muted_at=now - 5)
+    bot.receive(bot.onebot.group_message("/ping", time=now)).should_be_sent()

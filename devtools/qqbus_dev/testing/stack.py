@@ -69,6 +69,7 @@ class KitStack:
         self.routes: Routes | None = None
         self.tap = ""  # URL of the queue every function's rule delivers to
         self._mock: Any = None
+        self._clients: dict[str, Any] = {}
         self._outermost = False
 
     # --- the moto session of one test -------------------------------------------------------
@@ -85,12 +86,17 @@ class KitStack:
 
         self._outermost = MockAWS._nested_count == 0
         self._mock.start(reset=False)
-        if self._present():
-            self.empty()
-        else:
-            if self._outermost:
-                self._mock.reset()
-            self._provision()
+        try:
+            if self._present():
+                self.empty()
+            else:
+                if self._outermost:
+                    self._mock.reset()
+                self._provision()
+        except BaseException:
+            self.routes = None
+            self.close(keep=False)
+            raise
 
     def close(self, *, keep: bool) -> None:
         """End the test's moto; ``keep`` leaves the resources for the next test."""
@@ -105,13 +111,16 @@ class KitStack:
     def is_open(self) -> bool:
         return self._mock is not None
 
-    # --- clients, made per call: moto may have been reset in between ---------------------------
+    # --- clients ---------------------------------------------------------------------------
 
-    @staticmethod
-    def client(service: str) -> Any:
-        import boto3
+    def client(self, service: str) -> Any:
+        """A boto3 client, made once (moto answers it whenever a test has the stack open)."""
+        made = self._clients.get(service)
+        if made is None:
+            import boto3
 
-        return boto3.client(service)  # type: ignore[call-overload]
+            made = self._clients[service] = boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+        return made
 
     def _present(self) -> bool:
         if self.routes is None or _holder.get("stack") is not self:
@@ -131,8 +140,11 @@ class KitStack:
             ]
             for logical_id, name in self.tables.items()
         }
+        self.refs = local_refs(
+            self.template, region=self.region, stage=self.stage, parameters=self.parameters
+        )
         self.queues = create_queues(self.template, sqs, self.refs)
-        self.refs.update(self.queues)
+        self.refs.update(self.queues)  # a queue's Ref is its URL
         events = self.client("events")
         self.routes = routes = create_bus_and_routes(
             self.template, events, sqs, self.refs, queue_prefix=QUEUE_PREFIX
