@@ -18,7 +18,7 @@ from qqbus_dev.send import post
 from qqbus_dev.template import load
 
 from tests.local.stacks import Stack, running_stack
-from tests.support import ACTION_ASKERS, CONTRACT, EVENTS, REPO
+from tests.support import ACTION_ASKERS, CONTRACT, EVENTS, REPO, SUB_TYPES
 
 BOOM = '''"""A handler that always fails: its events must end in the failure queue."""
 
@@ -59,7 +59,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def _send_all(stack: Stack) -> None:
-    for name in CONTRACT:
+    for name in [*CONTRACT, *SUB_TYPES]:  # every event function's events file (a `qqbus new handler` too)
         status, body = stack.send(EVENTS / f"{name}.json")
         assert status in (200, 204), (name, status, body)
 

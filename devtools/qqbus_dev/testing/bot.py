@@ -206,8 +206,16 @@ class Bot:
                 values[fn.name] = fn.invoke(bus_event, logs=logs)
         actions = self._actions()
         outcomes = [self._gate(a, ev) for a in actions]
-        lines = [*logs, *out.getvalue().splitlines()]
-        parsed = [json.loads(line) for line in lines if line.startswith("{")]
+        parsed = []
+        for line in [*logs, *out.getvalue().splitlines()]:  # log lines, EMF metrics, what it printed
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
+            if isinstance(record, dict):
+                parsed.append(record)
+            elif line not in logs:
+                print(line)  # a handler's own print() stays visible
         return Received(
             event=ev,
             functions=[fn.name for fn, _ in deliveries],
