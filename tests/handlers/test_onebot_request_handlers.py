@@ -1,4 +1,7 @@
-"""request.friend / request.group: the policy of the template decides, as an action with the flag."""
+"""request.friend / request.group: the policy of the template decides, as an action with the flag.
+
+The handlers run through the test kit with the template's parameters (FriendRequestPolicy,
+GroupRequestPolicy, RequestCommentPattern) as ``sam deploy --parameter-overrides`` would set them."""
 
 from __future__ import annotations
 
@@ -6,9 +9,7 @@ from typing import Any
 
 import pytest
 from qqbus.request_policy import PolicyError, decide
-
-from tests.conftest import BusTap
-from tests.handlers.conftest import Invoke
+from qqbus_dev.testing import Bot
 
 
 @pytest.mark.parametrize(
@@ -43,54 +44,42 @@ def test_a_policy_that_cannot_decide_is_a_clear_error(policy: str, pattern: str)
     ],
 )
 def test_friend_requests(
-    invoke: Invoke,
-    sample: Any,
-    event_bus: BusTap,
-    monkeypatch: pytest.MonkeyPatch,
-    policy: str,
-    pattern: str,
-    params: dict[str, Any] | None,
+    bot: Bot, sample: Any, policy: str, pattern: str, params: dict[str, Any] | None
 ) -> None:
-    monkeypatch.setenv("QQBUS_FRIEND_REQUEST_POLICY", policy)
-    monkeypatch.setenv("QQBUS_REQUEST_COMMENT_PATTERN", pattern)
-    invoke("onebot_friend_request", sample("onebot_friend_request"))
-    asked = event_bus.published("qqbus.action")
+    bot.set_parameters(FriendRequestPolicy=policy, RequestCommentPattern=pattern)
+    result = bot.receive(sample("onebot_friend_request"))
+    assert result.functions == ["OnebotFriendRequestFunction"]
     if params is None:
-        assert asked == []
+        assert result.actions == []
+        result.should_not_call()
     else:
-        (action,) = asked
-        assert action["detail-type"] == "onebot.set_friend_add_request"
-        assert action["detail"]["params"] == params
+        (action,) = result.actions
+        assert action.detail_type == "onebot.set_friend_add_request"
+        assert action.params == params
+        assert result.should_call("set_friend_add_request", **params).outcome.outcome == "sent"
 
 
 @pytest.mark.parametrize("sub_type", ["invite", "add"])
 @pytest.mark.parametrize("policy", ["approve", "reject"])
-def test_group_requests_and_invitations(
-    invoke: Invoke,
-    sample: Any,
-    event_bus: BusTap,
-    monkeypatch: pytest.MonkeyPatch,
-    sub_type: str,
-    policy: str,
-) -> None:
-    monkeypatch.setenv("QQBUS_GROUP_REQUEST_POLICY", policy)
+def test_group_requests_and_invitations(bot: Bot, sample: Any, sub_type: str, policy: str) -> None:
+    bot.set_parameters(GroupRequestPolicy=policy)
     event = sample("onebot_group_request")
     event["detail"]["payload"]["sub_type"] = sub_type
     event["detail"]["event_id"] += sub_type
-    invoke("onebot_group_request", event)
-    (action,) = event_bus.published("qqbus.action")
-    assert action["detail-type"] == "onebot.set_group_add_request"
+    result = bot.receive(event)
+    assert result.functions == ["OnebotGroupRequestFunction"]
+    (action,) = result.actions
+    assert action.detail_type == "onebot.set_group_add_request"
     expected = {"flag": "1718000060_invite_987654321", "sub_type": sub_type, "approve": policy == "approve"}
     if policy == "reject":
         expected["reason"] = "declined by policy"
-    assert action["detail"]["params"] == expected
-    assert action["detail"]["target"] == {}  # no group to gate on: an invitation comes before membership
+    assert action.params == expected
+    # no group to gate on: an invitation comes before membership
+    assert action.target.model_dump(exclude_none=True) == {}
+    result.should_be_sent()
 
 
-def test_an_unusable_policy_fails_the_invocation_loudly(
-    invoke: Invoke, sample: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("QQBUS_FRIEND_REQUEST_POLICY", "match")
-    monkeypatch.delenv("QQBUS_REQUEST_COMMENT_PATTERN", raising=False)
+def test_an_unusable_policy_fails_the_invocation_loudly(bot: Bot, sample: Any) -> None:
+    bot.set_parameters(FriendRequestPolicy="match")  # and RequestCommentPattern left empty
     with pytest.raises(PolicyError):
-        invoke("onebot_friend_request", sample("onebot_friend_request"))
+        bot.receive(sample("onebot_friend_request"))
