@@ -185,3 +185,16 @@ def test_a_receive_takes_well_under_a_second(bot: Bot) -> None:
 def test_the_plugin_is_registered_by_the_dev_tools(pytestconfig: pytest.Config) -> None:
     plugin = pytestconfig.pluginmanager.get_plugin("qqbus_dev.testing.plugin")
     assert plugin is not None and Path(plugin.__file__).name == "plugin.py"
+
+
+def test_a_query_gets_the_answer_the_platform_gives(bot: Bot) -> None:
+    asked = bot.receive(bot.onebot.group_message("/whois 42", group_id=555))
+    call = asked.should_call("get_group_member_info", group_id=555, user_id=42)
+    asked.should_not_reply()  # not yet: the answer comes back as the call's result
+    member = {"group_id": 555, "user_id": 42, "nickname": "Ann", "card": "", "role": "admin"}
+    answered = bot.answer(call, member)
+    assert answered.event.source == "qqbus.action.result" and answered.event.detail_type == "sent"
+    answered.should_reply(re.compile(r"\bAnn\b.*admin"), group_id=555)
+    without_step = call.action.model_copy(update={"then": None})  # nobody waits for its result
+    with pytest.raises(NoHandler, match="no function"):
+        bot.answer(without_step)

@@ -25,7 +25,7 @@ from qqbus.state import DynamoGroupStore, DynamoUserStore, GroupState, UserState
 from qqbus_dev.functions import DevSecrets, LocalFunction, function_environment
 from qqbus_dev.provision import local_refs
 from qqbus_dev.testing.events import Event, OneBotEvents, QQEvents, event_from
-from qqbus_dev.testing.received import Outcome, Received, Write
+from qqbus_dev.testing.received import Call, Outcome, Received, Write
 from qqbus_dev.testing.stack import KitStack
 
 __all__ = ["Bot", "NoHandler"]
@@ -227,6 +227,33 @@ class Bot:
             metrics=_metrics(parsed),
         )
 
+    def answer(
+        self,
+        asked: Call | Action,
+        data: Any = None,
+        *,
+        outcome: str = "sent",
+        reason: str | None = None,
+        message: str | None = None,
+    ) -> Received:
+        """What the platform answered an action: its result goes on the bus as the sender would
+        put it (``sent`` with ``data``: OneBot's ``data``, QQ's body; or ``refused``/``failed``
+        with a ``reason``), and the functions that take results run (a query's step answers).
+
+        ``bot.answer(result.should_call("get_group_member_info"), {"nickname": "Ann"})``
+        """
+        from qqbus.actions import RESULT_SOURCE
+        from qqbus.senders.outcome import failed, refused, sent
+
+        action = asked.action if isinstance(asked, Call) else asked
+        if outcome == "sent":
+            made = sent(action, **({} if data is None else {"data": data}))
+        else:
+            report = refused if outcome == "refused" else failed
+            made = report(action, reason or "onebot_100", message or f"{action.action} {outcome}")
+        entry = made.entry(self.stack.routes.bus_name if self.stack.routes else "")
+        return self.receive(Event(RESULT_SOURCE, entry["DetailType"], json.loads(entry["Detail"])))
+
     def _route(self, ev: Event) -> list[tuple[str, dict[str, Any]]]:
         """Put ``ev`` on the bus; the functions whose rules took it, with the event each gets."""
         routes = self.stack.routes
@@ -291,9 +318,12 @@ class Bot:
 
     @staticmethod
     def _event_time(ev: Event) -> int:
-        from qqbus.events.parse import parse_event
+        from qqbus.events.parse import UnknownPayload, parse_event
 
-        model: Any = parse_event(ev.payload).model
+        try:
+            model: Any = parse_event(ev.payload).model
+        except UnknownPayload:  # not a platform event (an action's result)
+            return int(time.time())
         chat = model.chat() if hasattr(model, "chat") else None
         if chat is not None and chat.time is not None:
             return int(chat.time)

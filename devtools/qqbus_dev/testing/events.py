@@ -54,8 +54,9 @@ class Event:
 
     @property
     def payload(self) -> dict[str, Any]:
-        """The platform's JSON, as received."""
-        return self.detail["payload"]  # type: ignore[no-any-return]
+        """The platform's JSON, as received (empty for an event that carries none)."""
+        payload = self.detail.get("payload")
+        return payload if isinstance(payload, dict) else {}
 
     @property
     def event_id(self) -> str:
