@@ -164,14 +164,14 @@ def handler_code(p: Plan) -> str:
 def test_code(p: Plan) -> str:
     """The handler's test, on the test kit (``qqbus_dev.testing``: the ``bot`` fixture)."""
     if p.replies:
-        asks = "    result.should_reply(\"got it\")  # what app.py answers: change both together"
-        again = '''
+        asks = '    result.should_reply("got it")  # what app.py answers: change both together'
+        again = """
 
 def test_a_repeated_delivery_asks_for_the_same_reply(bot: Bot) -> None:
     first, again = bot.receive(bot.project / EVENT), bot.receive(bot.project / EVENT)
     # the same action id: the sender sends it once (or, with @handler(once=True), nothing new)
     assert [a.action_id for a in again.actions] in ([], [a.action_id for a in first.actions])
-'''
+"""
     else:
         asks, again = "    result.should_not_call()", ""
     return f'''"""{p.spec}: handlers/{p.folder} (written by `qqbus new handler`).
