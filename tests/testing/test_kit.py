@@ -198,3 +198,9 @@ def test_a_query_gets_the_answer_the_platform_gives(bot: Bot) -> None:
     without_step = call.action.model_copy(update={"then": None})  # nobody waits for its result
     with pytest.raises(NoHandler, match="no function"):
         bot.answer(without_step)
+
+
+@pytest.mark.parametrize("qqbus_parameters", [{"FriendRequestPolicy": "reject"}])
+def test_template_parameters_from_the_fixture(bot: Bot) -> None:
+    result = bot.receive(bot.onebot.request("friend", flag="f-3"))
+    result.should_call("set_friend_add_request", flag="f-3", approve=False)

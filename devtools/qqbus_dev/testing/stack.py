@@ -60,6 +60,7 @@ class KitStack:
     def __post_init__(self) -> None:
         self.project = Path(self.project).resolve()
         self.template = Template.read(self.project / "template.yaml")
+        self.template.check_parameters(self.parameters)  # what CloudFormation would refuse
         self.refs = local_refs(
             self.template, region=self.region, stage=self.stage, parameters=self.parameters
         )
