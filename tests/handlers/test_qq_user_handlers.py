@@ -1,4 +1,5 @@
-"""qq_friend_add / friend_del / c2c_msg_reject / c2c_msg_receive: the users table, in event-time order."""
+"""qq_friend_add / friend_del / c2c_msg_reject / c2c_msg_receive: the users table, in event-time order
+(through the test kit: the template's rules pick the function, moto DynamoDB keeps the state)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import random
 from typing import Any
 
 import pytest
-from qqbus.state import DynamoUserStore, InMemoryUserStore, UserStore
+from qqbus.state import InMemoryUserStore, UserStore
+from qqbus_dev.testing import Bot, Received
 
-from tests.handlers.conftest import Invoke
 from tests.support import bus_event
 
 APPID = "102000001"
@@ -22,9 +23,11 @@ KINDS = {
 }
 
 
-@pytest.fixture
-def user_store(aws_tables: dict[str, str]) -> DynamoUserStore:
-    return DynamoUserStore(aws_tables["UsersTable"])
+def deliver(bot: Bot, handler: str, event: dict[str, Any]) -> Received:
+    """``event`` through the bus: it must reach ``handler`` (its rule), and no other."""
+    result = bot.receive(event)
+    assert [bot.function(name).spec.folder for name in result.functions] == [handler]
+    return result
 
 
 def qq_event(t: str, ts: int, *, user: str = USER, n: int = 0) -> dict[str, Any]:
@@ -34,23 +37,21 @@ def qq_event(t: str, ts: int, *, user: str = USER, n: int = 0) -> dict[str, Any]
     return bus_event("qq.official", t, {**detail, "payload": payload})
 
 
-def test_each_events_file_sets_its_attributes(
-    invoke: Invoke, sample: Any, user_store: DynamoUserStore
-) -> None:
-    invoke("qq_friend_add", sample("qq_friend_add"))
-    state = user_store.get(APPID, USER)
+def test_each_events_file_sets_its_attributes(bot: Bot, sample: Any) -> None:
+    deliver(bot, "qq_friend_add", sample("qq_friend_add"))
+    state = bot.users.get(USER, bot_id=APPID)
     assert state is not None and (state.protocol, state.friend, state.friend_at) == ("qq", True, 1718000000)
     assert state.reply_event_id == sample("qq_friend_add")["detail"]["event_id"]
-    invoke("qq_c2c_msg_reject", qq_event("C2C_MSG_REJECT", T))
-    state = user_store.get(APPID, USER)
+    deliver(bot, "qq_c2c_msg_reject", qq_event("C2C_MSG_REJECT", T))
+    state = bot.users.get(USER, bot_id=APPID)
     assert state is not None and (state.proactive, state.reply_event_id) == (False, None)
-    invoke("qq_c2c_msg_receive", qq_event("C2C_MSG_RECEIVE", T + 1))
-    state = user_store.get(APPID, USER)
+    deliver(bot, "qq_c2c_msg_receive", qq_event("C2C_MSG_RECEIVE", T + 1))
+    state = bot.users.get(USER, bot_id=APPID)
     assert (
         state is not None and state.proactive is True and state.reply_event_id == f"C2C_MSG_RECEIVE:{T + 1}-0"
     )
-    invoke("qq_friend_del", qq_event("FRIEND_DEL", T + 2))
-    state = user_store.get(APPID, USER)
+    deliver(bot, "qq_friend_del", qq_event("FRIEND_DEL", T + 2))
+    state = bot.users.get(USER, bot_id=APPID)
     assert state is not None and (state.friend, state.reply_event_id, state.proactive) == (False, None, True)
 
 
@@ -64,13 +65,14 @@ def test_each_events_file_sets_its_attributes(
     ],
 )
 @pytest.mark.parametrize("kind", sorted(KINDS))
-def test_malformed_events_are_invalid_and_store_nothing(
-    invoke: Invoke, user_store: DynamoUserStore, kind: str, bad: dict[str, Any]
-) -> None:
+def test_malformed_events_are_invalid_and_store_nothing(bot: Bot, kind: str, bad: dict[str, Any]) -> None:
     event = qq_event(kind, T)
     event["detail"]["payload"]["d"] = bad
-    assert invoke(KINDS[kind], event)["status"] == "invalid"
-    assert user_store.scan() == []
+    result = deliver(bot, KINDS[kind], event)
+    assert result.status == "invalid"
+    result.should_be_invalid()
+    result.should_not_write()
+    assert bot.users.all() == []
 
 
 def _final(store: UserStore, events: list[tuple[str, int, int]], apply: Any, user: str = USER) -> Any:
@@ -99,9 +101,7 @@ def _apply(store: UserStore, kind: str, ts: int, n: int, user: str = USER) -> No
         )
 
 
-def test_shuffled_and_duplicated_sequences_end_in_event_time_order(
-    invoke: Invoke, user_store: DynamoUserStore
-) -> None:
+def test_shuffled_and_duplicated_sequences_end_in_event_time_order(bot: Bot) -> None:
     rng = random.Random(7)
     for trial in range(6):
         events = [(rng.choice(sorted(KINDS)), T + rng.randrange(4), n) for n in range(6)]  # same-second ties
@@ -111,8 +111,8 @@ def test_shuffled_and_duplicated_sequences_end_in_event_time_order(
         rng.shuffle(delivered)
         for kind, ts, n in delivered:
             event = qq_event(kind, ts, user=user, n=n)
-            invoke(KINDS[kind], event)
-        state = user_store.get(APPID, user)
+            deliver(bot, KINDS[kind], event)
+        state = bot.users.get(user, bot_id=APPID)
         assert state is not None and (
             state.friend,
             state.proactive,
