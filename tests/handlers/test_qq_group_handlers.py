@@ -1,4 +1,5 @@
-"""qq_group_add_robot / del_robot / msg_reject / msg_receive against moto DynamoDB."""
+"""qq_group_add_robot / del_robot / msg_reject / msg_receive, through the test kit (the template's
+rules pick the function, moto DynamoDB keeps the state)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,8 @@ import random
 from typing import Any
 
 import pytest
-from qqbus.state import DynamoGroupStore
+from qqbus_dev.testing import Bot, Received
 
-from tests.handlers.conftest import Invoke
 from tests.support import bus_event
 
 APPID = "102000001"
@@ -43,53 +43,60 @@ def qq_event(t: str, ts: int, *, group: str = GROUP, n: int = 0) -> dict[str, An
     )
 
 
-def test_add_robot_marks_member_and_keeps_the_event_id(
-    invoke: Invoke, sample: Any, group_store: DynamoGroupStore
-) -> None:
+def deliver(bot: Bot, handler: str, event: dict[str, Any]) -> Received:
+    """``event`` through the bus: it must reach ``handler`` (its rule), and no other."""
+    result = bot.receive(event)
+    assert [bot.function(name).spec.folder for name in result.functions] == [handler]
+    return result
+
+
+def test_add_robot_marks_member_and_keeps_the_event_id(bot: Bot, sample: Any) -> None:
     event = sample("qq_group_add_robot")
-    invoke("qq_group_add_robot", event)
-    state = group_store.get(event["detail"]["bot_id"], event["detail"]["payload"]["d"]["group_openid"])
+    deliver(bot, "qq_group_add_robot", event)
+    state = bot.groups.get(event["detail"]["payload"]["d"]["group_openid"], bot_id=event["detail"]["bot_id"])
     assert state is not None
     assert (state.protocol, state.member, state.member_at) == ("qq", True, 1699240248)
     assert state.member_by == "E4F4AEA33253A2797FB897C50B81D7ED"
     assert state.reply_event_id == "GROUP_ADD_ROBOT:39ab91b8-36ee-44d6-80e9-4447a2f2c571"
 
 
-def test_del_robot_keeps_the_record(invoke: Invoke, sample: Any, group_store: DynamoGroupStore) -> None:
-    invoke("qq_group_add_robot", sample("qq_group_add_robot"))
-    invoke("qq_group_del_robot", sample("qq_group_del_robot"))
-    state = group_store.get("102000001", GROUP)
+def test_del_robot_keeps_the_record(bot: Bot, sample: Any) -> None:
+    deliver(bot, "qq_group_add_robot", sample("qq_group_add_robot"))
+    deliver(bot, "qq_group_del_robot", sample("qq_group_del_robot"))
+    state = bot.groups.get(GROUP, bot_id="102000001")
     assert state is not None and state.member is False and state.member_at == 1699240426
     assert state.reply_event_id == "GROUP_ADD_ROBOT:39ab91b8-36ee-44d6-80e9-4447a2f2c571"
 
 
-def test_reject_then_receive(invoke: Invoke, sample: Any, group_store: DynamoGroupStore) -> None:
-    invoke("qq_group_add_robot", sample("qq_group_add_robot"))
-    invoke("qq_group_msg_reject", sample("qq_group_msg_reject"))
-    state = group_store.get("102000001", GROUP)
+def test_reject_then_receive(bot: Bot, sample: Any) -> None:
+    deliver(bot, "qq_group_add_robot", sample("qq_group_add_robot"))
+    deliver(bot, "qq_group_msg_reject", sample("qq_group_msg_reject"))
+    state = bot.groups.get(GROUP, bot_id="102000001")
     assert state is not None and state.proactive is False and state.reply_event_id is None
-    invoke("qq_group_msg_receive", sample("qq_group_msg_receive"))
-    state = group_store.get("102000001", GROUP)
+    deliver(bot, "qq_group_msg_receive", sample("qq_group_msg_receive"))
+    state = bot.groups.get(GROUP, bot_id="102000001")
     assert state is not None and state.proactive is True
     assert state.reply_event_id == "GROUP_MSG_RECEIVE:db4a10f1-0599-4345-bbbb-a2ed194b9c9c"
 
 
-def test_a_late_receive_never_overrides_a_newer_reject(invoke: Invoke, group_store: DynamoGroupStore) -> None:
-    invoke("qq_group_msg_reject", qq_event("GROUP_MSG_REJECT", T + 1000))
-    invoke("qq_group_msg_receive", qq_event("GROUP_MSG_RECEIVE", T))
-    state = group_store.get(APPID, GROUP)
+def test_a_late_receive_never_overrides_a_newer_reject(bot: Bot) -> None:
+    deliver(bot, "qq_group_msg_reject", qq_event("GROUP_MSG_REJECT", T + 1000))
+    deliver(bot, "qq_group_msg_receive", qq_event("GROUP_MSG_RECEIVE", T))
+    state = bot.groups.get(GROUP, bot_id=APPID)
     assert state is not None
     assert (state.proactive, state.proactive_at, state.reply_event_id) == (False, T + 1000, None)
 
 
-def test_a_duplicate_runs_once(invoke: Invoke, aws_tables: dict[str, str]) -> None:
-    import boto3
-
+def test_a_duplicate_changes_nothing(bot: Bot) -> None:
     event = qq_event("GROUP_ADD_ROBOT", T)
-    invoke("qq_group_add_robot", event)
-    invoke("qq_group_add_robot", event)
-    items = boto3.client("dynamodb").scan(TableName=aws_tables["IdempotencyTable"])["Items"]
-    assert len(items) == 1 and items[0]["status"]["S"] == "COMPLETED"
+    first = deliver(bot, "qq_group_add_robot", event)
+    first.should_write(
+        "groups", group_id=GROUP, member=True, member_at=T, reply_event_id=f"GROUP_ADD_ROBOT:{T}-0"
+    )
+    again = deliver(bot, "qq_group_add_robot", event)  # EventBridge delivers at least once
+    assert again.status in ("handled", "duplicate")  # ran again (its writes are conditional) or skipped
+    again.should_not_write()
+    again.should_not_call()
 
 
 #: Which event wins a same-second tie in its attribute group (then the greater event id).
@@ -116,9 +123,7 @@ def _expected(events: list[tuple[str, int, str]]) -> dict[str, Any]:
     }
 
 
-def test_shuffled_duplicated_and_same_second_sequences_end_in_the_state_event_time_dictates(
-    invoke: Invoke, group_store: DynamoGroupStore
-) -> None:
+def test_shuffled_duplicated_and_same_second_sequences_end_in_the_state_event_time_dictates(bot: Bot) -> None:
     rng = random.Random(20261121)
     for trial in range(12):
         group = f"G{trial}"
@@ -131,8 +136,8 @@ def test_shuffled_duplicated_and_same_second_sequences_end_in_the_state_event_ti
         deliveries = events + rng.sample(events, 4)  # at-least-once: some arrive twice
         rng.shuffle(deliveries)
         for t, ts, event_id in deliveries:
-            invoke(KINDS[t], qq_event(t, ts, group=group, n=int(event_id.rsplit("-", 1)[1])))
-        state = group_store.get(APPID, group)
+            deliver(bot, KINDS[t], qq_event(t, ts, group=group, n=int(event_id.rsplit("-", 1)[1])))
+        state = bot.groups.get(group, bot_id=APPID)
         assert state is not None
         want = _expected(events)
         got = {k: getattr(state, k) for k in want}
@@ -154,23 +159,22 @@ def test_shuffled_duplicated_and_same_second_sequences_end_in_the_state_event_ti
 )
 @pytest.mark.parametrize("t", sorted(KINDS))
 def test_implausible_or_loosely_typed_events_are_reported_and_change_nothing(
-    invoke: Invoke, group_store: DynamoGroupStore, t: str, change: dict[str, Any], why: str
+    bot: Bot, t: str, change: dict[str, Any], why: str
 ) -> None:
     event = qq_event(t, T)
     event["detail"]["payload"]["d"].update(change)
-    result = invoke(KINDS[t], event)
-    assert result["status"] == "invalid" and why in result["error"]
-    assert group_store.scan() == []  # nothing stored, no clock frozen
+    result = deliver(bot, KINDS[t], event)
+    assert result.status == "invalid" and why in (result.error or "")
+    result.should_not_write()
+    assert bot.groups.all() == []  # nothing stored, no clock frozen
 
 
-def test_a_same_second_reject_beats_receive_in_either_order(
-    invoke: Invoke, group_store: DynamoGroupStore
-) -> None:
+def test_a_same_second_reject_beats_receive_in_either_order(bot: Bot) -> None:
     for n, order in enumerate(
         (["GROUP_MSG_REJECT", "GROUP_MSG_RECEIVE"], ["GROUP_MSG_RECEIVE", "GROUP_MSG_REJECT"])
     ):
         group = f"G{n}"
         for t in order:
-            invoke(KINDS[t], qq_event(t, T, group=group, n=n))
-        state = group_store.get(APPID, group)
+            deliver(bot, KINDS[t], qq_event(t, T, group=group, n=n))
+        state = bot.groups.get(group, bot_id=APPID)
         assert state is not None and (state.proactive, state.reply_event_id) == (False, None)

@@ -193,11 +193,14 @@ class Bot:
             When no function's rule takes the event.
         """
         ev = event if isinstance(event, Event) else event_from(event)
-        before = self.stack.state()
         if handler is not None:
             deliveries = [(self.function(handler), ev.bus_event())]
         else:
-            deliveries = [(self.function(logical_id), bus_event) for logical_id, bus_event in self._route(ev)]
+            deliveries = [(self.function(logical_id), ev.bus_event()) for logical_id in self._route(ev)]
+        # The tables the functions can write: those their Environment names (as their policies do).
+        named = {str(v) for fn, _ in deliveries for v in fn.env.values() if v is not None}
+        tables = [t for t, name in self.stack.tables.items() if name in named]
+        before = self.stack.state(tables)
         values: dict[str, Any] = {}
         logs: list[str] = []
         out = io.StringIO()
@@ -222,7 +225,7 @@ class Bot:
             values=values,
             actions=actions,
             outcomes=outcomes,
-            writes=self._writes(before, self.stack.state()),
+            writes=self._writes(before, self.stack.state(tables)),
             logs=[p for p in parsed if "_aws" not in p],
             metrics=_metrics(parsed),
         )
@@ -254,14 +257,18 @@ class Bot:
         entry = made.entry(self.stack.routes.bus_name if self.stack.routes else "")
         return self.receive(Event(RESULT_SOURCE, entry["DetailType"], json.loads(entry["Detail"])))
 
-    def _route(self, ev: Event) -> list[tuple[str, dict[str, Any]]]:
-        """Put ``ev`` on the bus; the functions whose rules took it, with the event each gets."""
+    def _route(self, ev: Event) -> list[str]:
+        """The functions whose rules take ``ev`` (logical ids): the bus decides, once per kind of
+        event (the values of the fields the template's patterns look at; ``KitStack.route_key``)."""
         routes = self.stack.routes
         assert routes is not None
-        answer = self.stack.client("events").put_events(Entries=[ev.entry(routes.bus_name)])
-        if answer.get("FailedEntryCount"):
-            raise ValueError(f"the bus refused {ev}: {answer['Entries'][0]}")
-        reached = [(str(m["function"]), ev.bus_event()) for m in self._tapped()]
+        key = self.stack.route_key(ev.source, ev.detail_type, ev.detail)
+        reached = self.stack.route_cache.get(key)
+        if reached is None:
+            answer = self.stack.client("events").put_events(Entries=[ev.entry(routes.bus_name)])
+            if answer.get("FailedEntryCount"):
+                raise ValueError(f"the bus refused {ev}: {answer['Entries'][0]}")
+            reached = self.stack.route_cache[key] = [str(m["function"]) for m in self._tapped()]
         if not reached:
             raise NoHandler(
                 f"no function in {self.project / 'template.yaml'} takes {ev}: it goes to the catch-all. "
@@ -279,6 +286,8 @@ class Bot:
                 QueueUrl=url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
             )
+            if len(messages) < 10:  # moto hands over every visible message: the queue is empty
+                break
         return found
 
     def _actions(self) -> list[Action]:

@@ -28,6 +28,7 @@ QUEUE_PREFIX = "kit-route-"
 TAP_QUEUE = "kit-route-tap"
 #: Tables that are plumbing, not state a handler writes: the once-only records and the senders' ledger.
 PLUMBING_TABLES = frozenset({"IdempotencyTable", "ActionsTable"})
+_MISSING = object()
 #: The stack whose resources moto holds now (stacks of two projects share the names).
 _holder: dict[str, KitStack] = {}
 
@@ -71,6 +72,9 @@ class KitStack:
         self.tap = ""  # URL of the queue every function's rule delivers to
         self._mock: Any = None
         self._clients: dict[str, Any] = {}
+        self._paths: list[tuple[str, ...]] | None = None
+        #: route_key -> the functions (logical ids) the bus sent such an event to.
+        self.route_cache: dict[str, list[str]] = {}
         self._outermost = False
 
     # --- the moto session of one test -------------------------------------------------------
@@ -212,12 +216,47 @@ class KitStack:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def state(self) -> dict[str, dict[tuple[Any, ...], dict[str, Any]]]:
-        """Every state table's items by key (the plumbing tables left out)."""
+    def state(self, tables: list[str] | None = None) -> dict[str, dict[tuple[Any, ...], dict[str, Any]]]:
+        """The items by key of ``tables`` (default: every table), the plumbing tables left out."""
         return {
             logical_id: {
                 tuple(item.get(k) for k in self.keys[logical_id]): item for item in self.items(logical_id)
             }
-            for logical_id in self.tables
+            for logical_id in (self.tables if tables is None else tables)
             if logical_id not in PLUMBING_TABLES
         }
+
+    # --- routing ---------------------------------------------------------------------------
+
+    def route_key(self, source: str, detail_type: str, detail: dict[str, Any]) -> str:
+        """What decides where an event goes: the values (or absence) of every field that some rule
+        pattern of the template looks at. Two events with the same key match the same rules."""
+        event = {"source": source, "detail-type": detail_type, "detail": detail}
+        values = []
+        for path in self._pattern_paths():
+            here: Any = event
+            for step in path:
+                here = here.get(step, _MISSING) if isinstance(here, dict) else _MISSING
+            values.append(None if here is _MISSING else ["value", here])
+        return json.dumps(values, sort_keys=True, default=str)
+
+    def _pattern_paths(self) -> list[tuple[str, ...]]:
+        if self._paths is None:
+            paths: set[tuple[str, ...]] = set()
+
+            def walk(pattern: Any, prefix: tuple[str, ...]) -> None:
+                if not isinstance(pattern, dict):
+                    return
+                for key, value in pattern.items():
+                    if key == "$or":
+                        for branch in value:
+                            walk(branch, prefix)
+                    elif isinstance(value, dict):
+                        walk(value, (*prefix, key))
+                    else:
+                        paths.add((*prefix, key))
+
+            for fn in self.template.event_functions():
+                walk(fn.pattern, ())
+            self._paths = sorted(paths)
+        return self._paths
