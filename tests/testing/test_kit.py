@@ -204,3 +204,17 @@ def test_a_query_gets_the_answer_the_platform_gives(bot: Bot) -> None:
 def test_template_parameters_from_the_fixture(bot: Bot) -> None:
     result = bot.receive(bot.onebot.request("friend", flag="f-3"))
     result.should_call("set_friend_add_request", flag="f-3", approve=False)
+
+
+def test_events_the_rules_tell_apart_are_routed_apart(bot: Bot) -> None:
+    paths = bot.stack._pattern_paths()
+    assert ("source",) in paths and ("detail-type",) in paths  # (and a sub_type, once a rule names one)
+    ban = bot.onebot.notice("group_ban", sub_type="ban", user_id=42, duration=60)
+    admin = bot.onebot.notice("group_admin", sub_type="set", user_id=42)
+    assert bot.receive(ban).functions == ["OnebotGroupBanFunction"]
+    assert bot.receive(admin).functions == ["OnebotGroupAdminFunction"]
+    again = bot.onebot.notice("group_ban", sub_type="ban", user_id=43, duration=60)
+    assert bot.stack.route_key(again.source, again.detail_type, again.detail) == bot.stack.route_key(
+        ban.source, ban.detail_type, ban.detail
+    )
+    assert bot.receive(again).functions == ["OnebotGroupBanFunction"]

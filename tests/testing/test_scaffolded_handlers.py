@@ -61,6 +61,7 @@ def test_the_generated_handler_is_typed_and_answers_group_and_private_pokes(bot:
 
 
 def test_sub_types_route_to_their_own_handler_or_nowhere(bot: Bot) -> None:
+    assert ("detail", "payload", "sub_type") in bot.stack._pattern_paths()  # part of the route key
     honor = bot.receive(bot.onebot.notice("notify", sub_type="honor", honor_type="talkative"))
     assert honor.functions == ["OnebotNotifyHonorFunction"]
     with pytest.raises(NoHandler, match="lucky_king"):

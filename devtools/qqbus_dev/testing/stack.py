@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from qqbus_dev.provision import Routes, create_bus_and_routes, create_queues, create_tables, local_refs
-from qqbus_dev.template import Template
+from qqbus_dev.template import Template, resolve
 
 __all__ = ["KitStack"]
 
@@ -257,6 +257,6 @@ class KitStack:
                         paths.add((*prefix, key))
 
             for fn in self.template.event_functions():
-                walk(fn.pattern, ())
+                walk(resolve(fn.pattern, self.refs), ())  # a !Ref in a pattern is its value
             self._paths = sorted(paths)
         return self._paths
