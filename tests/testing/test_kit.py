@@ -168,6 +168,9 @@ def test_builders_make_what_the_ingress_would_put_on_the_bus(bot: Bot) -> None:
     assert event_from(poke.payload).event_id == poke.event_id  # OneBot: a hash of the body
     at = bot.qq.group_at_message("/ping")
     assert at.bot_id == "102000001" and at.event_id == at.payload["id"] and at.source == "qq.official"
+    friend = bot.receive(bot.qq.friend_add(openid="U9"))
+    friend.should_write("users", user_id="U9", friend=True, reply_event_id=friend.event.event_id)
+    assert bot.users.get("U9").friend is True  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="not a QQ or OneBot event"):
         event_from({"hello": 1})
 

@@ -388,3 +388,15 @@ class QQEvents:
         return self.dispatch(
             t, **{"openid": openid or self.member_openid, "timestamp": int(self.clock()), **d}
         )
+
+    def friend_add(self, **d: Any) -> Event:
+        return self.user_event("FRIEND_ADD", **d)
+
+    def friend_del(self, **d: Any) -> Event:
+        return self.user_event("FRIEND_DEL", **d)
+
+    def c2c_msg_reject(self, **d: Any) -> Event:
+        return self.user_event("C2C_MSG_REJECT", **d)
+
+    def c2c_msg_receive(self, **d: Any) -> Event:
+        return self.user_event("C2C_MSG_RECEIVE", **d)
