@@ -41,6 +41,8 @@ def test_the_readme_example_passes_in_a_project_of_its_own(tmp_path: Path) -> No
     (tmp_path / "pytest.ini").write_text(f"[pytest]\nqqbus_project = {REPO}\n", encoding="utf-8")
     fresh = ("AWS_", "PYTEST_", "POWERTOOLS_", "QQBUS_")  # what this suite's conftest sets: none of it
     env = {k: v for k, v in os.environ.items() if not k.startswith(fresh) and not k.endswith("_TABLE_NAME")}
+    # a developer's shell pointed at an AWS account: the kit never goes there
+    env.update(AWS_PROFILE="qqbus-no-such-profile", AWS_ENDPOINT_URL="http://127.0.0.1:9")
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_readme_example.py"],
         cwd=tmp_path,
