@@ -254,6 +254,8 @@ def sample_payload(p: Plan, samples: Path) -> dict[str, Any]:
         payload["user_id"] = 345678901
     if p.sub_type:
         payload["sub_type"] = p.sub_type
+    if "target_id" in p.model.model_fields:  # a poke (lucky king, ...) of the bot itself
+        payload["target_id"] = payload["self_id"]
     for field_name, info in p.model.model_fields.items():
         if info.is_required() and field_name not in payload:
             payload[field_name] = _placeholder(info.annotation, info.examples)

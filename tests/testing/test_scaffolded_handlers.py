@@ -4,6 +4,7 @@ routing, the typed notify models, and the generated tests themselves."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 from pathlib import Path
 from types import ModuleType
@@ -52,6 +53,8 @@ def _generated_tests(project: Path, folder: str) -> ModuleType:
 def test_the_generated_handler_is_typed_and_answers_group_and_private_pokes(bot: Bot, project: Path) -> None:
     code = (project / "handlers" / "onebot_notify_poke" / "app.py").read_text()
     assert "from qqbus.events.onebot import Poke" in code and "@handler(Poke)" in code
+    sample = json.loads((project / "events" / "onebot_notify_poke.json").read_text())["detail"]["payload"]
+    assert sample["target_id"] == sample["self_id"]  # the events file pokes the bot
     in_group = bot.receive(bot.onebot.poke(group_id=555))
     assert in_group.functions == ["OnebotNotifyPokeFunction"]
     in_group.should_reply("got it", group_id=555)
