@@ -236,17 +236,19 @@ def test_help_lists_what_the_caller_may_run_here(say: Say, monkeypatch: pytest.M
         "/echo <text...> - say the text back",
         "/roll <NdM> - roll dice, e.g. /roll 2d6 (also /r)",
         "/id [user] - your id, or a mentioned user's",
+        "/guess - guess my number (1 to 100); /cancel stops",
     ]
     switches = [
         "/disable <command> - turn a command off in this group",
         "/enable <command> - turn a command on in this group",
     ]
-    assert say("onebot_group", "/help", role="member").text.splitlines() == everyone
-    assert say("onebot_group", "/help", role="admin").text.splitlines() == everyone + switches
-    assert say("qq_group", "/help").text.splitlines() == everyone
+    cancel = ["/cancel - stop what the bot waits for (a /guess game)"]
+    assert say("onebot_group", "/help", role="member").text.splitlines() == everyone + cancel
+    assert say("onebot_group", "/help", role="admin").text.splitlines() == everyone + switches + cancel
+    assert say("qq_group", "/help").text.splitlines() == everyone + cancel
     monkeypatch.setenv("QQBUS_COMMAND_ADMINS", QQ_MEMBER)
-    assert say("qq_group", "/help").text.splitlines() == everyone + switches
-    assert say("qq_c2c", "/help").text.splitlines() == everyone  # switches: groups only
+    assert say("qq_group", "/help").text.splitlines() == everyone + switches + cancel
+    assert say("qq_c2c", "/help").text.splitlines() == everyone + cancel  # switches: groups only
     assert say("onebot_private", "/help r").text == everyone[3]
     assert say("onebot_private", "/help pnig").text == "unknown command /pnig - did you mean /ping?"
 

@@ -27,6 +27,12 @@ Per-group switches: ``/disable <command>`` and ``/enable <command>`` (admins, in
 the command's state in the groups table (``GroupStore.command_enabled``, event-time ordered
 like every other attribute). A disabled command answers one short line, so members know it is
 off rather than broken; ``/help`` lists only what the caller may run there.
+
+Conversations (``Commands(conversations=...)``, see ``qqbus.conversations``): a user's next
+message goes to the conversation they wait in before any command runs, and ``/cancel`` ends it.
+Cooldowns (``cooldown=`` seconds on a command): a user calling it again sooner gets one short
+"wait Ns" line, then silence until it is over; kept per user in the bot data table
+(``qqbus.bot_data``), so they hold across Lambda instances.
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ from qqbus.events.chat import MessageLikeEvent
 from qqbus.observability import logger
 
 if TYPE_CHECKING:
+    from qqbus.bot_data import BotData
+    from qqbus.conversations import Conversations
     from qqbus.state import GroupStore
 
 __all__ = [
@@ -109,6 +117,7 @@ class Command:
     switchable: bool = True  # /disable may turn it off
     builtin: bool = False  # /disable and /enable: listed after the others
     params: list[Param] = field(default_factory=list)
+    cooldown: int = 0  # seconds a user waits between two calls (0: none)
 
     def usage(self, prefix: str) -> str:
         args = self.usage_text or " ".join(p.usage() for p in self.params)
@@ -168,17 +177,28 @@ def _groups_store() -> GroupStore | None:
     return groups() if os.environ.get(GROUPS_TABLE_ENV, "").strip() else None
 
 
+def _bot_data_store() -> BotData | None:
+    """The bot data table, when this function has one (``BOT_DATA_TABLE_NAME``); imported lazily."""
+    from qqbus.bot_data import BOT_DATA_TABLE_ENV, bot_data
+
+    return bot_data() if os.environ.get(BOT_DATA_TABLE_ENV, "").strip() else None
+
+
 @dataclass
 class Commands:
     """A set of commands and how to recognise them (``prefix``, ``/`` by default).
 
     ``switches`` adds ``/disable`` and ``/enable``; ``store`` gives the groups table they use
-    (default: the function's, when it has ``GROUPS_TABLE_NAME``).
+    (default: the function's, when it has ``GROUPS_TABLE_NAME``). ``conversations`` routes a
+    waiting user's messages to their conversation first and adds ``/cancel``; ``data`` gives the
+    bot data table that cooldowns use (default: the function's ``BOT_DATA_TABLE_NAME``).
     """
 
     prefix: str = "/"
     switches: bool = True
     store: Callable[[], GroupStore | None] = field(default=_groups_store, repr=False)
+    conversations: Conversations | None = field(default=None, repr=False)
+    data: Callable[[], BotData | None] = field(default=_bot_data_store, repr=False)
     commands: dict[str, Command] = field(default_factory=dict)
     _by_name: dict[str, Command] = field(default_factory=dict, repr=False)
 
@@ -193,6 +213,10 @@ class Commands:
                     switchable=False,
                     _builtin=True,
                 )(_enable if enabled else _disable)
+        if self.conversations is not None:
+            self.command(
+                "cancel", help="stop what the bot waits for (a /guess game)", switchable=False, _builtin=True
+            )(_cancel)
 
     # --- declaring --------------------------------------------------------------------------
 
@@ -206,6 +230,7 @@ class Commands:
         allowed: Allowed = "everyone",
         groups_only: bool = False,
         switchable: bool = True,
+        cooldown: int = 0,
         _builtin: bool = False,
     ) -> Callable[[Callable[..., None]], Callable[..., None]]:
         """Declare a command (a decorator; returns the function unchanged).
@@ -222,6 +247,9 @@ class Commands:
             Answer only in groups (elsewhere: a short line saying so).
         switchable:
             Whether ``/disable`` may turn it off in a group.
+        cooldown:
+            Seconds each user waits between two calls (kept in the bot data table; without one,
+            no cooldown applies). A call too soon gets "wait Ns" once, then nothing.
         """
         if allowed not in _ROLES:
             raise ValueError(f"allowed must be one of {sorted(_ROLES)}, not {allowed!r}")
@@ -237,6 +265,7 @@ class Commands:
                 keys[0], fn, help, usage, tuple(keys[1:]), allowed, groups_only, switchable, _builtin
             )
             cmd.params = params_of(fn)
+            cmd.cooldown = int(cooldown)
             for key in keys:
                 self._by_name[key] = cmd
             self.commands[cmd.name] = cmd
@@ -293,6 +322,8 @@ class Commands:
         """
         if not isinstance(ev.payload, MessageLikeEvent):
             return False
+        if self.conversations is not None and self.conversations.handle(ev):
+            return True  # the sender's next message, taken by the conversation they wait in
         pieces = ev.payload.addressed_pieces()
         while pieces and not pieces[0][1] and not pieces[0][0].strip():
             pieces.pop(0)
@@ -331,9 +362,37 @@ class Commands:
                     call, "wrong_arguments", f"{exc}\nusage: {cmd.usage(self.prefix)}", argument=exc.param
                 )
                 return True
+            if cmd.cooldown and not self._off_cooldown(call, cmd):
+                return True
             logger.info(f"command {self.prefix}{cmd.name}", extra={"command": cmd.name, "outcome": "run"})
             cmd.run(call, *values)
         return True
+
+    def _off_cooldown(self, call: CommandCall, cmd: Command) -> bool:
+        """Start ``cmd``'s cooldown for the caller and say True, or answer "wait Ns" (once) and
+        say False. A retried run of the call that started it is that call, not a second one."""
+        data = self.data()
+        if data is None or call.user_id is None:
+            return True
+        mine = data.user(call.ev.bot_id, call.user_id)
+        event_id, now = str(call.ev.event_id), int(time.time())
+        until = now + cmd.cooldown
+        if mine.set(
+            f"cooldown/{cmd.name}", {"event_id": event_id, "until": until}, ttl=cmd.cooldown, if_absent=True
+        ):
+            return True
+        held = mine.get(f"cooldown/{cmd.name}")
+        if not isinstance(held, dict) or held.get("event_id") == event_id:
+            return True  # it just expired, or this very event started it (a retry)
+        left = max(1, min(cmd.cooldown, int(held.get("until", until)) - now))
+        if mine.set(f"cooldown-told/{cmd.name}", True, ttl=left, if_absent=True):
+            self._answer(call, "cooldown", f"wait {left}s before {self.prefix}{cmd.name} again")
+        else:
+            logger.info(
+                f"command {self.prefix}{cmd.name}: cooldown",
+                extra={"command": cmd.name, "outcome": "cooldown_quiet"},
+            )
+        return False
 
     def _answer(self, call: CommandCall, outcome: str, text: str, **extra: Any) -> None:
         name = call.command.name if call.command else call.name
@@ -391,3 +450,8 @@ def _disable(call: CommandCall, command: str) -> None:
 def _enable(call: CommandCall, command: str) -> None:
     assert call.router is not None
     call.router.switch(call, command, enabled=True)
+
+
+def _cancel(call: CommandCall) -> None:
+    # A waiting conversation takes /cancel before the commands (Conversations.handle).
+    call.reply("nothing to cancel")

@@ -2,7 +2,8 @@
 
 ``/ping`` answers ``pong``; ``/help`` lists the commands; ``/echo <text>`` says the text back;
 ``/roll NdM`` rolls dice; ``/id [@user]`` tells a user's id (for ``QQBUS_COMMAND_ADMINS``).
-``/disable`` and ``/enable`` come with ``Commands()``. They behave the same on QQ (group
+``/guess`` plays a number game over several messages (a conversation, ``qqbus.conversations``;
+``/cancel`` ends it). ``/disable`` and ``/enable`` come with ``Commands()``. They behave the same on QQ (group
 @-messages and C2C) and OneBot (group and private messages).
 
 A command is a function of typed arguments: its signature is parsed, checked, and shown as the
@@ -17,12 +18,14 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from qqbus.commands import CommandCall, Commands, Rest, User
+from qqbus.conversations import Conversations, Turn
 
 # From os.urandom on each call: environments resumed from one SnapStart snapshot would
 # otherwise share the random module's state and draw the same numbers.
 _dice = random.SystemRandom()
 
-commands = Commands()
+conversations = Conversations()
+commands = Commands(conversations=conversations)
 
 
 @commands.command("ping", help="check that the bot answers")
@@ -70,3 +73,34 @@ def roll(call: CommandCall, dice: Dice) -> None:
 @commands.command("id", help="your id, or a mentioned user's")
 def id_(call: CommandCall, user: User | None = None) -> None:
     call.reply(f"id: {user.id}" if user else f"your id: {call.user_id}")
+
+# --- /guess: a conversation over several messages (qqbus.conversations) -------------------------
+
+GUESS_LOW, GUESS_HIGH = 1, 100
+
+
+@commands.command("guess", help=f"guess my number ({GUESS_LOW} to {GUESS_HIGH}); /cancel stops")
+def guess(call: CommandCall) -> None:
+    try:
+        conversations.start(call.ev, "guess", {"secret": _dice.randint(GUESS_LOW, GUESS_HIGH)})
+    except RuntimeError:  # this function has no bot data table
+        call.reply("/guess is not set up here (no bot data table)")
+        return
+    call.reply(f"I picked a number from {GUESS_LOW} to {GUESS_HIGH}. Guess it!")
+
+
+@conversations.step("guess", timeout=300, max_turns=20, cancelled="/guess cancelled")
+def guess_turn(turn: Turn) -> None:
+    """Each number the player sends: ``higher``, ``lower`` or ``correct`` (which ends the game)."""
+    word = turn.text.strip()
+    if not re.fullmatch(r"[0-9]{1,4}", word):
+        # Chatter in a group is left alone; a message to the bot gets a hint. Neither is a turn.
+        turn.ignore(f"send a number from {GUESS_LOW} to {GUESS_HIGH}, or /cancel" if turn.to_me else None)
+        return
+    number, secret = int(word), int(turn.state["secret"])
+    if number == secret:
+        turn.end("correct")
+    elif turn.is_last:
+        turn.end(f"{'higher' if secret > number else 'lower'} - that was the last guess; it was {secret}")
+    else:
+        turn.reply("higher" if secret > number else "lower")
