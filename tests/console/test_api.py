@@ -164,6 +164,7 @@ def test_page_assets_and_reads_are_served_without_secrets(console_stack: Stack) 
             "status: Input should be greater",
         ),
         ("POST", "/console/api/fault", {"api": "wechat"}, {}, 400, "no fake API 'wechat'"),
+        ("POST", "/console/api/fault/clear", {"api": "wechat"}, {}, 400, "no fake API 'wechat'"),
         (
             "POST",
             "/console/api/replay",
@@ -204,7 +205,7 @@ def test_bad_requests_get_a_specific_4xx_and_a_log_line(
     )
 
 
-ROUTES = ["users", "groups", "bots", "say", "notice", "post", "replay", "fault"]
+ROUTES = ["users", "groups", "bots", "say", "notice", "post", "replay", "fault", "fault/clear"]
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
@@ -430,3 +431,48 @@ def test_messages_from_outside_the_sandbox_join_the_chat(console_stack: Stack) -
     assert [e["text"] for e in entries if e["who"] == "bot"] == ["pong"]
     people = call(console_stack, "GET", "/console/api/snapshot")[1]["people"]
     assert {"protocol": "onebot", "id": "345678901", "name": "管理员"} in people
+
+
+def test_injected_faults_are_listed_and_cleared(console_stack: Stack) -> None:
+    """The fault route says what is pending; clearing one fake (or all) leaves it answering."""
+    injected = ok(console_stack, "/console/api/fault", {"api": "onebot", "status": 502, "times": 5})
+    assert injected["faults"]["onebot"] == 5
+    assert call(console_stack, "GET", "/console/api/failures")[1]["faults"]["onebot"] == 5
+    ok(console_stack, "/console/api/fault", {"api": "qq", "kind": "ip_not_whitelisted", "times": 2})
+    cleared = ok(console_stack, "/console/api/fault/clear", {"api": "onebot"})
+    assert cleared["cleared"] == {"onebot": 5} and cleared["faults"] == {"onebot": 0, "qq": 2}
+    everything = ok(console_stack, "/console/api/fault/clear", {})
+    assert everything["cleared"] == {"onebot": 0, "qq": 2}
+    assert call(console_stack, "GET", "/console/api/failures")[1]["faults"] == {"onebot": 0, "qq": 0}
+    wait(lambda: "cleared the injected faults (onebot 0, qq 2)" in console_stack.log(), "the log line")
+
+
+def test_a_qq_group_without_the_bot_gets_nothing_delivered(console_stack: Stack) -> None:
+    """QQ delivers a group's messages only to a bot in the group: before the join the message stays
+    with the user (not_delivered, saying why), after it the bot answers, after a leave nothing again."""
+    pat = ok(console_stack, "/console/api/users", {"protocol": "qq", "name": "Pat"})
+    group = ok(console_stack, "/console/api/groups", {"protocol": "qq", "name": "Botless"})
+    members = {
+        g["id"]: g["members"] for g in call(console_stack, "GET", "/console/api/snapshot")[1]["groups"]
+    }
+    assert members[group["id"]] == []
+    say = {"bot": "qq:102000001", "user": pat["id"], "group": group["id"], "text": "/ping"}
+    refused = ok(console_stack, "/console/api/say", say)
+    assert refused["status"] == "not_delivered" and refused["event_id"] is None
+    assert "not in this group" in refused["note"] and "add the bot to the group first" in refused["note"]
+
+    join = {"bot": "qq:102000001", "group": group["id"], "kind": "join", "user": pat["id"]}
+    ok(console_stack, "/console/api/notice", join)
+    members = {
+        g["id"]: g["members"] for g in call(console_stack, "GET", "/console/api/snapshot")[1]["groups"]
+    }
+    assert members[group["id"]] == ["qq:102000001"]
+    assert ok(console_stack, "/console/api/say", say)["status"] == "delivered"
+    key = f"qq:102000001:group:{group['id']}"
+    wait(
+        lambda: [e for e in chat(console_stack, key) if e["who"] == "bot" and e["status"] == "sent"],
+        "the pong",
+    )
+
+    ok(console_stack, "/console/api/notice", {**join, "kind": "leave"})
+    assert ok(console_stack, "/console/api/say", say)["status"] == "not_delivered"

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from qqbus.actions import ACTION_SOURCE, Outbox
+from qqbus.events.qq import SOURCE as QQ_SOURCE
 
 from qqbus_dev.console.feed import Feed
 from qqbus_dev.console.queues import FailureQueues
@@ -45,6 +46,8 @@ DEFAULT_ONEBOT_BOT = "123456789"
 INTERNAL_TABLES = ("IdempotencyTable", "ActionsTable")
 #: Bus events kept for the detail view.
 KEEP_EVENTS = 2000
+#: QQ events that say the bot is (True) or is no longer (False) in the event's group.
+QQ_MEMBERSHIP = {"GROUP_ADD_ROBOT": True, "GROUP_DEL_ROBOT": False, "GROUP_AT_MESSAGE_CREATE": True}
 
 
 class Watch:
@@ -110,6 +113,7 @@ class Console:
             post=self._post,
             publish=self.feed.publish,
             extra_bots=self._connected_bots,
+            member_hint=self._member_in_table,
         )
         stack.trace.listeners.append(self._on_step)
 
@@ -130,6 +134,7 @@ class Console:
         return Watch(self, table, key)
 
     def _remember(self, event_id: str, event: dict[str, Any]) -> None:
+        self._track_membership(event)
         with self._lock:
             known = event_id in self._events
             self._events[event_id] = event
@@ -153,6 +158,29 @@ class Console:
         self.sandbox.record(
             Entry(f"event:{event_id}", key, "user", said["text"], name, "delivered", note, event_id)
         )
+
+    def _track_membership(self, event: dict[str, Any]) -> None:
+        """A QQ join, leave or group message (also from outside the sandbox) settles membership."""
+        detail = event.get("detail") or {}
+        payload = detail.get("payload")
+        if not isinstance(payload, dict) or payload.get("t") not in QQ_MEMBERSHIP:
+            return
+        d = payload.get("d")
+        if isinstance(d, dict) and d.get("group_openid") and event.get("source") == QQ_SOURCE:
+            member = QQ_MEMBERSHIP[str(payload["t"])]
+            self.sandbox.set_member(f"qq:{detail.get('bot_id')}", str(d["group_openid"]), member)
+
+    def _member_in_table(self, bot_key: str, group_id: str) -> bool:
+        """The groups table's ``member`` for a pair the sandbox has not seen joining or leaving."""
+        protocol, _, bot_id = bot_key.partition(":")
+        table = self.stack.tables.get("GroupsTable")
+        if protocol != "qq" or table is None:
+            return False
+        try:
+            item = self.stack.peek(table, {"bot_id": {"S": bot_id}, "group_id": {"S": group_id}})
+        except Exception:  # no table to read: the bot was never added
+            return False
+        return item is not None and item_to_row(item).get("member") is True
 
     def _on_step(self, ev: EventTrace, step: Step) -> None:
         self.feed.publish("trace", self.summary(ev))
@@ -243,7 +271,11 @@ class Console:
         return {"tables": tables, "now": time.time(), "timezone": time.strftime("%Z")}
 
     def failures(self) -> dict[str, Any]:
-        return {"queues": self.queues.listing(), "fakes": sorted(self.stack.fakes)}
+        return {"queues": self.queues.listing(), "fakes": sorted(self.stack.fakes), "faults": self.faults()}
+
+    def faults(self) -> dict[str, int]:
+        """Each fake API's injected faults not answered yet."""
+        return {name: fake.pending_faults for name, fake in sorted(self.stack.fakes.items())}
 
     # --- what the buttons do --------------------------------------------------------------
 
@@ -300,7 +332,8 @@ class Console:
             self.stack.say(
                 f"** console: the fake {api} API answers {kind} ({status}) to its next {times} requests"
             )
-            return {"api": api, "status": status, "times": times, "kind": kind}
+            self.feed.publish("failures", {"faults": self.faults()})
+            return {"api": api, "status": status, "times": times, "kind": kind, "faults": self.faults()}
         body: dict[str, Any] = (
             {"code": status, "message": "fault injected by the console"}
             if api == "qq"
@@ -308,7 +341,20 @@ class Console:
         )
         fake.fail_next(status, body, {}, times)
         self.stack.say(f"** console: the fake {api} API answers {status} to its next {times} requests")
-        return {"api": api, "status": status, "times": times, "kind": kind}
+        self.feed.publish("failures", {"faults": self.faults()})
+        return {"api": api, "status": status, "times": times, "kind": kind, "faults": self.faults()}
+
+    def clear_faults(self, api: str | None = None) -> dict[str, Any]:
+        """Forget the faults injected into the fake ``api`` (every fake: None) not answered yet."""
+        if api is not None and api not in self.stack.fakes:
+            raise SandboxError(f"no fake API {api!r}; there are: {', '.join(sorted(self.stack.fakes))}")
+        names = [api] if api is not None else sorted(self.stack.fakes)
+        cleared = {name: self.stack.fakes[name].clear_faults() for name in names}
+        self.stack.say(
+            f"** console: cleared the injected faults ({', '.join(f'{k} {v}' for k, v in cleared.items())})"
+        )
+        self.feed.publish("failures", {"faults": self.faults()})
+        return {"cleared": cleared, "faults": self.faults()}
 
     # --- bots that come and go ------------------------------------------------------------
 

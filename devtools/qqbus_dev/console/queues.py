@@ -17,6 +17,7 @@ import json
 import threading
 from typing import Any
 
+from qqbus_dev.console.sandbox import describe_payload, message_text
 from qqbus_dev.template import Template
 
 LABELS = {"HandlerFailureQueue": "Handler failures", "DeliveryDeadLetterQueue": "Delivery dead letters"}
@@ -88,7 +89,22 @@ def describe(message: dict[str, Any]) -> dict[str, Any]:
         info["source"] = event.get("source")
         origin = origin.get("event_id") if isinstance(origin, dict) else None
         info["event_id"] = origin or detail.get("event_id")
+        info["text"] = said(detail)
     return info
+
+
+def said(detail: dict[str, Any], limit: int = 60) -> str | None:
+    """What a parked event says, shortened: an action's message, or the text of a message event."""
+    if "message" in detail:
+        text: str | None = message_text(detail["message"])
+    else:
+        payload = detail.get("payload")
+        described = describe_payload(payload) if isinstance(payload, dict) else None
+        text = described["text"] if described else None
+    text = " ".join((text or "").split())
+    if not text:
+        return None
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class FailureQueues:

@@ -110,6 +110,10 @@ class Fault(_Request):
     kind: Literal["status", "ip_not_whitelisted"] = "status"
 
 
+class ClearFaults(_Request):
+    api: str | None = Field(default=None, min_length=1, max_length=20, description="None: every fake")
+
+
 class HttpError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -177,6 +181,7 @@ ROUTE_MODELS: dict[str, type[_Request]] = {
     "post": BotPost,
     "replay": Replay,
     "fault": Fault,
+    "fault/clear": ClearFaults,
 }
 
 
@@ -192,6 +197,7 @@ def _actions(console: Console) -> dict[str, Callable[[Any], Any]]:
         "post": lambda r: {"event_id": console.bot_posts(r.bot, r.text, group_id=r.group, user_id=r.user)},
         "replay": lambda r: console.replay(r.queue, r.message_id),
         "fault": lambda r: console.fault(r.api, r.status, r.times, r.kind),
+        "fault/clear": lambda r: console.clear_faults(r.api),
     }
 
 

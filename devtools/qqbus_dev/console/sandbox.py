@@ -79,7 +79,14 @@ class SandboxError(ValueError):
 
 
 class Sandbox:
-    """Thread-safe. ``post(payload, bot)`` delivers a payload; ``publish(kind, data)`` tells pages."""
+    """Thread-safe. ``post(payload, bot)`` delivers a payload; ``publish(kind, data)`` tells pages.
+
+    On QQ the sandbox plays the platform's part in membership too: QQ delivers a group's messages
+    only to a bot that was added to the group, so a user cannot talk to the bot in a group it is
+    not in. Membership follows the joins and leaves the bot was told of (``set_member``); for a
+    pair it never saw, ``member_hint(bot_key, group_id)`` answers (the console reads the groups
+    table, so a restarted stack with its state kept still knows).
+    """
 
     def __init__(
         self,
@@ -87,8 +94,11 @@ class Sandbox:
         post: Callable[[dict[str, Any], Bot, Callable[[str | None], None]], Posted],
         publish: Callable[[str, Any], int],
         extra_bots: Callable[[], list[Bot]] = list,
+        member_hint: Callable[[str, str], bool] = lambda bot_key, group_id: False,
     ) -> None:
         self._bots = {b.key: b for b in bots}
+        self._member_hint = member_hint
+        self._members: dict[tuple[str, str], bool] = {}  # (bot key, group id) -> in the group
         self._post = post
         self._publish = publish
         self._extra_bots = extra_bots
@@ -166,14 +176,59 @@ class Sandbox:
             raise SandboxError(f"no {protocol} group {group_id!r}: add the group first")
         return found
 
-    def entities(self) -> dict[str, Any]:
+    def set_member(self, bot_key: str, group_id: str, member: bool) -> None:
+        """The QQ bot ``bot_key`` was added to (or removed from) ``group_id``; pages are told."""
         with self._lock:
-            return {
-                "bots": [{**asdict(b), "key": b.key} for b in self.bots()],
-                "people": [asdict(p) for p in self._people.values()],
-                "groups": [asdict(g) for g in self._groups.values()],
-                "notices": [asdict(n) for n in payloads.NOTICES],
-            }
+            changed = self._members.get((bot_key, group_id)) is not member
+            self._members[(bot_key, group_id)] = member
+        if changed:
+            self._publish("sandbox", self.entities())
+
+    def is_member(self, bot_key: str, group_id: str) -> bool:
+        """Whether QQ would deliver ``group_id``'s messages to the bot ``bot_key``."""
+        with self._lock:
+            known = self._members.get((bot_key, group_id))
+        if known is None:
+            hint = bool(self._member_hint(bot_key, group_id))
+            with self._lock:
+                known = self._members.setdefault((bot_key, group_id), hint)
+        return known
+
+    def entities(self) -> dict[str, Any]:
+        """Bots, people, groups (a QQ group with ``members``: the bots in it) and group notices."""
+        bots = self.bots()
+        with self._lock:
+            people = [asdict(p) for p in self._people.values()]
+            groups = list(self._groups.values())
+        qq_bots = [b.key for b in bots if b.protocol == "qq"]
+        return {
+            "bots": [{**asdict(b), "key": b.key} for b in bots],
+            "people": people,
+            "groups": [
+                {
+                    **asdict(g),
+                    "members": [k for k in qq_bots if self.is_member(k, g.id)] if g.protocol == "qq" else [],
+                }
+                for g in groups
+            ],
+            "notices": [asdict(n) for n in payloads.NOTICES],
+        }
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        """The users, groups and added bots of a previous run (its ``entities()``), after a restart."""
+        with self._lock:
+            for p in saved.get("people") or []:
+                self._people[(p["protocol"], p["id"])] = Person(p["protocol"], p["id"], p["name"])
+            for g in saved.get("groups") or []:
+                self._groups[(g["protocol"], g["id"])] = Group(g["protocol"], g["id"], g["name"])
+            for b in saved.get("bots") or []:
+                if b.get("via", "sandbox") == "sandbox":
+                    self._bots.setdefault(f"{b['protocol']}:{b['id']}", Bot(b["protocol"], b["id"]))
+            numbered = [int(p.id) - 20000000 for p in self._people.values() if p.id.isdigit()]
+            numbered += [int(g.id) - 600000000 for g in self._groups.values() if g.id.isdigit()]
+            taken = max([n for n in numbered if 0 < n < 1000000] + [len(self._people) + len(self._groups)])
+            self._numbers = itertools.count(taken + 1)  # new users and groups get new numbers
+        self._publish("sandbox", self.entities())
 
     # --- conversations ----------------------------------------------------------------------
 
@@ -258,6 +313,14 @@ class Sandbox:
         shown = f"@bot {text}" if group and mention else text
         now = time.time()
         if bot.protocol == "qq":
+            if group is not None and not self.is_member(bot.key, group.id):
+                note = (
+                    "the bot is not in this group (QQ delivers nothing there): add the bot to the group first"
+                )
+                entry = Entry(
+                    f"local:{time.time_ns()}", key, "user", shown, person.name, "not_delivered", note
+                )
+                return self.record(entry)
             if group is not None and not mention:
                 note = "QQ pushes a bot only the group messages that @ it: not sent"
                 entry = Entry(
@@ -309,7 +372,10 @@ class Sandbox:
                 duration=duration,
             )
         key = conversation_key(bot, group_id=group.id)
-        return self._deliver(bot, payload, Entry("", key, "system", f"{operator.name} {spec.done}"))
+        entry = self._deliver(bot, payload, Entry("", key, "system", f"{operator.name} {spec.done}"))
+        if bot.protocol == "qq" and kind in ("join", "leave") and entry.status == "delivered":
+            self.set_member(bot.key, group.id, kind == "join")
+        return entry
 
     def _deliver(self, bot: Bot, payload: dict[str, Any], entry: Entry) -> Entry:
         """Post ``payload``; ``entry`` is recorded (as sending) before the ingress can answer."""

@@ -8,7 +8,9 @@ const S = {
   conversations: new Map(), // key -> Map(entry id -> entry)
   traces: new Map(),        // event id -> summary
   bot: null,                // the picked bot's key
-  conv: null,               // {kind: "group" | "user", id}
+  conv: null,               // {kind: "group" | "user", id}; kept in the URL's #fragment
+  as: {},                   // protocol -> who speaks in groups, when picked (else the newest user)
+  faults: {},               // fake API -> faults injected and not answered yet
   open: new Set(),          // trace rows shown in full
   tab: "trace",
   stale: {state: true, failures: true},
@@ -69,6 +71,24 @@ const protocol = () => (bot() ? bot().protocol : "qq");
 const personName = (id) => (S.people.find((p) => p.protocol === protocol() && p.id === id) || {}).name || id;
 const convKey = () => (S.conv && S.bot ? `${S.bot}:${S.conv.kind}:${S.conv.id}` : null);
 
+// --- the pick, in the URL (#bot=qq:1&group=...), so a reload shows the same conversation -------
+
+function saveView() {
+  const params = new URLSearchParams();
+  if (S.bot) params.set("bot", S.bot);
+  if (S.conv) params.set(S.conv.kind, S.conv.id);
+  const hash = params.toString();
+  if (location.hash.slice(1) === hash) return;
+  history.replaceState(null, "", `${location.pathname}${location.search}${hash ? `#${hash}` : ""}`);
+}
+
+function restoreView() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  if (params.get("bot")) S.bot = params.get("bot");
+  const kind = ["group", "user"].find((k) => params.get(k));
+  S.conv = kind ? {kind, id: params.get(kind)} : null;
+}
+
 // --- people, groups, bots ---------------------------------------------------------------
 
 function applyEntities(data) {
@@ -100,9 +120,12 @@ function renderEntities() {
   const groups = S.groups.filter((x) => x.protocol === p);
   $("users").replaceChildren(...people.map((x) => entityButton("user", x)));
   $("groups").replaceChildren(...groups.map((x) => entityButton("group", x)));
+  // "As": the user picked here, else the newest one (the one just added speaks next).
+  const picked = people.some((x) => x.id === S.as[p]) ? S.as[p] : null;
+  const as = picked || (people.length ? people[people.length - 1].id : "");
   const select = $("as-user");
-  const chosen = select.value;
-  select.replaceChildren(...people.map((x) => h("option", {value: x.id, selected: x.id === chosen}, x.name)));
+  select.replaceChildren(...people.map((x) => h("option", {value: x.id, selected: x.id === as}, x.name)));
+  select.value = as;
 }
 
 // --- the conversation ---------------------------------------------------------------------
@@ -111,6 +134,7 @@ function upsertEntry(entry) {
   if (!S.conversations.has(entry.conversation)) S.conversations.set(entry.conversation, new Map());
   S.conversations.get(entry.conversation).set(entry.id, entry);
   if (entry.conversation === convKey()) renderMessages();
+  if (entry.who === "bot" && Object.values(S.faults).some((n) => n > 0)) later("failures"); // faults used up
 }
 
 function renderConversation() {
@@ -121,13 +145,22 @@ function renderConversation() {
     : S.people.some((u) => u.protocol === b.protocol && u.id === conv.id));
   if (!valid) S.conv = null;
   const inGroup = Boolean(S.conv && S.conv.kind === "group");
+  const group = inGroup ? S.groups.find((g) => g.protocol === b.protocol && g.id === S.conv.id) : null;
   $("conv-title").textContent = !S.conv ? "Pick a group or a user"
-    : inGroup ? `Group: ${(S.groups.find((g) => g.id === S.conv.id) || {}).name}`
+    : inGroup ? `Group: ${group.name}`
       : `Private chat with ${personName(S.conv.id)}`;
   $("conv-hint").hidden = Boolean(S.conv);
   $("compose").hidden = !S.conv;
   $("bot-post").hidden = !S.conv;
   for (const id of ["as-user", "as-label", "mention-label"]) $(id).hidden = !inGroup;
+  // QQ delivers a group's messages only to a bot that was added to the group.
+  const outside = Boolean(group && b.protocol === "qq" && !(group.members || []).includes(b.key));
+  const why = $("compose-why");
+  why.textContent = outside ? "The bot is not in this group, and QQ delivers nothing to a bot outside it: add the bot to this group first (Add bot to group, above)." : "";
+  why.hidden = !outside;
+  $("text").disabled = outside;
+  $("send").disabled = outside;
+  saveView();
   const notices = $("notices");
   notices.hidden = !inGroup;
   notices.replaceChildren(...(inGroup ? S.notices.filter((n) => n.protocol === b.protocol) : []).map((n) =>
@@ -149,6 +182,7 @@ function renderMessages() {
 }
 
 async function sendNotice(notice) {
+  if (!S.conv) return;
   const user = $("as-user").value;
   if (!user) { flash("Add a user first: a group event needs someone who does it."); return; }
   await post("/console/api/notice", {bot: S.bot, group: S.conv.id, kind: notice.kind, user}, notice.label.toLowerCase());
@@ -358,6 +392,7 @@ async function loadFailures() {
   S.stale.failures = false;
   let data;
   try { data = await getJSON("/console/api/failures"); } catch (err) { flash(`Could not read the failure queues: ${err.message}`); return; }
+  renderFaults(data.faults);
   const total = data.queues.reduce((n, q) => n + q.messages.length, 0);
   $("failure-count").textContent = total ? String(total) : "";
   $("queues").replaceChildren(...data.queues.map((q) => h("section", {class: "queue", "data-queue": q.queue},
@@ -368,8 +403,27 @@ async function loadFailures() {
           m.attempts ? ` after ${m.attempts} attempts` : "", m.at ? ` · ${m.at}` : ""),
         h("div", {class: "error", text: m.error}),
         h("div", {class: "actions"},
-          h("button", {type: "button", disabled: !m.event, onclick: () => replay(q.queue, m.message_id)}, "Replay"),
+          h("button", {type: "button", disabled: !m.event, "aria-label": replayName(m),
+            onclick: () => replay(q.queue, m.message_id)}, "Replay"),
           h("details", {}, h("summary", {text: "record"}), h("pre", {text: pretty(m.body)})))))))));
+}
+
+// "Replay qq.group_message "pong" (QqSenderFunction, 10:42:07)": which message the button replays.
+function replayName(m) {
+  const at = m.at ? new Date(typeof m.at === "number" ? m.at * 1000 : m.at) : null;
+  const where = [m.function, at && !Number.isNaN(at.getTime()) ? at.toLocaleTimeString() : null].filter(Boolean);
+  return [`Replay ${m.detail_type || "the message"}`, m.text ? `"${m.text}"` : null,
+    where.length ? `(${where.join(", ")})` : null].filter(Boolean).join(" ");
+}
+
+const API_NAMES = {qq: "QQ API", onebot: "OneBot API"};
+
+function renderFaults(faults) {
+  if (faults) S.faults = faults;
+  const pending = Object.entries(S.faults).filter(([, n]) => n > 0);
+  $("fault-pending").textContent = pending.length
+    ? `Pending: ${pending.map(([api, n]) => `the fake ${API_NAMES[api] || api} fails its next ${n} request${n === 1 ? "" : "s"}`).join("; ")}.`
+    : "No fault pending: the fake APIs answer normally.";
 }
 
 async function replay(queue, messageId) {
@@ -430,8 +484,8 @@ function wire() {
     if (!made) return;
     $("user-name").value = "";
     if (!S.people.some((u) => u.protocol === made.protocol && u.id === made.id)) S.people.push(made);
+    S.as[made.protocol] = made.id; // the newest user speaks next
     renderEntities();
-    $("as-user").value = made.id; // the newest user speaks next
   });
   $("add-group").addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -452,8 +506,11 @@ function wire() {
     S.conv = null;
     renderBots(); renderEntities(); renderConversation();
   });
+  $("as-user").addEventListener("change", (e) => { S.as[protocol()] = e.target.value; });
+  window.addEventListener("hashchange", () => { restoreView(); renderBots(); renderEntities(); renderConversation(); });
   $("compose").addEventListener("submit", async (e) => {
     e.preventDefault();
+    if (!S.conv) return;
     const text = $("text").value;
     const inGroup = S.conv.kind === "group";
     const user = inGroup ? $("as-user").value : S.conv.id;
@@ -463,6 +520,7 @@ function wire() {
   });
   $("bot-post").addEventListener("submit", async (e) => {
     e.preventDefault();
+    if (!S.conv) return;
     const where = S.conv.kind === "group" ? {group: S.conv.id} : {user: S.conv.id};
     if (await post("/console/api/post", {bot: S.bot, text: $("post-text").value, ...where}, "post as the bot")) $("post-text").value = "";
   });
@@ -472,7 +530,12 @@ function wire() {
   $("fault").addEventListener("submit", async (e) => {
     e.preventDefault();
     const body = {api: $("fault-api").value, kind: $("fault-kind").value, status: Number($("fault-status").value), times: Number($("fault-times").value)};
-    if (await post("/console/api/fault", body, "inject the fault")) flash("");
+    const done = await post("/console/api/fault", body, "inject the fault");
+    if (done) renderFaults(done.faults);
+  });
+  $("fault-clear").addEventListener("click", async () => {
+    const done = await post("/console/api/fault/clear", {}, "clear the faults");
+    if (done) renderFaults(done.faults);
   });
   const tabs = ["trace", "state", "failures"];
   for (const name of tabs) {
@@ -489,6 +552,7 @@ function wire() {
 
 async function main() {
   wire();
+  restoreView();
   try {
     applySnapshot(await getJSON("/console/api/snapshot"));
   } catch (err) {
