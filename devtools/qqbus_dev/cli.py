@@ -414,6 +414,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint-url", help="AWS endpoint (default: the running `qqbus dev`, else AWS)")
     p.add_argument("--table", help="table name (default: GROUPS_TABLE_NAME, else the running `qqbus dev`)")
 
+    p = sub.add_parser("data", help="print the bot's own data and who waits in a conversation")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    p.add_argument("--bot", help="only this bot_id")
+    p.add_argument("--endpoint-url", help="AWS endpoint (default: the running `qqbus dev`, else AWS)")
+    p.add_argument("--table", help="table name (default: BOT_DATA_TABLE_NAME, else the running `qqbus dev`)")
+    p.add_argument("--state-file", help="the dev stack's state file (default .qqbus/dev.json)")
+
     relay = sub.add_parser(
         "relay", help="hold QQ gateway / OneBot websockets and put their events on the bus"
     )
@@ -614,6 +621,12 @@ def _run(args: argparse.Namespace) -> int:
         )
     if args.command == "groups":
         return _groups(args)
+    if args.command == "data":
+        from qqbus_dev.data_view import run as data
+        from qqbus_dev.state_file import read_state
+
+        state_file = _state_file(args)
+        return data(args, read_state(state_file) if state_file else {})
     if args.command == "relay":
         return _relay(args)
     if args.command == "cost":

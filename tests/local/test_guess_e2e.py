@@ -79,3 +79,27 @@ def test_cancel_through_the_stack(stack: Stack) -> None:
     say(stack, "onebot_group", "/guess", PLAYER)
     assert say(stack, "onebot_group", "/cancel", PLAYER) == ["/guess cancelled"]
     assert say(stack, "onebot_group", "50", PLAYER) == []
+
+
+def test_qqbus_data_shows_the_conversation_and_values(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from qqbus.bot_data import BotData
+    from qqbus_dev.cli import main
+    from qqbus_dev.data_view import find_table
+
+    say(stack, "onebot_group", "/guess", OTHER)
+    table = find_table(stack.client("dynamodb"), stack.state)
+    assert table is not None
+    BotData(table, stack.client("dynamodb")).user("123456789", OTHER).incr("points", 3)
+    capsys.readouterr()
+    assert main(["data", "--state-file", str(stack.state_file)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "values" and lines[2].split()[:4] == ["123456789", f"user:{OTHER}", "points", "3"]
+    waiting = [line.split() for line in lines if line.startswith("123456789") and "guess" in line.split()]
+    assert ["123456789", "group:987654321", str(OTHER), "guess", "0", "waiting"] in [w[:6] for w in waiting]
+    assert main(["data", "--json", "--bot", "123456789", "--state-file", str(stack.state_file)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert {"bot_id": "123456789", "scope": f"user:{OTHER}", "name": "points", "value": 3} == {
+        k: v for k, v in shown["data"][0].items() if k in ("bot_id", "scope", "name", "value")
+    }
