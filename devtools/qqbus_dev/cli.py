@@ -84,16 +84,25 @@ def _groups(args: argparse.Namespace) -> int:
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name=state.get("region") or os.environ.get("AWS_DEFAULT_REGION"),
+    try:
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=endpoint,
+            region_name=state.get("region") or os.environ.get("AWS_DEFAULT_REGION"),
+        )
+        store = DynamoUserStore(table, client) if args.users else DynamoGroupStore(table, client)
+        rows = store.scan(args.bot)
+    except NoRegionError:
+        raise UserError("no AWS region: set AWS_DEFAULT_REGION (or start `make dev`)") from None
+    except (BotoCoreError, ClientError) as exc:
+        raise UserError(f"cannot read the {what} table {table}: {exc}") from None
+    print(
+        render(rows, as_json=args.json, columns=USER_COLUMNS)
+        if args.users
+        else render(rows, as_json=args.json)
     )
-    if args.users:
-        print(render(DynamoUserStore(table, client).scan(args.bot), as_json=args.json, columns=USER_COLUMNS))
-    else:
-        print(render(DynamoGroupStore(table, client).scan(args.bot), as_json=args.json))
     return 0
 
 
@@ -276,6 +285,20 @@ def _parameters(template: Path, overrides: list[str] | None, stage: str | None) 
     return parameters, stage or parameters.get("Stage") or "local"
 
 
+def _count(value: str) -> int:
+    """A whole number, 0 or more."""
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number, 0 or more")
+    return int(value)
+
+
+def _port(value: str) -> int:
+    """``--port``/``--aws-port``: 0 (any free port) to 65535."""
+    if not value.isdigit() or int(value) > 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port (0 to 65535)")
+    return int(value)
+
+
 def _host_port(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
     if not port.isdigit() or int(port) > 65535:
@@ -349,8 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (0.0.0.0: reachable from other machines)"
     )
-    p.add_argument("--port", type=int, default=3000, help="HTTP port of the webhooks (0: any free port)")
-    p.add_argument("--aws-port", type=int, default=4566, help="port of the embedded AWS (0: any free port)")
+    p.add_argument("--port", type=_port, default=3000, help="HTTP port of the webhooks (0: any free port)")
+    p.add_argument("--aws-port", type=_port, default=4566, help="port of the embedded AWS (0: any free port)")
     p.add_argument("--stage", help="the template's Stage, the suffix of every resource name (default: local)")
     p.add_argument("--template", help="template.yaml to run (default: the project's)")
     _parameters_option(p)
@@ -522,7 +545,7 @@ def build_parser() -> argparse.ArgumentParser:
             )
 
     p = sub.add_parser("cost", help="estimate what a deployment costs, from template.yaml's settings")
-    p.add_argument("--events-per-day", type=int, required=True, help="events the bot receives a day")
+    p.add_argument("--events-per-day", type=_count, required=True, help="events the bot receives a day")
     p.add_argument("--replies", type=float, help="actions asked per event (default 0.2)")
     p.add_argument("--handler-ms", type=float, help="handler duration (default 60 ms)")
     p.add_argument("--ingress-ms", type=float, help="ingress duration (default 40 ms)")
