@@ -31,18 +31,19 @@ import functools
 import json
 import logging
 import math
+import os
 import random
 import time
 import urllib.error
 import urllib.request
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from qqbus.detail import detail_type_problem, event_entry, onebot_event_id
-from qqbus.events.qq import INTENT_GROUP_AND_C2C_EVENT, SOURCE
+from qqbus.events.qq import SOURCE, parse_intents
 from qqbus.json_body import read_json_object
 from qqbus.senders.qq import IP_NOT_WHITELISTED, QQ_API_BASE, QQ_TOKEN_URL
 from websockets.asyncio.client import ClientConnection, connect
@@ -98,7 +99,9 @@ class GatewayConfig:
     bus_name: str
     api_base: str = QQ_API_BASE
     token_url: str = QQ_TOKEN_URL
-    intents: int = INTENT_GROUP_AND_C2C_EVENT
+    # QQ_INTENTS: names (GROUP_AND_C2C_EVENT,INTERACTION) or a number; default group and C2C events.
+    # Add INTERACTION for keyboards' callback buttons (INTERACTION_CREATE).
+    intents: int = field(default_factory=lambda: parse_intents(os.environ.get("QQ_INTENTS", "")))
     shards: int | None = None  # None: what /gateway/bot recommends
     identify_window: float = 5.0  # seconds per max_concurrency identifies
     backoff_initial: float = 1.0
