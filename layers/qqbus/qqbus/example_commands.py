@@ -19,6 +19,7 @@ from typing import ClassVar
 
 from qqbus.commands import CommandCall, Commands, Rest, User
 from qqbus.conversations import Conversations, Turn
+from qqbus.help_markdown import help_markdown, qq_markdown
 
 # From os.urandom on each call: environments resumed from one SnapStart snapshot would
 # otherwise share the random module's state and draw the same numbers.
@@ -35,6 +36,9 @@ def ping(call: CommandCall) -> None:
 
 @commands.command("help", help="list the commands, or show one: /help roll")
 def help_(call: CommandCall, command: str | None = None) -> None:
+    if command is None and call.protocol == "qq" and qq_markdown():  # QqMarkdown=true
+        call.reply(help_markdown(commands, call))  # markdown, a button per command
+        return
     call.reply(commands.help_text(call, command))
 
 
