@@ -40,6 +40,7 @@ VALID = [
     seg("dice"),
     seg("shake"),
     seg("poke", type="126", id="2003"),
+    seg("poke", qq="10001"),
     seg("anonymous"),
     seg("share", url="https://example.com", title="Example", content="a page"),
     seg("contact", type="qq", id="10001"),

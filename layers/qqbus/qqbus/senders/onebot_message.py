@@ -94,7 +94,10 @@ def _at(data: dict[str, Any]) -> str | None:
 
 
 def _poke(data: dict[str, Any]) -> str | None:
-    return None if _is_int(data.get("type")) and _is_int(data.get("id")) else "needs type and id (numbers)"
+    """v11's ``{type, id}`` (a poke expression), or go-cqhttp's ``{qq}`` (a nudge in a group)."""
+    if _is_int(data.get("qq")) or (_is_int(data.get("type")) and _is_int(data.get("id"))):
+        return None
+    return "needs type and id (v11), or qq (go-cqhttp), as numbers"
 
 
 def _contact(data: dict[str, Any]) -> str | None:
