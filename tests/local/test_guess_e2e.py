@@ -31,7 +31,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 def say(stack: Stack, kind: str, text: str, user: int | str) -> list[str]:
     """Send one new message; the texts the fake platform API was asked to send for it."""
-    name = {"onebot_group": "onebot_group_message", "qq_c2c": "qq_c2c_message_create"}[kind]
+    name = {
+        "onebot_group": "onebot_group_message",
+        "onebot_private": "onebot_private_message",
+        "qq_c2c": "qq_c2c_message_create",
+    }[kind]
     payload = copy.deepcopy(event_file(name)["detail"]["payload"])
     if kind == "qq_c2c":
         payload["id"] = f"{payload['t']}:{uuid.uuid4()}"
@@ -39,7 +43,7 @@ def say(stack: Stack, kind: str, text: str, user: int | str) -> list[str]:
         api = "qq"
     else:
         payload.update(message=text, message_id=next(_n) * 1000 + 11, user_id=user)
-        payload["sender"].update(user_id=user, role="member")
+        payload["sender"].update(user_id=user, role="member")  # (private: role is not read)
         api = "onebot"
     prepared = prepare(json.dumps(payload, ensure_ascii=False).encode(), fresh_time=True, state=stack.state)
     before = len(stack.fake(api))
@@ -103,3 +107,10 @@ def test_qqbus_data_shows_the_conversation_and_values(
     assert {"bot_id": "123456789", "scope": f"user:{OTHER}", "name": "points", "value": 3} == {
         k: v for k, v in shown["data"][0].items() if k in ("bot_id", "scope", "name", "value")
     }
+
+
+def test_the_console_shows_the_bot_data_table(stack: Stack) -> None:
+    say(stack, "onebot_private", "/guess", PLAYER)
+    (table,) = [t for t in stack.get("/console/api/state")["tables"] if t["name"] == "BotDataTable"]
+    steps = [(r["values"].get("user_id"), r["values"].get("step")) for r in table["rows"]]
+    assert (str(PLAYER), "guess") in steps
