@@ -255,3 +255,13 @@ def test_the_row_is_keyed_by_bot_chat_and_user_and_expires_by_ttl(bot_table: str
     assert int(item["expires_at"]["N"]) >= int(time.time()) + 59  # TTL: counted from now too
     ttl = boto3.client("dynamodb").describe_time_to_live(TableName=bot_table)["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
+
+
+def test_guess_ends_after_twenty_wrong_guesses_and_says_the_number(say: Say) -> None:
+    say("onebot_private", "/guess", user=PLAYER, at=T0)
+    secret = _secret("onebot_private", PLAYER)
+    wrong = 1 if secret != 1 else 2
+    answers = [say("onebot_private", str(wrong), user=PLAYER, at=T0 + i).text for i in range(1, 21)]
+    assert set(answers[:19]) == {"higher" if secret > wrong else "lower"}
+    assert answers[19].endswith(f"that was the last guess; it was {secret}")
+    assert say("onebot_private", str(secret), user=PLAYER, at=T0 + 21).texts == []
