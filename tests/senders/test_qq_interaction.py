@@ -124,3 +124,19 @@ def test_relay_intents_are_configurable(text: str, intents: int) -> None:
 def test_an_unknown_intent_is_an_error() -> None:
     with pytest.raises(ValueError, match="unknown QQ intent"):
         parse_intents("GUILDS")
+
+
+def test_a_click_is_answered_in_a_group_that_refuses_proactive_messages(
+    qq_send: Send, fake_qq: FakeQQApi, event_bus: BusTap, aws_tables: dict[str, str]
+) -> None:
+    """The answer to a click is the clicker's request, not a proactive post: GROUP_MSG_REJECT
+    (which refuses posts citing GROUP_ADD_ROBOT) does not refuse it."""
+    from qqbus.state import DynamoGroupStore
+
+    store = DynamoGroupStore(aws_tables["GroupsTable"])
+    now = int(time.time())
+    store.write("102000001", GROUP, "qq", store.member(True, at=now - 60))
+    store.write("102000001", GROUP, "qq", store.proactive(False, at=now + 2))  # after the click
+    _ack, pong = run(click("/ping"), event_bus)
+    assert qq_send(pong)["status"] == "sent"
+    assert fake_qq.messages()[0].body["event_id"].startswith("INTERACTION_CREATE:")

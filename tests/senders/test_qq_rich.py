@@ -153,7 +153,7 @@ def test_c2c_media_upload_to_the_users_files(qq_send: Send, fake_qq: FakeQQApi) 
 
 
 def test_a_quote_is_a_message_reference(qq_send: Send, fake_qq: FakeQQApi) -> None:
-    assert qq_send(reply([Segment.reply("REFIDX_abc"), "quoted"]))["status"] == "sent"  # type: ignore[arg-type]
+    assert qq_send(reply([Segment.reply("REFIDX_abc"), "quoted"]))["status"] == "sent"
     body = sent_body(fake_qq)
     assert body["message_reference"] == {"message_id": "REFIDX_abc"}
     assert (body["msg_type"], body["content"]) == (0, "quoted")

@@ -61,7 +61,8 @@ class Segment(BaseModel):
         return cls(type="at", data={"qq": str(qq)})
 
     @classmethod
-    def reply(cls, message_id: int) -> Segment:
+    def reply(cls, message_id: int | str) -> Segment:
+        """Quote a message (OneBot: its message_id; QQ: its id, e.g. ``REFIDX_...``)."""
         return cls(type="reply", data={"id": str(message_id)})
 
     @classmethod

@@ -121,8 +121,11 @@ def _cite(event_id: str, take_seq: TakeSeq) -> Cite:
 def _cite_own_event(
     reply: ReplyTo, state: GroupState | UserState | None, take_seq: TakeSeq
 ) -> Cite | Refused:
-    """Answer a citable event (GROUP_ADD_ROBOT, FRIEND_ADD, ...) by citing it, unless refused since."""
-    if _rejected_at_or_after(state, reply.time):
+    """Answer a citable event (GROUP_ADD_ROBOT, FRIEND_ADD, ...) by citing it, unless refused since.
+
+    A button click's answer is the clicker's own request, not a proactive message: a chat that
+    turned proactive messages off still gets it."""
+    if reply.detail_type != "INTERACTION_CREATE" and _rejected_at_or_after(state, reply.time):
         return Refused("proactive_off", "proactive messages were refused after this event")
     return _cite(reply.event_id, take_seq)
 
