@@ -317,3 +317,35 @@ def test_the_fake_refuses_bodies_that_do_not_fit_their_msg_type(fake_qq: FakeQQA
     assert fake_qq._body_problem({"msg_type": 2, "content": "x"}) is not None
     assert fake_qq._body_problem({"msg_type": 3}) is not None
     assert fake_qq._body_problem({"msg_type": 0, "content": "x"}) is None
+
+
+def test_what_the_relay_receives_round_trips_and_delivers_the_same_requests(
+    fake_qq: FakeQQApi, aws_tables: dict[str, str], waits: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QqEgress=relay: the Lambda queues the prepared send as JSON; the relay parses it and
+    delivers it (with its own process cache): the upload, the media message, a recall."""
+    from qqbus.senders.outcome import SendContext
+    from qqbus.senders.qq import QQApi, QqSend, deliver, prepare
+    from qqbus.senders.qq_media import InMemoryMediaCache
+
+    from tests.senders.conftest import APPID, SECRET
+
+    ctx = SendContext(retrying=waits.policy())
+    api = QQApi(APPID, SECRET, fake_qq.url, fake_qq.token_url, waits.policy())
+    cache = InMemoryMediaCache()
+    media = prepare(reply(["look", Segment.image("https://example.com/r.png")]), ctx)
+    assert isinstance(media, QqSend)
+    relayed = QqSend.model_validate_json(media.model_dump_json(exclude_none=True))
+    result = deliver(relayed, api, cache=cache)
+    assert result.outcome == "sent" and len(fake_qq.uploads()) == 1
+    recall = prepare(
+        outbox(function="undo").ask(
+            "qq", "recall", target=Target(group_id=GROUP), params={"message_id": result.platform_message_id}
+        ),
+        ctx,
+    )
+    assert isinstance(recall, QqSend) and recall.method == "DELETE"
+    again = QqSend.model_validate_json(recall.model_dump_json(exclude_none=True))
+    assert deliver(again, api, cache=cache).outcome == "sent"
+    (deleted,) = fake_qq.recalls()
+    assert deleted.path == f"/v2/groups/{GROUP}/messages/{result.platform_message_id}"
