@@ -13,8 +13,8 @@ medium's digest (file type + SHA-256 of its URL or bytes). Two levels:
 - in-process (``InMemoryMediaCache``): what the relay uses, and the first level in Lambda;
 - the actions table (``DynamoMediaCache``, items ``media:<path>:<digest>`` beside the ledger's
   reply slots, expiring with the ``file_info``): a Lambda retry may land in another container,
-  so the in-process level alone would upload again. One GetItem per medium sent, one PutItem per
-  upload; a cache that cannot be read or written only costs an upload.
+  so the in-process level alone would upload again. One GetItem per medium sent, one UpdateItem
+  per upload; a cache that cannot be read or written only costs an upload.
 """
 
 from __future__ import annotations
@@ -93,13 +93,16 @@ class DynamoMediaCache(MediaCache):
         if ttl <= EXPIRY_MARGIN_S:
             return
         self.local.put(bot_id, key, file_info, ttl)
-        item = {
-            **self._key(bot_id, key),
-            "file_info": {"S": file_info},
-            "expires_at": {"N": str(int(time.time()) + ttl)},
-        }
-        try:
-            self._client.put_item(TableName=self.table_name, Item=item)
+        try:  # UpdateItem: what the sender's policy on the actions table allows (with GetItem)
+            self._client.update_item(
+                TableName=self.table_name,
+                Key=self._key(bot_id, key),
+                UpdateExpression="SET file_info = :info, expires_at = :exp",
+                ExpressionAttributeValues={
+                    ":info": {"S": file_info},
+                    ":exp": {"N": str(int(time.time()) + ttl)},
+                },
+            )
         except Exception:
             return  # the in-process level still has it
 
