@@ -32,6 +32,8 @@ def _routes() -> dict[str, tuple[str, str, str | None]]:
     """Handler folder -> (source, detail-type, sub_type or None) of the one-type functions."""
     routed = {}
     for fn in _template().event_functions():
+        if "detail-type" not in fn.pattern:
+            continue  # a whole source (source_handlers)
         (source,) = fn.pattern["source"]
         (detail_type,) = fn.pattern["detail-type"]
         if isinstance(detail_type, str):
@@ -58,11 +60,23 @@ def sender_handlers() -> dict[str, tuple[str, str]]:
     """Handler folder -> (source, detail-type prefix) of the functions that take actions."""
     senders = {}
     for fn in _template().event_functions():
+        if "detail-type" not in fn.pattern:
+            continue
         (source,) = fn.pattern["source"]
         (detail_type,) = fn.pattern["detail-type"]
         if isinstance(detail_type, dict) and "prefix" in detail_type:
             senders[fn.folder] = (source, detail_type["prefix"])
     return senders
+
+
+def source_handlers() -> dict[str, str]:
+    """Handler folder -> source of the functions whose rule takes a source's events whatever
+    their type (results with a continuation, schedules coming due), narrowed by ``detail`` only."""
+    return {
+        fn.folder: fn.pattern["source"][0]
+        for fn in _template().event_functions()
+        if "detail-type" not in fn.pattern
+    }
 
 
 def _code(folder: str) -> str:
@@ -81,7 +95,7 @@ def users_writers() -> set[str]:
 
 def action_askers() -> set[str]:
     """Handlers whose code asks for actions (replies, sends, commands)."""
-    asks = re.compile(r"\bev\.(reply|send_group|send_private|call)\(|\bcommands\.handle\(")
+    asks = re.compile(r"\bev\.(reply|send_group|send_private|call|resume)\(|\bcommands\.handle\(")
     return {f for f in handler_folders() if asks.search(_code(f))}
 
 
@@ -89,6 +103,7 @@ def action_askers() -> set[str]:
 CONTRACT: dict[str, tuple[str, str]] = routed_handlers()
 SUB_TYPES: dict[str, tuple[str, str, str]] = sub_type_handlers()
 SENDERS: dict[str, tuple[str, str]] = sender_handlers()
+SOURCE_HANDLERS: dict[str, str] = source_handlers()
 STATE_WRITERS = state_writers()
 USERS_WRITERS = users_writers()
 ACTION_ASKERS = action_askers()

@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 from qqbus_dev.template import TEMPLATE_PATH, Template
 
-from tests.support import ACTION_ASKERS, CONTRACT, SENDERS, STATE_WRITERS, SUB_TYPES, USERS_WRITERS
+from tests.support import (
+    ACTION_ASKERS,
+    CONTRACT,
+    SENDERS,
+    SOURCE_HANDLERS,
+    STATE_WRITERS,
+    SUB_TYPES,
+    USERS_WRITERS,
+)
 
 
 class _OfflinePolicies:
@@ -60,7 +68,12 @@ def test_each_event_type_has_exactly_one_function_on_the_bus(template: Template)
     for fn in template.event_functions():
         assert fn.code_uri.rstrip("/") == f"handlers/{fn.folder}"
         assert fn.rule["EventBusName"] == {"Ref": "EventBus"}
-        assert fn.folder in CONTRACT or fn.folder in SUB_TYPES or fn.folder in SENDERS, fn.folder
+        assert (
+            fn.folder in CONTRACT
+            or fn.folder in SUB_TYPES
+            or fn.folder in SENDERS
+            or fn.folder in SOURCE_HANDLERS
+        ), fn.folder
 
 
 def test_senders_take_every_action_of_their_protocol(template: Template) -> None:
@@ -113,7 +126,7 @@ def test_every_function_has_retry_policy_dlq_and_failure_destination(template: T
 def test_rules_in_the_transformed_template_have_dlq_and_retry(transformed: dict[str, Any]) -> None:
     rules = {k: r for k, r in transformed["Resources"].items() if r["Type"] == "AWS::Events::Rule"}
     lambda_targets = [t for r in rules.values() for t in r["Properties"]["Targets"] if "RetryPolicy" in t]
-    assert len(lambda_targets) == len(CONTRACT) + len(SUB_TYPES) + len(SENDERS)
+    assert len(lambda_targets) == len(CONTRACT) + len(SUB_TYPES) + len(SENDERS) + len(SOURCE_HANDLERS)
     for target in lambda_targets:
         assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["DeliveryDeadLetterQueue", "Arn"]}
 

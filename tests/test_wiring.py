@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from qqbus_dev.template import Template
 
-from tests.support import CONTRACT, EVENTS, HANDLERS, SENDERS, SUB_TYPES, handler_folders, load_json
+from tests.support import (
+    CONTRACT,
+    EVENTS,
+    HANDLERS,
+    SENDERS,
+    SOURCE_HANDLERS,
+    SUB_TYPES,
+    handler_folders,
+    load_json,
+)
 
 INGRESS = {"qq_webhook", "onebot_http"}
 FIX = "run `qqbus new handler <type> --name {folder}` (README, 'Add a handler')"
@@ -49,11 +58,13 @@ def test_every_bus_function_has_an_events_file_of_its_type(template: Template) -
             continue
         event = load_json(path)
         (source,) = fn.pattern["source"]
-        (detail_type,) = fn.pattern["detail-type"]
         if event.get("source") != source:
             problems.append(
                 f"events/{fn.folder}.json has source {event.get('source')!r}, its rule takes {source!r}"
             )
+        if "detail-type" not in fn.pattern:
+            continue  # a whole source: any type of it
+        (detail_type,) = fn.pattern["detail-type"]
         if isinstance(detail_type, dict):
             if not str(event.get("detail-type", "")).startswith(detail_type["prefix"]):
                 problems.append(f"events/{fn.folder}.json is not a {detail_type['prefix']}* action")
@@ -65,4 +76,4 @@ def test_every_bus_function_has_an_events_file_of_its_type(template: Template) -
 
 
 def test_the_derived_contract_covers_every_handler(template: Template) -> None:
-    assert handler_folders() == set(CONTRACT) | set(SUB_TYPES) | set(SENDERS) | INGRESS
+    assert handler_folders() == set(CONTRACT) | set(SUB_TYPES) | set(SENDERS) | set(SOURCE_HANDLERS) | INGRESS

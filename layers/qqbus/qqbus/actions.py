@@ -26,12 +26,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from qqbus.detail import build_entry, now_ms
 from qqbus.events.chat import ChatEvent
 from qqbus.events.message import Message, Segment, plain_text
+from qqbus.publish import entry_size
 
 __all__ = [
     "ACTION_SOURCE",
     "RESULT_SOURCE",
     "Action",
     "ActionsNotPublished",
+    "Continuation",
     "MessageLike",
     "Outbox",
     "ReplyTo",
@@ -77,6 +79,29 @@ class ReplyTo(BaseModel):
     time: int | None = Field(default=None, description="When the event or message happened (Unix seconds)")
 
 
+class Continuation(BaseModel):
+    """What the result of an action goes to: a named step (``qqbus.steps``), with the chat the
+    asking event came from (so the step can answer there) and a little state of its own."""
+
+    model_config = ConfigDict(extra="allow", defer_build=True)
+
+    step: str = Field(description="A registered step name", examples=["whois.answer"])
+    state: dict[str, Any] = Field(default_factory=dict, description="JSON the step gets back")
+    protocol: Literal["qq", "onebot"] | None = None
+    group_id: str | None = None
+    user_id: str | None = None
+    reply_to: ReplyTo | None = Field(default=None, description="The event a reply from the step answers")
+    asked_at: int = Field(default_factory=now_ms, description="Unix milliseconds")
+    timeout: int = Field(default=60, ge=1, description="Seconds after which an answer counts as late")
+
+    def conversation(self) -> Conversation | None:
+        """Where a reply goes (None: the asker was not in a chat)."""
+        if self.protocol is None or (self.group_id is None and self.user_id is None):
+            return None
+        reply_to = self.reply_to or ReplyTo(event_id="", detail_type="")
+        return Conversation(self.protocol, self.group_id, self.user_id, reply_to)
+
+
 class Origin(BaseModel):
     """Who asked: the event being handled, the function, and the action's place in that run."""
 
@@ -100,6 +125,7 @@ class Action(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict, description="OneBot: the action's parameters")
     reply_to: ReplyTo | None = None
     origin: Origin | None = None
+    then: Continuation | None = Field(default=None, description="The step its result goes to")
     requested_at: int = Field(default_factory=now_ms, description="Unix milliseconds")
     resend: int = Field(
         default=0,
@@ -145,15 +171,37 @@ class Result(BaseModel):
     msg_seq: int | None = None
     platform_message_id: str | None = None
     origin_event_id: str | None = None
+    data: Any = Field(default=None, description="What the platform answered: OneBot `data`, QQ's body")
+    data_truncated: bool | None = Field(
+        default=None, description="True when `data` was cut (or dropped) to fit one bus entry"
+    )
+    then: Continuation | None = Field(default=None, description="The action's continuation, copied")
     at: int = Field(default_factory=now_ms, description="Unix milliseconds")
 
     def entry(self, bus_name: str) -> dict[str, Any]:
-        return build_entry(
-            source=RESULT_SOURCE,
-            detail_type=self.outcome,
-            detail=self.model_dump(mode="json", exclude_none=True),
-            bus_name=bus_name,
-        )
+        """The PutEvents entry; a ``data`` too large for one entry is cut (a list keeps its first
+        items) or dropped, and ``data_truncated`` says so."""
+        detail = self.model_dump(mode="json", exclude_none=True)
+        entry = build_entry(source=RESULT_SOURCE, detail_type=self.outcome, detail=detail, bus_name=bus_name)
+        if self.data is None or entry_size(entry) <= RESULT_ENTRY_BYTES:
+            return entry
+        data = detail.pop("data")
+        detail["data_truncated"] = True
+        keep = len(data) if isinstance(data, list) else 0
+        while keep:
+            keep //= 2
+            detail["data"] = data[:keep]
+            entry = build_entry(
+                source=RESULT_SOURCE, detail_type=self.outcome, detail=detail, bus_name=bus_name
+            )
+            if entry_size(entry) <= RESULT_ENTRY_BYTES:
+                return entry
+        detail.pop("data", None)
+        return build_entry(source=RESULT_SOURCE, detail_type=self.outcome, detail=detail, bus_name=bus_name)
+
+
+#: The largest result entry put on the bus (PutEvents takes 256 KiB a call; room for the rest).
+RESULT_ENTRY_BYTES = 240 * 1024
 
 
 def to_message(message: MessageLike) -> list[Segment]:
@@ -231,6 +279,7 @@ class Outbox:
         message: MessageLike | None = None,
         params: dict[str, Any] | None = None,
         reply_to: ReplyTo | None = None,
+        then: Continuation | None = None,
     ) -> Action:
         """Any action; the other methods are this with the fields filled in."""
         index = len(self.actions)
@@ -246,6 +295,7 @@ class Outbox:
             origin=Origin(
                 event_id=self.event_id, detail_type=self.detail_type, function=self.function, index=index
             ),
+            then=then,
         )
         self.actions.append(asked)
         return asked
@@ -258,6 +308,10 @@ class Outbox:
         conv = conversation_of(payload, self.event_id, self.detail_type)
         if conv is None:
             raise TypeError(f"{type(payload).__name__} has no group or user to reply to")
+        return self.reply_in(conv, message, quote=quote)
+
+    def reply_in(self, conv: Conversation, message: MessageLike, *, quote: bool = False) -> Action:
+        """Answer in ``conv`` (a conversation kept from an earlier event: a continuation's)."""
         segments = to_message(message)
         if conv.protocol == "qq":
             action = "group_message" if conv.group_id else "c2c_message"
@@ -287,8 +341,24 @@ class Outbox:
             return self.ask("qq", "c2c_message", target=Target(user_id=str(user_id)), message=message)
         return self._onebot_message("private", str(user_id), to_message(message), None)
 
-    def call(self, action: str, **params: Any) -> Action:
-        """Any OneBot v11 action by name, e.g. ``call("set_group_ban", group_id=1, user_id=2)``."""
+    def continuation(
+        self, step: str, payload: Any = None, state: dict[str, Any] | None = None, timeout: int = 60
+    ) -> Continuation:
+        """A continuation to ``step`` that keeps the chat of ``payload`` (the event being handled)."""
+        conv = None if payload is None else conversation_of(payload, self.event_id, self.detail_type)
+        return Continuation(
+            step=step,
+            state=state or {},
+            protocol=conv.protocol if conv else None,
+            group_id=conv.group_id if conv else None,
+            user_id=conv.user_id if conv else None,
+            reply_to=conv.reply_to if conv else None,
+            timeout=timeout,
+        )
+
+    def call(self, action: str, *, then: Continuation | None = None, **params: Any) -> Action:
+        """Any OneBot v11 action by name, e.g. ``call("set_group_ban", group_id=1, user_id=2)``;
+        ``then`` gets its result (``qqbus.steps``: a query's answer, ``data`` typed by ``qqbus.queries``)."""
         target = Target(
             group_id=_str(params.get("group_id")),
             user_id=_str(params.get("user_id")),
@@ -299,7 +369,7 @@ class Outbox:
         segments = None if message is None else to_message(message)
         if segments is not None:
             params["message"] = [s.model_dump() for s in segments]
-        return self.ask("onebot", action, target=target, message=segments, params=params)
+        return self.ask("onebot", action, target=target, message=segments, params=params, then=then)
 
     def _onebot_message(
         self, kind: Literal["group", "private"], to: str, segments: list[Segment], reply_to: ReplyTo | None

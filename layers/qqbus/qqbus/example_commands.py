@@ -1,7 +1,9 @@
 """The commands every message handler ships with: copy this module to start your own.
 
 ``/ping`` answers ``pong``; ``/help`` lists the commands; ``/echo <text>`` says the text back;
-``/roll NdM`` rolls dice; ``/id [@user]`` tells a user's id (for ``QQBUS_COMMAND_ADMINS``).
+``/roll NdM`` rolls dice; ``/id [@user]`` tells a user's id (for ``QQBUS_COMMAND_ADMINS``);
+``/whois [@user]`` (OneBot groups) asks the OneBot API and answers with what it said (a query
+and its step, ``qqbus.queries``).
 ``/guess`` plays a number game over several messages (a conversation, ``qqbus.conversations``;
 ``/cancel`` ends it). ``/disable`` and ``/enable`` come with ``Commands()``. They behave the same on QQ (group
 @-messages and C2C) and OneBot (group and private messages).
@@ -20,6 +22,8 @@ from typing import ClassVar
 from qqbus.commands import CommandCall, Commands, Rest, User
 from qqbus.conversations import Conversations, Turn
 from qqbus.help_markdown import help_markdown, qq_markdown
+from qqbus.queries import Answer, GroupMemberInfo
+from qqbus.steps import step
 
 # From os.urandom on each call: environments resumed from one SnapStart snapshot would
 # otherwise share the random module's state and draw the same numbers.
@@ -77,6 +81,42 @@ def roll(call: CommandCall, dice: Dice) -> None:
 @commands.command("id", help="your id, or a mentioned user's")
 def id_(call: CommandCall, user: User | None = None) -> None:
     call.reply(f"id: {user.id}" if user else f"your id: {call.user_id}")
+
+
+# --- /whois: a query with an answer (qqbus.queries) -------------------------------------------
+
+
+@commands.command("whois", help="a member's nickname (or card) and role (OneBot groups)", groups_only=True)
+def whois(call: CommandCall, user: User | None = None) -> None:
+    if call.protocol != "onebot" or call.group_id is None:
+        call.reply("/whois works in OneBot groups")
+        return
+    who = user.id if user else str(call.user_id)
+    call.ev.call(
+        "get_group_member_info",
+        group_id=int(call.group_id),
+        user_id=int(who),
+        no_cache=True,
+        then="whois.answer",
+        state={"user_id": who},
+    )
+
+
+@step("whois.answer")
+def whois_answer(answer: Answer) -> None:
+    """The answer to /whois: nickname (and card) and role, or why there is none."""
+    who = str(answer.state.get("user_id", "?"))
+    member = answer.data
+    if not answer.ok:
+        answer.reply(f"cannot look up {who}: {answer.why}")
+    elif not isinstance(member, GroupMemberInfo) or member.user_id is None:
+        answer.reply(f"cannot look up {who}: the OneBot API answered without member data")
+    else:
+        card = f" (card: {member.card})" if member.card else ""
+        answer.reply(
+            f"{who}: {member.nickname or member.display_name}{card}, role: {member.role or 'member'}"
+        )
+
 
 # --- /guess: a conversation over several messages (qqbus.conversations) -------------------------
 

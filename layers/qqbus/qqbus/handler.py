@@ -74,9 +74,24 @@ class Delivered(BaseModel, Generic[P]):
         """Message a user of this event's platform, unprompted."""
         return current_outbox().send_private(self.protocol, user_id, message)
 
-    def call(self, action: str, **params: Any) -> Action:
-        """Any OneBot v11 action by name (``ev.call("set_group_ban", group_id=..., ...)``)."""
-        return current_outbox().call(action, **params)
+    def call(
+        self,
+        action: str,
+        *,
+        then: str | None = None,
+        state: dict[str, Any] | None = None,
+        timeout: int = 60,
+        **params: Any,
+    ) -> Action:
+        """Any OneBot v11 action by name (``ev.call("set_group_ban", group_id=..., ...)``).
+
+        ``then`` names a step (``@step("whois.answer")``, ``qqbus.steps``) that gets the result
+        (a query's ``data``, typed by ``qqbus.queries``, or why it failed) with ``state`` and this
+        event's chat, so it can answer here; an answer after ``timeout`` seconds is ``late``.
+        """
+        outbox = current_outbox()
+        then_ = None if then is None else outbox.continuation(then, self.payload, state, timeout)
+        return outbox.call(action, then=then_, **params)
 
     @property
     def protocol(self) -> Literal["qq", "onebot"]:

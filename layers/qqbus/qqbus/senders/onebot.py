@@ -80,13 +80,24 @@ def perform(action: Action, ctx: SendContext) -> Result | None:
 
 
 def result_of(action: Action, answer: dict[str, object], *, mode: str) -> Result:
-    """The result of a OneBot API answer ``{"status", "retcode", "data", "wording"|"msg"}``."""
+    """The result of a OneBot API answer ``{"status", "retcode", "data", "wording"|"msg"}``; its
+    ``data`` rides along (a query's answer: ``qqbus.queries`` types it)."""
     status, retcode = answer.get("status"), answer.get("retcode")
     data = answer.get("data")
     message_id = data.get("message_id") if isinstance(data, dict) else None
     if status in ("ok", "async") and retcode in (0, 1, None):
-        return sent(action, mode=mode, platform_message_id=None if message_id is None else str(message_id))
+        return sent(
+            action,
+            mode=mode,
+            platform_message_id=None if message_id is None else str(message_id),
+            data=data,
+        )
     words = str(answer.get("wording") or answer.get("message") or answer.get("msg") or status)
     return failed(
-        action, f"onebot_{retcode}", words, code=retcode if isinstance(retcode, int) else None, mode=mode
+        action,
+        f"onebot_{retcode}",
+        words,
+        code=retcode if isinstance(retcode, int) else None,
+        mode=mode,
+        data=data,
     )

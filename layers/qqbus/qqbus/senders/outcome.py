@@ -50,6 +50,7 @@ def _result(action: Action, outcome: str, **fields: Any) -> Result:
         action=action.action,
         target=action.target,
         origin_event_id=action.origin.event_id if action.origin else None,
+        then=action.then,
         **fields,
     )
 
