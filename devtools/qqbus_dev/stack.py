@@ -163,11 +163,14 @@ class LocalStack:
             self._spawn(self._rule_consumer, rule_id, url, joined=False)
         if opts.relay_onebot or opts.relay_qq:
             self._start_relay()
+        self._start_scheduler_clock()
         self._write_state()
         self._banner()
 
     def stop(self) -> None:
         self._stopping.set()
+        if getattr(self, "scheduler_clock", None) is not None:
+            self.scheduler_clock.stop()
         if self.console is not None:
             self.console.close()  # its live feeds end, so the HTTP server can stop
         if self._relay is not None:
@@ -368,6 +371,16 @@ class LocalStack:
         ready.wait(timeout=20)
         server = relay.onebot_server
         self.relay_url = server.url if server is not None and server.server is not None else None
+
+    def _start_scheduler_clock(self) -> None:
+        """The template's schedules on moto, and a clock that fires due ones (qqbus_dev.scheduler_clock)."""
+        import boto3
+
+        from qqbus_dev.scheduler_clock import SchedulerClock, provision
+
+        scheduler = boto3.client("scheduler")
+        provision(self.template, scheduler, self.refs)
+        self.scheduler_clock = SchedulerClock(scheduler, boto3.client("events"), say=self.say).start()
 
     def _write_state(self) -> None:
         state = {

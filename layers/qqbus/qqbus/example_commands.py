@@ -3,7 +3,8 @@
 ``/ping`` answers ``pong``; ``/help`` lists the commands; ``/echo <text>`` says the text back;
 ``/roll NdM`` rolls dice; ``/id [@user]`` tells a user's id (for ``QQBUS_COMMAND_ADMINS``);
 ``/whois [@user]`` (OneBot groups) asks the OneBot API and answers with what it said (a query
-and its step, ``qqbus.queries``).
+and its step, ``qqbus.queries``); ``/remind <n>s|m|h|d <text>`` posts the text after the delay
+(a one-time schedule, ``qqbus.schedules``).
 ``/guess`` plays a number game over several messages (a conversation, ``qqbus.conversations``;
 ``/cancel`` ends it). ``/disable`` and ``/enable`` come with ``Commands()``. They behave the same on QQ (group
 @-messages and C2C) and OneBot (group and private messages).
@@ -22,7 +23,9 @@ from typing import ClassVar
 from qqbus.commands import CommandCall, Commands, Rest, User
 from qqbus.conversations import Conversations, Turn
 from qqbus.help_markdown import help_markdown, qq_markdown
+from qqbus.observability import logger
 from qqbus.queries import Answer, GroupMemberInfo
+from qqbus.schedules import MAX_DELAY_S, Fired, SchedulesNotSetUp, later
 from qqbus.steps import step
 
 # From os.urandom on each call: environments resumed from one SnapStart snapshot would
@@ -148,3 +151,61 @@ def guess_turn(turn: Turn) -> None:
         turn.end(f"{'higher' if secret > number else 'lower'} - that was the last guess; it was {secret}")
     else:
         turn.reply("higher" if secret > number else "lower")
+
+
+# --- /remind: a one-time schedule (qqbus.schedules) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Duration:
+    """``<n>s|m|h|d``: a delay of 1 second to 30 days."""
+
+    seconds: int
+    metavar: ClassVar[str] = "<n>s|m|h|d"
+
+    @classmethod
+    def parse(cls, text: str) -> Duration:
+        found = re.fullmatch(r"([0-9]{1,7})([smhd])", text.strip().lower())
+        if not found:
+            raise ValueError("expected a duration like 10s, 5m, 2h or 1d")
+        seconds = int(found[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[found[2]]
+        if not 1 <= seconds <= MAX_DELAY_S:
+            raise ValueError("a reminder is 1 second to 30 days away")
+        return cls(seconds)
+
+
+@commands.command(
+    "remind", help="post the text here after the delay, e.g. /remind 10m tea", usage="<n>s|m|h|d <text>"
+)
+def remind(call: CommandCall, after: Duration, text: Rest) -> None:
+    if len(str(text)) > 1000:
+        call.reply("a reminder is at most 1000 characters")
+        return
+    try:
+        later(call.ev, after.seconds, "remind.fire", {"text": str(text)})
+    except SchedulesNotSetUp:
+        logger.warning("/remind: this function has no schedule group (SCHEDULE_GROUP)")
+        call.reply("reminders are not set up here")
+        return
+    call.reply(f"ok, in {_spoken(after.seconds)}: {text}")
+
+
+def _spoken(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+@step("remind.fire")
+def remind_fire(fired: Fired) -> None:
+    """The reminder's text, posted into the chat it was asked in (a proactive message)."""
+    text = str(fired.state.get("text") or "").strip()
+    if text:
+        fired.send(text)
+
+
+@step("heartbeat")
+def heartbeat(fired: Fired) -> None:
+    """The recurring example (template.yaml's HeartbeatSchedule): proves schedules fire."""
+    logger.info("recurring job heartbeat ran", extra={"schedule_id": fired.schedule_id})

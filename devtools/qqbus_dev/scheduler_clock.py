@@ -1,0 +1,247 @@
+"""EventBridge Scheduler for ``make dev``: moto stores schedules, this clock fires them.
+
+moto's ``scheduler`` keeps what ``CreateSchedule`` is given and never runs it. ``SchedulerClock``
+polls the schedules (every ``interval`` s, on its own thread), and fires each one that is due as
+EventBridge Scheduler would for a bus target: ``PutEvents`` with the target's
+``EventBridgeParameters`` and its ``Input`` as the detail, Scheduler's context attributes
+(``<aws.scheduler.scheduled-time>``, ...) filled in. ``at()`` schedules fire once and, with
+``ActionAfterCompletion: DELETE``, are deleted; ``rate()`` schedules fire every period from their
+creation; ``cron()`` is not run locally (said once). ``provision`` creates the template's schedule
+groups and recurring schedules, and ``pending`` is what ``qqbus schedules`` lists.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from qqbus_dev.template import Template, resolve
+
+_AT = re.compile(r"at\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\)")
+_RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
+_UNIT = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
+
+
+def provision(template: Template, scheduler: Any, refs: dict[str, Any]) -> list[str]:
+    """The template's schedule groups and schedules on moto; the schedules' names."""
+    refs = dict(refs)
+    for logical_id in template.of_type("AWS::IAM::Role"):  # what GetAtt X.Arn names
+        refs.setdefault(f"{logical_id}.Arn", f"arn:aws:iam::{refs['AWS::AccountId']}:role/{logical_id}")
+    for logical_id in template.of_type("AWS::Scheduler::ScheduleGroup"):
+        scheduler.create_schedule_group(Name=resolve({"Ref": logical_id}, refs))
+    made = []
+    for logical_id, res in template.of_type("AWS::Scheduler::Schedule").items():
+        props = resolve(res["Properties"], refs)
+        scheduler.create_schedule(
+            Name=props.get("Name", logical_id),
+            GroupName=props.get("GroupName", "default"),
+            ScheduleExpression=props["ScheduleExpression"],
+            FlexibleTimeWindow=props.get("FlexibleTimeWindow", {"Mode": "OFF"}),
+            Target=props["Target"],
+            State=props.get("State", "ENABLED"),
+            **({"Description": props["Description"]} if "Description" in props else {}),
+        )
+        made.append(props.get("Name", logical_id))
+    return made
+
+
+def _iso(when: float) -> str:
+    return datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def due_at(schedule: dict[str, Any]) -> float | None:
+    """When an ``at()`` schedule is due (Unix seconds), else None."""
+    found = _AT.fullmatch(schedule.get("ScheduleExpression", ""))
+    if not found:
+        return None
+    tz = schedule.get("ScheduleExpressionTimezone") or "UTC"
+    naive = datetime.fromisoformat(found[1])
+    if tz == "UTC":
+        return naive.replace(tzinfo=UTC).timestamp()
+    from zoneinfo import ZoneInfo
+
+    return naive.replace(tzinfo=ZoneInfo(tz)).timestamp()
+
+
+def period(schedule: dict[str, Any]) -> int | None:
+    """A ``rate()`` schedule's period in seconds, else None."""
+    found = _RATE.fullmatch(schedule.get("ScheduleExpression", ""))
+    return int(found[1]) * _UNIT[found[2]] if found else None
+
+
+def _created(schedule: dict[str, Any]) -> float:
+    created = schedule.get("CreationDate")
+    return created.timestamp() if isinstance(created, datetime) else float(created or time.time())
+
+
+@dataclass
+class SchedulerClock:
+    """Fires due schedules onto the bus; ``tick(now)`` once, or ``start()`` a thread that ticks."""
+
+    scheduler: Any
+    events: Any
+    say: Callable[[str], None] = print
+    interval: float = 0.5
+    clock: Callable[[], float] = time.time
+    fired: int = 0
+    _next: dict[str, float] = field(default_factory=dict)  # rate schedules: arn -> next due
+    _warned: set[str] = field(default_factory=set)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def schedules(self) -> list[dict[str, Any]]:
+        found = []
+        for page in self.scheduler.get_paginator("list_schedules").paginate():
+            for item in page.get("Schedules", []):
+                found.append(self.scheduler.get_schedule(GroupName=item["GroupName"], Name=item["Name"]))
+        return found
+
+    def tick(self, now: float | None = None) -> int:
+        """Fire what is due at ``now`` (default: the clock); how many fired."""
+        now = self.clock() if now is None else now
+        count = 0
+        for schedule in self.schedules():
+            if schedule.get("State", "ENABLED") != "ENABLED":
+                continue
+            arn = schedule["Arn"]
+            due = due_at(schedule)
+            every = period(schedule)
+            if due is not None:
+                if due > now or arn in self._next:
+                    continue
+                self._fire(schedule, due)
+                self._next[arn] = float("inf")  # done (kept only if not deleted)
+                if schedule.get("ActionAfterCompletion") == "DELETE":
+                    self.scheduler.delete_schedule(GroupName=schedule["GroupName"], Name=schedule["Name"])
+                    self._next.pop(arn, None)
+            elif every is not None:
+                nxt = self._next.setdefault(arn, _created(schedule) + every)
+                if nxt > now:
+                    continue
+                self._fire(schedule, nxt)
+                self._next[arn] = nxt + every * (int((now - nxt) // every) + 1)  # missed ones: once
+            else:
+                if arn not in self._warned:
+                    self._warned.add(arn)
+                    self.say(
+                        f"!  schedule {schedule['Name']}: {schedule.get('ScheduleExpression')}"
+                        " is not run locally"
+                    )
+                continue
+            count += 1
+        self.fired += count
+        return count
+
+    def _fire(self, schedule: dict[str, Any], when: float) -> None:
+        target = schedule["Target"]
+        arn = str(target.get("Arn", ""))
+        if ":event-bus/" not in arn:
+            self.say(f"!  schedule {schedule['Name']}: target {arn} is not a bus; not run locally")
+            return
+        text = str(target.get("Input", "{}"))
+        for key, value in (
+            ("scheduled-time", _iso(when)),
+            ("schedule-arn", schedule["Arn"]),
+            ("execution-id", str(uuid.uuid4())),
+            ("attempt-number", "1"),
+        ):
+            text = text.replace(f"<aws.scheduler.{key}>", value)
+        params = target.get("EventBridgeParameters", {})
+        self.events.put_events(
+            Entries=[
+                {
+                    "Source": params.get("Source", "qqbus.schedule"),
+                    "DetailType": params.get("DetailType", "fired"),
+                    "Detail": text,
+                    "Resources": [schedule["Arn"]],
+                    "EventBusName": arn.rsplit("event-bus/", 1)[1],
+                }
+            ]
+        )
+        try:
+            step = json.loads(text).get("then", {}).get("step")
+        except (ValueError, AttributeError):
+            step = None
+        self.say(f"~~ schedule {schedule['Name']} fired" + (f" ({step})" if step else ""))
+
+    def start(self) -> SchedulerClock:
+        def run() -> None:
+            while not self._stop.wait(self.interval):
+                try:
+                    self.tick()
+                except Exception as exc:  # the stack is stopping, or a passing error
+                    if not self._stop.is_set():
+                        self.say(f"!  the scheduler clock: {exc}")
+
+        self._thread = threading.Thread(target=run, daemon=True, name="qqbus-scheduler-clock")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def pending(scheduler: Any) -> list[dict[str, Any]]:
+    """The schedules waiting to fire, for people: name, group, expression, when, step, chat, state."""
+    rows = []
+    for schedule in SchedulerClock(scheduler, events=None).schedules():
+        try:
+            detail = json.loads(schedule["Target"].get("Input") or "{}")
+        except ValueError:
+            detail = {}
+        then = detail.get("then") or {}
+        due = due_at(schedule)
+        rows.append(
+            {
+                "name": schedule["Name"],
+                "group": schedule["GroupName"],
+                "expression": schedule.get("ScheduleExpression"),
+                "state": schedule.get("State"),
+                "due": _iso(due) if due is not None else None,
+                "step": then.get("step"),
+                "bot_id": detail.get("bot_id"),
+                "chat": then.get("group_id") or then.get("user_id"),
+                "data": then.get("state") or {},
+            }
+        )
+    return sorted(rows, key=lambda r: (r["due"] or "~", r["name"]))
+
+
+def render(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no pending schedules"
+    lines = []
+    for r in rows:
+        when = r["due"] or r["expression"]
+        chat = f" in {r['chat']}" if r["chat"] else ""
+        data = f" {json.dumps(r['data'], ensure_ascii=False)}" if r["data"] else ""
+        lines.append(f"{when}  {r['step'] or '-'}{chat}{data}  [{r['group']}/{r['name']}, {r['state']}]")
+    return "\n".join(lines)
+
+
+def run(endpoint: str | None, region: str | None, *, as_json: bool = False) -> int:
+    """``qqbus schedules``: print the pending schedules of the running stack (or ``endpoint``)."""
+    import os
+
+    import boto3
+
+    if endpoint:
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    try:
+        client = boto3.client("scheduler", endpoint_url=endpoint, region_name=region)
+        rows = pending(client)
+    except Exception as exc:
+        print(f"cannot list schedules: {exc}")
+        return 1
+    print(json.dumps(rows, ensure_ascii=False, indent=2) if as_json else render(rows))
+    return 0
