@@ -140,3 +140,22 @@ def test_a_click_is_answered_in_a_group_that_refuses_proactive_messages(
     _ack, pong = run(click("/ping"), event_bus)
     assert qq_send(pong)["status"] == "sent"
     assert fake_qq.messages()[0].body["event_id"].startswith("INTERACTION_CREATE:")
+
+
+@pytest.mark.parametrize(
+    "argv, env, intents",
+    [
+        ([], "", 1 << 25),
+        ([], "GROUP_AND_C2C_EVENT,INTERACTION", (1 << 25) | (1 << 26)),
+        (["--intents", "INTERACTION"], "", 1 << 26),
+        (["--intents", str(1 << 25)], "INTERACTION", 1 << 25),
+    ],
+)
+def test_the_relay_cli_takes_intents_by_name_or_from_qq_intents(
+    argv: list[str], env: str, intents: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qqbus_dev.cli import build_parser
+
+    monkeypatch.setenv("QQ_INTENTS", env)
+    args = build_parser().parse_args(["relay", "qq", *argv])
+    assert args.intents == intents
