@@ -67,3 +67,15 @@ def test_schedules_prints_for_people(stack: Stack) -> None:
     ).stdout
     assert "rate(1 hour)  heartbeat" in out
     assert Path(stack.state_file).exists()
+
+
+def test_whois_asks_the_onebot_api_and_answers_in_the_group(stack: Stack) -> None:
+    payload = event_file("onebot_group_message")["detail"]["payload"]
+    payload["message"] = payload["raw_message"] = "/whois"
+    prepared = prepare(json.dumps(payload).encode(), fresh_time=True)
+    assert stack.send(prepared.body)[0] == 204
+    user = payload["user_id"]
+    answer = f"{user}: user{user}, role: member"  # the fake API makes every user a member
+    stack.wait(lambda: answer in _texts(stack), 20, "the /whois answer")
+    (asked,) = [r for r in stack.fake("onebot") if r["path"] == "/get_group_member_info"]
+    assert asked["body"] == {"group_id": payload["group_id"], "user_id": user, "no_cache": True}
