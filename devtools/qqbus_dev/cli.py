@@ -44,8 +44,11 @@ def _dev(args: argparse.Namespace) -> int:
         onebot_api=args.onebot_api,
         onebot_access_token=args.onebot_access_token or None,
     )
+    if args.state_dir:
+        options.state_file = Path(args.state_dir) / "dev.json"
     if args.state_file:
         options.state_file = Path(args.state_file)
+    options.fresh = args.fresh
     if args.relay_onebot:
         options.relay_onebot = _host_port(args.relay_onebot)
         options.relay_token = args.relay_token or None
@@ -65,9 +68,11 @@ def _dev(args: argparse.Namespace) -> int:
             bus_name="",
             api_base=QQ_SANDBOX_API_BASE if args.sandbox else QQ_API_BASE,
         )
+    from qqbus_dev.state_file import StateFileTaken
+
     try:
         return LocalStack(options).run()
-    except PortInUse as exc:
+    except (PortInUse, StateFileTaken) as exc:
         print(f"qqbus dev: {exc}", file=sys.stderr)
         return 2
 
@@ -405,6 +410,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--state-file", help="where to tell other qqbus commands the endpoints (default .qqbus/dev.json)"
     )
     p.add_argument(
+        "--state-dir",
+        help="keep this stack's state file and saved state here (default .qqbus/): for a second stack",
+    )
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start with empty tables, queues and console (default: the last run's)",
+    )
+    p.add_argument(
         "--relay-onebot", metavar="HOST:PORT", help="also run the OneBot reverse-WebSocket relay here"
     )
     p.add_argument("--relay-token", help="access token the OneBot relay requires")
@@ -446,11 +460,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bot", help="only this bot_id")
     p.add_argument("--endpoint-url", help="AWS endpoint (default: the running `qqbus dev`, else AWS)")
     p.add_argument("--table", help="table name (default: GROUPS_TABLE_NAME, else the running `qqbus dev`)")
-
-    p = sub.add_parser("schedules", help="list the schedules waiting to fire (/remind, recurring jobs)")
-    p.add_argument("--json", action="store_true", help="print them as JSON")
-    p.add_argument("--endpoint-url", help="AWS endpoint (default: the running `qqbus dev`, else AWS)")
-    p.add_argument("--state-file", help="the dev stack's state file (default .qqbus/dev.json)")
 
     p = sub.add_parser("data", help="print the bot's own data and who waits in a conversation")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
@@ -664,15 +673,6 @@ def _run(args: argparse.Namespace) -> int:
         )
     if args.command == "groups":
         return _groups(args)
-    if args.command == "schedules":
-        from qqbus_dev.scheduler_clock import run as schedules
-        from qqbus_dev.state_file import read_state
-
-        state_file = _state_file(args)
-        state = read_state(state_file) if state_file else {}
-        endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or state.get("aws_endpoint")
-        region = state.get("region") or os.environ.get("AWS_DEFAULT_REGION")
-        return schedules(endpoint, region, as_json=args.json)
     if args.command == "data":
         from qqbus_dev.data_view import run as data
         from qqbus_dev.state_file import read_state

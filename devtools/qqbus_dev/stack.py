@@ -14,6 +14,13 @@
   kept in a trace (``GET /_trace/<event_id>``).
 - The dev console (``qqbus_dev.console``) is served at ``/``: chat with the bot as virtual
   users, watch each event's trace, the state tables and the failure queues.
+- Live reload: a change to a handler's files or to the ``qqbus`` package takes effect on the
+  next event (``qqbus_dev.functions.CodeWatch``); a change to the template is reported, and
+  takes a restart.
+- State survives a restart (``qqbus_dev.persistence``): the tables and the console's sandbox are
+  saved beside the state file a second after they change, the queues' messages at a clean stop,
+  and all of it is loaded at start (``fresh=True``: start empty).
+- One stack per state file (``qqbus_dev.state_file.claim``).
 """
 
 from __future__ import annotations
@@ -35,10 +42,11 @@ from typing import TYPE_CHECKING, Any, TextIO
 from qqbus.actions import ACTION_SOURCE, RESULT_SOURCE
 from qqbus.events.message import plain_text, to_segments
 
+from qqbus_dev import persistence
 from qqbus_dev.console.port import ConnectedBot, Posted
-from qqbus_dev.functions import DEV_QQ_APPID, DevSecrets, LocalFunction, load_functions
+from qqbus_dev.functions import DEV_QQ_APPID, CodeWatch, DevSecrets, LocalFunction, load_functions
 from qqbus_dev.send import INGRESS_PATHS, event_id_of
-from qqbus_dev.state_file import STATE_FILE, read_state
+from qqbus_dev.state_file import STATE_FILE, Claim, claim, read_state
 from qqbus_dev.template import TEMPLATE_PATH, Template, resolve
 from qqbus_dev.trace import Step, Trace
 
@@ -69,6 +77,17 @@ class StackOptions:
     relay_qq: Any = None  # a qqbus_relay.qq_gateway.GatewayConfig: relay a real QQ bot here too
     onebot_api: str | None = None  # a real OneBot HTTP API (NapCat, ...) instead of the fake one
     onebot_access_token: str | None = None  # what the sender presents to that API
+    live_reload: bool = True  # changed handler or qqbus code runs from the next event on
+    fresh: bool = False  # start empty instead of loading the last run's state
+    save_every: float = 1.0  # seconds between saves of changed tables (0: only at stop)
+
+    @property
+    def data_file(self) -> Path | None:
+        """Where the tables, queues and sandbox are kept between runs (beside the state file)."""
+        if self.state_file is None:
+            return None
+        return self.state_file.with_name(f"{self.state_file.stem}-data.json")
+
     parameters: dict[str, str] = field(default_factory=dict)  # --parameter-overrides, checked
 
 
@@ -111,6 +130,10 @@ class LocalStack:
         self._http: ThreadingHTTPServer | None = None
         self._mock: Any = None  # moto's mock_aws, while the stack runs
         self._moto: Any = None  # moto's ThreadedMotoServer
+        self._claim: Claim | None = None
+        self._saved_queues: dict[str, list[dict[str, Any]]] = {}  # as of the last clean stop
+        self._restored = ""  # what the start loaded, for the banner
+        self._last_saved: Any = None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -122,8 +145,14 @@ class LocalStack:
 
         moto_speedups.apply()
         opts = self.options
-        for port, what in ((opts.port, "HTTP"), (opts.aws_port, "embedded AWS")):
-            ensure_port_free(opts.host, port, what)
+        if opts.state_file:
+            self._claim = claim(opts.state_file)  # before anything binds: refused, it changed nothing
+        try:
+            for port, what in ((opts.port, "HTTP"), (opts.aws_port, "embedded AWS")):
+                ensure_port_free(opts.host, port, what)
+        except PortInUse:
+            self._release_claim()
+            raise
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
         self._saved_env = dict(os.environ)
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
@@ -153,8 +182,11 @@ class LocalStack:
 
         actions.PUBLISHED_LISTENERS.append(self._on_actions_published)
         self._provision()
+        saved = self._load_saved()
         self._start_fake_apis()
         self._start_console()
+        if saved is not None and self.console is not None and saved.sandbox:
+            self.console.sandbox.restore(saved.sandbox)
         self._serve_http()
         for fn in self.functions.values():
             if fn.spec.pattern is not None:
@@ -165,6 +197,8 @@ class LocalStack:
             self._start_relay()
         self._start_scheduler_clock()
         self._write_state()
+        self._last_saved = self._change_marker()
+        self._spawn(self._housekeeping)
         self._banner()
 
     def stop(self) -> None:
@@ -184,6 +218,9 @@ class LocalStack:
             thread.join(timeout=5)
         with self._handled:
             self._handled.wait_for(lambda: self._handling == 0, timeout=30)
+        if self._mock is not None and self.options.data_file is not None:
+            time.sleep(STOP_GRACE_SECONDS)  # a reader that woke with messages lets them go (_reading)
+            self._save(queues=True)
         for fake in self.fakes.values():
             fake.stop()
         if self._mock is not None:
@@ -191,7 +228,8 @@ class LocalStack:
         if self._moto is not None:
             self._moto.stop()
         if self.options.state_file and read_state(self.options.state_file).get("pid") == os.getpid():
-            self.options.state_file.unlink()  # only our own: another stack may have started since
+            self.options.state_file.unlink()  # only our own (see state_file.claim)
+        self._release_claim()
         from qqbus import actions
 
         if self._on_actions_published in actions.PUBLISHED_LISTENERS:
@@ -211,6 +249,8 @@ class LocalStack:
         # set SIGINT to "ignore", and then Ctrl-C would never stop the stack.
         signal.signal(signal.SIGTERM, lambda *_: done.set())
         signal.signal(signal.SIGINT, lambda *_: done.set())
+        if hasattr(signal, "SIGHUP"):  # the terminal closed: stop cleanly too, so the state is saved
+            signal.signal(signal.SIGHUP, lambda *_: done.set())
         self.start()
         try:
             while not done.wait(0.5):
@@ -219,6 +259,11 @@ class LocalStack:
             pass
         self.stop()
         return 0
+
+    def _release_claim(self) -> None:
+        if self._claim is not None:
+            self._claim.release()
+            self._claim = None
 
     # --- setup ----------------------------------------------------------------------------
 
@@ -245,7 +290,11 @@ class LocalStack:
             opts.template.resolve().parent,
             opts.secrets,
             log_level="INFO" if opts.verbose else "WARNING",
+            watch=(lambda folders: CodeWatch(folders, on_change=self._code_changed))
+            if opts.live_reload
+            else None,
         )
+        self._template_stamp = _stamp(opts.template)
         self.stats = {name: FunctionStats() for name in self.functions}
 
     def _start_fake_apis(self) -> None:
@@ -298,10 +347,12 @@ class LocalStack:
                     self.say(f"!  cannot read queue {url.rsplit('/', 1)[-1]}: {exc}")
                     time.sleep(0.5)
                 continue
-            for message in got.get("Messages", []):
+            held = got.get("Messages", [])
+            for n, message in enumerate(held):
                 with self._handled:
                     if self._stopping.is_set():
-                        return  # left in the queue: the stack is going away with it
+                        self._let_go(sqs, url, held[n:])  # left in the queue for the save at stop
+                        return
                     self._handling += 1
                 try:
                     yield message
@@ -310,6 +361,15 @@ class LocalStack:
                     with self._handled:
                         self._handling -= 1
                         self._handled.notify_all()
+
+    def _let_go(self, sqs: Any, url: str, messages: list[dict[str, Any]]) -> None:
+        for message in messages:
+            try:
+                sqs.change_message_visibility(
+                    QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+            except Exception:  # moto is stopping: nothing is saved after it anyway
+                return
 
     def _serve_http(self) -> None:
         stack = self
@@ -418,6 +478,10 @@ class LocalStack:
             else "  OneBot       no secret: requests are not signed",
             f"  functions    {on_bus} on the bus, {len(self.functions) - on_bus} ingress; Ctrl-C stops",
         ]
+        if self.options.live_reload:
+            lines.insert(-1, "  reload       handlers/ and qqbus: on the next event; the template: restart")
+        if self._restored:
+            lines.insert(-1, f"  state        {self._restored}")
         if self.relay_url:
             token = self.options.relay_token
             lines.insert(
@@ -428,6 +492,100 @@ class LocalStack:
         if self.options.relay_qq is not None:
             lines.insert(-1, f"  relay        QQ gateway for AppID {self.options.relay_qq.app_id}")
         self.say("\n".join(lines), stamp=False)
+
+    # --- live reload, and state that survives a restart (qqbus_dev.persistence) -----------------
+
+    def _code_changed(self, files: list[Path]) -> None:
+        """A handler's file or the qqbus package changed (CodeWatch): say so, hook into the new qqbus."""
+        root = self.options.template.resolve().parent
+        names = [str(f.relative_to(root)) if f.is_relative_to(root) else str(f) for f in files]
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        self.say(f"~~ reload: {shown} changed; each function loads its code again before its next event")
+        try:
+            from qqbus import actions  # the new qqbus.actions: the handlers' asks reach the trace
+        except Exception as exc:  # the invocation that follows fails with the details
+            self.say(f"!  the qqbus package does not import: {type(exc).__name__}: {exc}")
+            return
+        actions.PUBLISHED_LISTENERS.append(self._on_actions_published)
+
+    def _queue_urls_by_name(self) -> dict[str, str]:
+        urls = [*self.queue_urls.values(), *self.routes.function_queues.values()]
+        urls += self.routes.catch_all_queues.values()
+        return {url.rsplit("/", 1)[-1]: url for url in urls}
+
+    def _load_saved(self) -> persistence.Saved | None:
+        """Load the last run's tables and queued messages (before any worker reads a queue)."""
+        path = self.options.data_file
+        if path is None:
+            return None
+        if self.options.fresh:
+            self._restored = f"{path} (--fresh: started empty)"
+            return None
+        try:
+            saved = persistence.read(path)
+        except ValueError as exc:
+            self._restored = f"{path} (not loaded: {exc})"
+            return None
+        if saved is None:
+            self._restored = f"{path} (nothing saved yet)"
+            return None
+        problems = persistence.load_tables(self._dynamodb, saved.tables, list(self.tables.values()))
+        problems += persistence.load_queues(self.sqs, saved.queues, self._queue_urls_by_name())
+        for problem in problems:
+            self.say(f"!  {path.name}: {problem}")
+        self._saved_queues = saved.queues
+        self._restored = f"{path} (loaded {saved.counts()}; --fresh starts empty)"
+        return saved
+
+    def _sandbox_state(self) -> dict[str, Any]:
+        if self.console is None:
+            return {}
+        entities = self.console.sandbox.entities()
+        bots = [b for b in entities.get("bots", []) if b.get("via", "sandbox") == "sandbox"]
+        return {"people": entities.get("people", []), "groups": entities.get("groups", []), "bots": bots}
+
+    def _change_marker(self) -> Any:
+        """Something to compare: it moves when an event arrived, a function ran or the sandbox changed."""
+        runs = sum(s.invocations for s in self.stats.values())
+        return (self.requests, runs, json.dumps(self._sandbox_state(), sort_keys=True))
+
+    def _save(self, *, queues: bool) -> None:
+        """Save the tables and the sandbox; the queues' messages too when ``queues`` (at stop: while
+        the stack runs, reading them would race its readers and the console's Failures list)."""
+        path = self.options.data_file
+        if path is None:
+            return
+        try:
+            tables = persistence.dump_tables(self._dynamodb, list(self.tables.values()))
+            if queues:
+                self._saved_queues = persistence.dump_queues(self.sqs, self._queue_urls_by_name())
+            saved = persistence.Saved(tables=tables, queues=self._saved_queues, sandbox=self._sandbox_state())
+            persistence.write(path, saved)
+        except Exception as exc:  # a full disk, or moto going away under us: say it, keep running
+            self.say(f"!  cannot save the state to {path}: {type(exc).__name__}: {exc}")
+            return
+        if queues:
+            self.say(f"saved {saved.counts()} to {path}")
+
+    def _housekeeping(self) -> None:
+        """Once a second: save what changed, and notice a changed template."""
+        every = self.options.save_every
+        next_save = time.monotonic() + every
+        while not self._stopping.wait(min(every, 1.0) if every > 0 else 1.0):
+            stamp = _stamp(self.options.template)
+            if stamp != self._template_stamp:
+                self._template_stamp = stamp
+                self.say(
+                    f"!! {self.options.template.name} changed: the stack still runs the rules, functions,"
+                    " tables and environments it started with; restart `make dev` (Ctrl-C, then again)"
+                    " to apply it; the tables, queues and console users are kept"
+                )
+            if every > 0 and time.monotonic() >= next_save:
+                next_save = time.monotonic() + every
+                marker = self._change_marker()
+                if marker != self._last_saved:
+                    self._save(queues=False)
+                    self._last_saved = marker
 
     # --- the bus side -----------------------------------------------------------------------
 
@@ -639,6 +797,18 @@ class PortInUse(RuntimeError):
     """A port the stack needs is taken (most often by another `make dev`)."""
 
 
+#: How long stop() lets a queue reader that woke with messages put them back, before the save.
+STOP_GRACE_SECONDS = 0.3
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
 #: How long each queue reader waits for a message in one ReceiveMessage: moto answers as soon as
 #: one arrives, so a long wait costs no latency, and idle readers cost one request per wait, not
 #: one a second each (about 30 readers; every request through moto's server costs a few ms of CPU).
@@ -775,7 +945,14 @@ class _HttpHandler(BaseHTTPRequestHandler):
         self.stack.requests += 1
         self.stack.stats[fn.name].invocations += 1
         logs: list[str] = []  # the ingress function's log lines (why it refused), for the trace
-        result = fn.invoke(event, logs=logs)
+        try:
+            result = fn.invoke(event, logs=logs)
+        except Exception as exc:  # its code does not load (live reload), or it raised: Lambda's 502
+            self.stack.say(f"x  {fn.name} failed: {type(exc).__name__}: {exc}")
+            result = {
+                "statusCode": 502,
+                "body": json.dumps({"error": f"{fn.name} failed: {type(exc).__name__}"}),
+            }
         status = int(result["statusCode"])
         stats = self.stack.stats[fn.name]
         if status < 400:

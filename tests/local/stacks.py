@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -19,17 +20,23 @@ from qqbus_dev.send import post, prepare
 
 class Stack:
     def __init__(
-        self, proc: subprocess.Popen[str], state: dict[str, Any], state_file: Path, log: Path
+        self,
+        proc: subprocess.Popen[str],
+        state: dict[str, Any],
+        state_file: Path,
+        log: Path,
+        log_from: int = 0,
     ) -> None:
         self.proc = proc
         self.state_file = state_file
         self.state = state
         self.http = state["http"]
         self.log_path = log
+        self.log_from = log_from  # a restart appends to the log of the run before
 
     def log(self) -> str:
-        """Everything the stack printed so far."""
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+        """Everything this run of the stack printed so far."""
+        return self.log_path.read_bytes()[self.log_from :].decode("utf-8", errors="replace")
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -78,6 +85,14 @@ class Stack:
         raw = path.read_bytes() if isinstance(path, Path) else path
         return post(self.http, prepare(raw, fresh_time=fresh_time))
 
+    def stop(self) -> str:
+        """Ctrl-C, as a person stops it; what it printed (it must have stopped cleanly)."""
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(timeout=30)
+        out = self.log()
+        assert self.proc.returncode == 0, out
+        return out
+
 
 def _settled(stack: Stack, event_id: str) -> dict[str, Any] | None:
     try:
@@ -87,11 +102,24 @@ def _settled(stack: Stack, event_id: str) -> dict[str, Any] | None:
     return trace if trace["settled"] else None
 
 
+def _pid_in(state_file: Path) -> Any:
+    try:
+        return json.loads(state_file.read_text()).get("pid")
+    except (OSError, ValueError):
+        return None
+
+
 @contextmanager
-def running_stack(tmp: Path, *args: str) -> Iterator[Stack]:
-    """``qqbus dev`` on free ports with ``args``; its output goes to ``tmp/stack.log``."""
-    state_file = tmp / "dev.json"
-    log = tmp / "stack.log"
+def running_stack(tmp: Path, *args: str, name: str = "dev") -> Iterator[Stack]:
+    """``qqbus dev`` on free ports with ``args``; its state file is ``tmp/<name>.json`` (its saved
+    state beside it), its output goes to ``tmp/<name>.log``."""
+    state_file = tmp / f"{name}.json"
+    if "--state-dir" in args:  # the stack picks its state file's name itself
+        state_file = Path(args[args.index("--state-dir") + 1]) / "dev.json"
+        own_file: list[str] = []
+    else:
+        own_file = ["--state-file", str(state_file)]
+    log = tmp / f"{name}.log"
     env = {
         k: v
         for k, v in os.environ.items()
@@ -111,9 +139,10 @@ def running_stack(tmp: Path, *args: str) -> Iterator[Stack]:
         "--project",  # it runs in tmp, outside any project: this checkout's (--template overrides it)
         str(Path(__file__).resolve().parents[2]),
     ]
-    with open(log, "w", encoding="utf-8") as out:
+    log_from = log.stat().st_size if log.exists() else 0
+    with open(log, "a", encoding="utf-8") as out:
         proc = subprocess.Popen(
-            [*command, "--state-file", str(state_file), *args],
+            [*command, *own_file, *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
@@ -122,11 +151,11 @@ def running_stack(tmp: Path, *args: str) -> Iterator[Stack]:
         )
     try:
         deadline = time.monotonic() + 60
-        while not state_file.exists():
+        while _pid_in(state_file) != proc.pid:  # its own file, not one a killed run left
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the stack did not start:\n{log.read_text()}")
+                raise AssertionError(f"the stack did not start:\n{log.read_text()[log_from:]}")
             time.sleep(0.1)
-        yield Stack(proc, json.loads(state_file.read_text()), state_file, log)
+        yield Stack(proc, json.loads(state_file.read_text()), state_file, log, log_from)
     finally:
         if proc.poll() is None:
             proc.kill()
