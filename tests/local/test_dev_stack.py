@@ -237,7 +237,13 @@ SENDER_FUNCTIONS = ("QqSenderFunction", "OnebotSenderFunction")
 
 
 def _event_functions(stats: dict[str, Any]) -> list[str]:
-    return [name for name in stats["functions"] if name not in (*INGRESS, *SENDER_FUNCTIONS, "BoomFunction")]
+    """The functions `_send_all` sends an event to (those of other sources, such as results or
+    schedules, run only when something asks for them)."""
+    from qqbus_dev.template import Template
+
+    sent = {*CONTRACT, *SUB_TYPES}
+    ours = {fn.logical_id for fn in Template.read(REPO / "template.yaml").functions() if fn.folder in sent}
+    return [name for name in stats["functions"] if name in ours]
 
 
 def _bus_functions(stats: dict[str, Any]) -> dict[str, Any]:
