@@ -20,7 +20,7 @@ def _count_updates(store: DynamoGroupStore) -> list[str]:
     return calls
 
 
-def test_a_fresh_event_is_one_update_and_a_stale_clock_falls_back(group_store: DynamoGroupStore) -> None:
+def test_a_fresh_event_is_one_update_and_a_partly_stale_one_two(group_store: DynamoGroupStore) -> None:
     calls = _count_updates(group_store)
     wrote = group_store.write(
         "b",
@@ -38,13 +38,36 @@ def test_a_fresh_event_is_one_update_and_a_stale_clock_falls_back(group_store: D
         "b", "g", "qq", GroupStore.member(True, at=150, tiebreak="E2"), GroupStore.reply_event("E2", at=150)
     )
     assert wrote == (True, False)  # the member clock allowed it, the reply clock did not
-    assert len(calls) == 3  # the combined try, then each change alone
+    assert len(calls) == 2  # the combined try; the row it returned says which change still goes
     state = group_store.get("b", "g")
     assert state is not None and (state.member_at, state.reply_event_id, state.reply_event_at) == (
         150,
         None,
         200,
     )
+
+
+def test_a_duplicate_or_stale_event_costs_one_refused_write(group_store: DynamoGroupStore) -> None:
+    changes = (
+        GroupStore.member(True, at=100, by="m", tiebreak="E1"),
+        GroupStore.reply_event("E1", at=100, tiebreak="E1"),
+        GroupStore.proactive(True, at=100, tiebreak="E1"),
+    )
+    assert group_store.write("b", "g", "qq", *changes) == (True, True, True)
+    before = group_store.get("b", "g")
+    calls = _count_updates(group_store)
+    assert group_store.write("b", "g", "qq", *changes) == (False, False, False)  # the same event again
+    stale = [
+        GroupStore.member(False, at=99, tiebreak="E0"),
+        GroupStore.reply_event(None, at=99, tiebreak="E0"),
+    ]
+    assert group_store.write("b", "g", "qq", *stale) == (False, False)  # an older one
+    assert len(calls) == 2  # one refused UpdateItem each, no read, no retry per change
+    after = group_store.get("b", "g")
+    assert before is not None and after is not None
+    assert {k: v for k, v in vars(after).items() if k != "updated_at"} == {
+        k: v for k, v in vars(before).items() if k != "updated_at"
+    }
 
 
 def test_changes_that_name_one_attribute_twice_are_written_one_by_one(group_store: DynamoGroupStore) -> None:

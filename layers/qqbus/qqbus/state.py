@@ -149,6 +149,16 @@ def tie_attribute(clock: str) -> str:
 S = TypeVar("S")
 
 
+def allows(item: dict[str, Any], change: Change) -> bool:
+    """The write rule: whether the row ``item`` takes ``change``, i.e. its (at, tie) is later than
+    the stored (clock, tie): no clock yet, an older clock, or the same clock and a smaller tie."""
+    clock, at, tie, _ = change
+    if clock not in item:
+        return True
+    stored = item[clock]
+    return bool(stored < at or (stored == at and str(item.get(tie_attribute(clock), "")) < tie))
+
+
 def _disjoint(changes: tuple[Change, ...]) -> bool:
     """No attribute is written by two changes (one UpdateItem cannot name a path twice)."""
     written = [n for c in changes for n in (c.clock, tie_attribute(c.clock), *c.values)]
@@ -270,10 +280,10 @@ class _InMemoryRows(_Rows[S]):
 
     @staticmethod
     def _apply_one(item: dict[str, Any], change: Change) -> bool:
+        if not allows(item, change):
+            return False
         clock, at, tie, values = change
         tie_name = tie_attribute(clock)
-        if clock in item and (item[clock] > at or (item[clock] == at and item.get(tie_name, "") >= tie)):
-            return False
         item[clock] = at
         item[tie_name] = tie
         item["updated_at"] = int(time.time())
@@ -313,14 +323,34 @@ class _DynamoRows(_Rows[S]):
     def _apply(
         self, bot_id: str, key: str, protocol: Protocol, changes: tuple[Change, ...]
     ) -> tuple[bool, ...]:
-        # Several changes: one UpdateItem when every clock allows (the usual case: a fresh event),
-        # else each on its own, which is what the combined write would have done when it can.
-        if len(changes) > 1 and _disjoint(changes) and self._update(bot_id, key, protocol, changes):
-            return (True,) * len(changes)
-        return tuple(self._update(bot_id, key, protocol, (change,)) for change in changes)
+        # One conditional UpdateItem for every change the row may take. A refusal returns the row
+        # as the condition saw it (ReturnValuesOnConditionCheckFailure), so the changes it still
+        # takes are known without a read: none (a duplicate, a late event) costs that one
+        # refused write; some (a partly newer event) one more write. The set shrinks on every
+        # refusal (the returned row refuses at least one change), so this ends.
+        if not _disjoint(changes):  # one UpdateItem cannot name a path twice: one at a time
+            return tuple(self._apply(bot_id, key, protocol, (change,))[0] for change in changes)
+        pending = list(range(len(changes)))
+        wrote = [False] * len(changes)
+        while pending:
+            row = self._update(bot_id, key, protocol, tuple(changes[i] for i in pending))
+            if row is None:
+                for i in pending:
+                    wrote[i] = True
+                break
+            still = [i for i in pending if allows(row, changes[i])]
+            if still == pending:  # no row came back to say which (it always does): one at a time
+                for i in pending:
+                    wrote[i] = self._update(bot_id, key, protocol, (changes[i],)) is None
+                break
+            pending = still
+        return tuple(wrote)
 
-    def _update(self, bot_id: str, key: str, protocol: Protocol, changes: tuple[Change, ...]) -> bool:
-        """One conditional UpdateItem setting every change, if every change's clock allows it."""
+    def _update(
+        self, bot_id: str, key: str, protocol: Protocol, changes: tuple[Change, ...]
+    ) -> dict[str, Any] | None:
+        """One conditional UpdateItem setting every change if every change's clock allows it:
+        None when it wrote, else the stored row that refused it (empty if there is none)."""
         names = {"#protocol": "protocol", "#updated": "updated_at"}
         attr_values: dict[str, Any] = {":protocol": {"S": protocol}, ":now": {"N": str(int(time.time()))}}
         sets = ["#protocol = if_not_exists(#protocol, :protocol)", "#updated = :now"]
@@ -349,10 +379,12 @@ class _DynamoRows(_Rows[S]):
                 ConditionExpression=" AND ".join(conditions),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=attr_values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        except self._client.exceptions.ConditionalCheckFailedException as exc:
+            item = exc.response.get("Item") or {}
+            return {k: self._de.deserialize(v) for k, v in item.items()}
+        return None
 
     def get(self, bot_id: str, key: str) -> S | None:
         item = self._client.get_item(
