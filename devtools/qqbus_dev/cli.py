@@ -461,6 +461,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint-url", help="AWS endpoint (default: the running `qqbus dev`, else AWS)")
     p.add_argument("--table", help="table name (default: GROUPS_TABLE_NAME, else the running `qqbus dev`)")
 
+    p = sub.add_parser("schedules", help="list the schedules waiting to fire (/remind, recurring jobs)")
+    p.add_argument("--json", action="store_true", help="print them as JSON")
+    p.add_argument("--endpoint-url", help="AWS endpoint (default: the running `qqbus dev`, else AWS)")
+    p.add_argument("--state-file", help="the dev stack's state file (default .qqbus/dev.json)")
+
     p = sub.add_parser("data", help="print the bot's own data and who waits in a conversation")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     p.add_argument("--bot", help="only this bot_id")
@@ -673,6 +678,15 @@ def _run(args: argparse.Namespace) -> int:
         )
     if args.command == "groups":
         return _groups(args)
+    if args.command == "schedules":
+        from qqbus_dev.scheduler_clock import run as schedules
+        from qqbus_dev.state_file import read_state
+
+        state_file = _state_file(args)
+        state = read_state(state_file) if state_file else {}
+        endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or state.get("aws_endpoint")
+        region = state.get("region") or os.environ.get("AWS_DEFAULT_REGION")
+        return schedules(endpoint, region, as_json=args.json)
     if args.command == "data":
         from qqbus_dev.data_view import run as data
         from qqbus_dev.state_file import read_state
