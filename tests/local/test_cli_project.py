@@ -14,7 +14,8 @@ from qqbus_dev.template import ProjectNotFound, find_project
 
 from tests.support import REPO
 
-POKE = "handlers/onebot_notify_poke"
+#: Not the README's poke: the "Add a handler" recipe runs this suite in a copy that has the poke.
+POKE = "handlers/onebot_notify_lucky_king"
 
 
 def minimal_project(at: Path) -> Path:
@@ -52,27 +53,28 @@ def test_the_project_is_the_nearest_template_upward(tmp_path: Path) -> None:
 def test_new_handler_in_a_second_clone_writes_into_that_clone(tmp_path: Path) -> None:
     clone = minimal_project(tmp_path / "second-clone")
     ours_before = (REPO / POKE).exists()
-    made = qqbus("new", "handler", "notice.notify.poke", "--replies", cwd=clone / "events")  # a subfolder
+    spec = "notice.notify.lucky_king"
+    made = qqbus("new", "handler", spec, "--replies", cwd=clone / "events")  # from a subfolder
     assert made.returncode == 0, made.stdout + made.stderr
     assert (clone / POKE / "app.py").is_file()
-    assert (clone / "events" / "onebot_notify_poke.json").is_file()
-    assert "OnebotNotifyPokeFunction" in (clone / "template.yaml").read_text(encoding="utf-8")
+    assert (clone / "events" / "onebot_notify_lucky_king.json").is_file()
+    assert "OnebotNotifyLuckyKingFunction" in (clone / "template.yaml").read_text(encoding="utf-8")
     assert (REPO / POKE).exists() == ours_before  # the installed checkout is untouched
-    assert "OnebotNotifyPokeFunction" not in (REPO / "template.yaml").read_text(encoding="utf-8")
+    assert "OnebotNotifyLuckyKingFunction" not in (REPO / "template.yaml").read_text(encoding="utf-8")
 
 
 def test_project_option_names_the_project_from_anywhere(tmp_path: Path) -> None:
     clone = minimal_project(tmp_path / "clone")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    outside = qqbus("new", "handler", "notice.notify.poke", cwd=elsewhere)
+    outside = qqbus("new", "handler", "notice.notify.lucky_king", cwd=elsewhere)
     assert outside.returncode == 2 and "Traceback" not in outside.stderr
     assert outside.stderr.strip() == (
         f"qqbus new: no template.yaml in {elsewhere.resolve()} or above it: run this inside a qqbus"
         " project, or pass --project DIR"
     )
     for where in (["--project", str(clone), "new", "handler"], ["new", "handler", "--project", str(clone)]):
-        made = qqbus(*where, "notice.notify.poke", cwd=elsewhere)
+        made = qqbus(*where, "notice.notify.lucky_king", cwd=elsewhere)
         assert made.returncode in (0, 2), made.stderr
         assert (clone / POKE / "app.py").is_file()
         if made.returncode == 2:  # the second time: the clone has it now
