@@ -640,6 +640,9 @@ class LocalStack:
             elif status == "duplicate":
                 stats.duplicates += 1
                 line = f"=  {fn.name} {label} duplicate: already handled ({ms:.0f} ms)"
+            elif status == "unchanged":  # a state handler's refused writes: a duplicate or an older event
+                stats.ok += 1
+                line = f"=  {fn.name} {label} unchanged: a duplicate or older than the row ({ms:.0f} ms)"
             else:
                 stats.ok += 1
                 status = "ok"

@@ -2,17 +2,18 @@
 
 from qqbus.events.onebot import GroupAdmin
 from qqbus.handler import Delivered, handler
-from qqbus.state import groups
+from qqbus.state import Written, groups
 
 
-@handler(GroupAdmin)
-def lambda_handler(ev: Delivered[GroupAdmin], context: object) -> None:
+@handler(GroupAdmin, once=False)
+def lambda_handler(ev: Delivered[GroupAdmin], context: object) -> Written | None:
     e = ev.payload
     if e.user_id == e.self_id:
         store = groups()
-        store.write(
+        return store.write(
             ev.bot_id,
             str(e.group_id),
             "onebot",
             store.admin(e.sub_type == "set", at=e.time, tiebreak=ev.event_id),
         )
+    return None

@@ -7,11 +7,11 @@ from typing import Literal
 
 from qqbus.events.onebot import GroupBan
 from qqbus.handler import Delivered, handler
-from qqbus.state import MUTED_UNTIL_LIFTED, groups
+from qqbus.state import MUTED_UNTIL_LIFTED, Written, groups
 
 
-@handler(GroupBan)
-def lambda_handler(ev: Delivered[GroupBan], context: object) -> None:
+@handler(GroupBan, once=False)
+def lambda_handler(ev: Delivered[GroupBan], context: object) -> Written | None:
     e = ev.payload
     scope: Literal["self", "group"]
     if e.user_id == 0:
@@ -19,7 +19,7 @@ def lambda_handler(ev: Delivered[GroupBan], context: object) -> None:
     elif e.user_id == e.self_id:
         scope = "self"
     else:
-        return  # another member's mute: nothing the bot's state depends on
+        return None  # another member's mute: nothing the bot's state depends on
     if e.sub_type == "lift_ban":
         until = None
     elif e.duration > 0:
@@ -27,7 +27,7 @@ def lambda_handler(ev: Delivered[GroupBan], context: object) -> None:
     else:
         until = MUTED_UNTIL_LIFTED  # only a whole-group mute: the model refuses a self ban without one
     store = groups()
-    store.write(
+    return store.write(
         ev.bot_id,
         str(e.group_id),
         "onebot",

@@ -2,14 +2,14 @@
 
 from qqbus.events.qq import C2CMsgReceive
 from qqbus.handler import Delivered, handler
-from qqbus.state import users
+from qqbus.state import Written, users
 
 
-@handler(C2CMsgReceive)
-def lambda_handler(ev: Delivered[C2CMsgReceive], context: object) -> None:
+@handler(C2CMsgReceive, once=False)
+def lambda_handler(ev: Delivered[C2CMsgReceive], context: object) -> Written | None:
     d = ev.payload.d
     store = users()
-    store.write(  # one conditional write for both (each keeps its own clock)
+    return store.write(  # one conditional write for both (each keeps its own clock)
         ev.bot_id,
         d.openid,
         "qq",

@@ -2,14 +2,14 @@
 
 from qqbus.events.qq import FriendAdd
 from qqbus.handler import Delivered, handler
-from qqbus.state import users
+from qqbus.state import Written, users
 
 
-@handler(FriendAdd)
-def lambda_handler(ev: Delivered[FriendAdd], context: object) -> None:
+@handler(FriendAdd, once=False)
+def lambda_handler(ev: Delivered[FriendAdd], context: object) -> Written | None:
     d = ev.payload.d
     store = users()
-    store.write(  # one conditional write for both (each keeps its own clock)
+    return store.write(  # one conditional write for both (each keeps its own clock)
         ev.bot_id,
         d.openid,
         "qq",

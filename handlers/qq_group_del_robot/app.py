@@ -2,14 +2,14 @@
 
 from qqbus.events.qq import GroupDelRobot
 from qqbus.handler import Delivered, handler
-from qqbus.state import groups
+from qqbus.state import Written, groups
 
 
-@handler(GroupDelRobot)
-def lambda_handler(ev: Delivered[GroupDelRobot], context: object) -> None:
+@handler(GroupDelRobot, once=False)
+def lambda_handler(ev: Delivered[GroupDelRobot], context: object) -> Written | None:
     d = ev.payload.d
     store = groups()
-    store.write(
+    return store.write(
         ev.bot_id,
         d.group_openid,
         "qq",

@@ -2,14 +2,14 @@
 
 from qqbus.events.qq import GroupMsgReject
 from qqbus.handler import Delivered, handler
-from qqbus.state import groups
+from qqbus.state import Written, groups
 
 
-@handler(GroupMsgReject)
-def lambda_handler(ev: Delivered[GroupMsgReject], context: object) -> None:
+@handler(GroupMsgReject, once=False)
+def lambda_handler(ev: Delivered[GroupMsgReject], context: object) -> Written | None:
     d, event_id = ev.payload.d, ev.payload.id
     store = groups()
-    store.write(  # one conditional write for both (each keeps its own clock)
+    return store.write(  # one conditional write for both (each keeps its own clock)
         ev.bot_id,
         d.group_openid,
         "qq",

@@ -7,10 +7,13 @@ metrics, and the run's ``Outbox``: replies and sends (``ev.reply(...)``) are col
 on the bus when ``fn`` returns; if they cannot be published the run fails and is retried, and
 the retry asks for the same action ids.
 
-``once=True`` runs ``fn`` at most once per (bot_id, event_id) through Powertools idempotency
-(two records per event in ``IDEMPOTENCY_TABLE_NAME``). Keep it for work that is not idempotent
-by itself; the state handlers' event-time-ordered conditional writes and the actions'
-deterministic ids (deduplicated by the sender) are.
+The idempotency choice is made per function. ``once=True`` (the default) runs ``fn`` at most
+once per (bot_id, event_id) through Powertools idempotency: two records per event in
+``IDEMPOTENCY_TABLE_NAME``, twice a state write's cost. Keep it for work that is not idempotent
+by itself (commands, conversations, calls to other services). The state handlers take
+``once=False``: their event-time-ordered conditional writes are exactly-once by design (a
+duplicate is one refused write), and they return ``store.write(...)``, so a run that changed
+nothing (a duplicate, or an event older than the row) is reported ``unchanged``.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from qqbus.pipeline import (
     prewarm_function,
     received,
 )
+from qqbus.state import Written
 
 __all__ = ["Delivered", "handler"]
 
@@ -112,8 +116,10 @@ def handler(
         The payload model, e.g. ``qqbus.events.qq.GroupAddRobot``.
     once:
         Run ``fn`` at most once per (bot_id, event_id) (Powertools idempotency: two DynamoDB
-        writes per event). EventBridge delivers at least once: turn it on when running twice
-        would do something twice that nothing downstream absorbs.
+        writes per event). EventBridge delivers at least once: turn it off only when running
+        twice changes nothing the second time (conditional state writes, deterministic action
+        ids); ``fn`` then returning ``store.write(...)`` reports a run that changed nothing
+        as ``unchanged``.
     """
     delivered_model = Delivered[model]  # type: ignore[valid-type]
 
@@ -138,6 +144,12 @@ def handler(
             count("DuplicateEvents")
             return {"status": "duplicate", "event_id": run.item.event_id}  # type: ignore[union-attr]
 
+        def unchanged(run: Run[Any]) -> dict[str, Any]:
+            # A duplicate, or an event older than what the row holds: logged at DEBUG only.
+            logger.debug(f"{run.bus_event.detail_type} event {run.item.event_id} changed nothing")  # type: ignore[union-attr]
+            count("UnchangedEvents")
+            return {"status": "unchanged", "event_id": run.item.event_id}  # type: ignore[union-attr]
+
         def work(run: Run[Any]) -> R:
             delivered: Delivered[M] = run.item  # type: ignore[assignment]
             assert run.bus_event is not None
@@ -151,6 +163,8 @@ def handler(
                 result = fn(delivered, run.context)
             if asked := outbox.flush():
                 count("ActionsRequested", asked)
+            elif isinstance(result, Written) and not result.changed:
+                return unchanged(run)  # type: ignore[return-value]
             count("EventsHandled")
             return result
 

@@ -165,6 +165,16 @@ def _disjoint(changes: tuple[Change, ...]) -> bool:
     return len(written) == len(set(written))
 
 
+class Written(tuple[bool, ...]):
+    """What ``write`` did: whether each change wrote, in order. ``changed`` is False when the row
+    took none of them (a duplicate or a late event): a state handler returns it, and the handler
+    pipeline reports such a run as ``unchanged`` without keeping a lock record of its own."""
+
+    @property
+    def changed(self) -> bool:
+        return any(self)
+
+
 class Change(NamedTuple):
     """One attribute group's write: set ``values`` (None removes) if (``at``, ``tie``) is later
     than the stored (``clock``, its tie). Made by the stores' change methods (``member``, ...)."""
@@ -184,10 +194,10 @@ class _Rows(ABC, Generic[S]):
     SORT_KEY: ClassVar[str]
     STATE: ClassVar[Any]  # the row dataclass, with ``from_item``
 
-    def write(self, bot_id: str, key: str, protocol: Protocol, *changes: Change) -> tuple[bool, ...]:
+    def write(self, bot_id: str, key: str, protocol: Protocol, *changes: Change) -> Written:
         """Apply ``changes`` to one row, each under its own clock: the same outcome as applying
         them one by one, in one write when every clock allows (whether each wrote, in order)."""
-        return self._apply(bot_id, key, protocol, changes)
+        return Written(self._apply(bot_id, key, protocol, changes))
 
     @abstractmethod
     def _apply(
