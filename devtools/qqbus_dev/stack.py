@@ -196,10 +196,10 @@ class LocalStack:
         if opts.relay_onebot or opts.relay_qq:
             self._start_relay()
         self._start_scheduler_clock()
+        self._banner()  # before the state file: a client that finds the stack finds its banner printed
         self._write_state()
         self._last_saved = self._change_marker()
         self._spawn(self._housekeeping)
-        self._banner()
 
     def stop(self) -> None:
         self._stopping.set()
