@@ -73,6 +73,7 @@ bench: venv $(BENCH_VENV)/.installed-stamp
 	$(BIN)/python bench/bench_relay_publisher.py
 	$(BIN)/python bench/bench_relay_gateway.py
 	$(BIN)/python bench/bench_reply.py
+	$(BIN)/python bench/bench_calls.py --write
 	$(BIN)/python bench/bench_cold_start.py
 	$(BIN)/python bench/bench_local_pipeline.py
 	$(BENCH_VENV)/bin/python bench/bench_parse_peer.py

@@ -578,7 +578,9 @@ def build_parser() -> argparse.ArgumentParser:
                 " default QQBUS_ACTIONS_QUEUE_URL)",
             )
 
-    p = sub.add_parser("cost", help="estimate what a deployment costs, from template.yaml's settings")
+    p = sub.add_parser(
+        "cost", help="estimate what a deployment costs, from measured calls per event and template.yaml"
+    )
     p.add_argument("--events-per-day", type=_count, required=True, help="events the bot receives a day")
     p.add_argument("--replies", type=float, help="actions asked per event (default 0.2)")
     p.add_argument("--handler-ms", type=float, help="handler duration (default 60 ms)")

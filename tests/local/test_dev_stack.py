@@ -115,9 +115,7 @@ def test_every_handler_runs_once_and_a_duplicate_changes_nothing(stack: Stack) -
     assert senders == len(pinged) + clicks  # each /ping asked once and was performed once
     # each event ran its handler's body once: a lock record for each handler that keeps one (the
     # state handlers take once=False: their conditional writes refuse the duplicate instead)
-    locked = [
-        name for name in sent if "once=False" not in (REPO / "handlers" / name / "app.py").read_text()
-    ]
+    locked = [name for name in sent if "once=False" not in (REPO / "handlers" / name / "app.py").read_text()]
     assert len(records) == len(locked) + senders
     assert all(r["status"]["S"] == "COMPLETED" for r in records)
     assert all(stats["functions"][fn]["errors"] == 0 for fn in _event_functions(stats))

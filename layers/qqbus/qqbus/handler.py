@@ -134,7 +134,6 @@ def handler(
                 "detail_type": run.bus_event.detail_type,
                 "source": run.bus_event.source,
                 "bot_id": detail.get("bot_id"),
-                "transport": detail.get("transport"),
                 "replay_name": run.bus_event.replay_name,
             }
 
@@ -176,7 +175,7 @@ def handler(
             return delivered_model.model_validate(bus_event.detail)  # type: ignore[no-any-return]
 
         lambda_handler = pipeline(
-            received("EventsReceived"),
+            received(),
             log_keys(keys),
             parsed(
                 parse, what=lambda e: f"{e.detail_type} event for {model.__name__}", metric="InvalidEvents"

@@ -7,6 +7,7 @@ Service and namespace come from ``POWERTOOLS_SERVICE_NAME`` / ``POWERTOOLS_METRI
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -20,6 +21,27 @@ __all__ = ["MetricUnit", "count", "logger", "metrics", "publishing_metrics"]
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "qqbus")
+
+#: Keys Powertools puts on every line that CloudWatch already has: the log group names the
+#: function (and its ARN), ``service`` is the same in every qqbus function, the REPORT line gives
+#: memory, ``ColdStart`` is a metric, ``location`` is a source line. Dropped above DEBUG; the
+#: request id, the correlation id and the X-Ray trace id stay on every line.
+REDUNDANT_LOG_KEYS = [
+    "location",
+    "service",
+    "function_arn",
+    "function_memory_size",
+    "function_name",
+    "cold_start",
+]
+
+
+def trim_log_keys() -> None:
+    """Drop ``REDUNDANT_LOG_KEYS`` from this invocation's lines unless the level is DEBUG."""
+    if logger.log_level > logging.DEBUG:
+        logger.remove_keys(REDUNDANT_LOG_KEYS)
+
+
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "qqbus")
 
 

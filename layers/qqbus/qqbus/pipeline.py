@@ -5,7 +5,7 @@ a sender (``qqbus.senders.delivery``), like Powertools' middleware factory compo
 
 1. ``observed``: Powertools' Lambda context in the logs (correlation id from the event) and the
    function's metrics published when it returns;
-2. ``received``: counted, and read as an EventBridge event (anything else is a wiring error and
+2. ``received``: read as an EventBridge event (anything else is a wiring error and
    fails loudly, into the failure queue);
 3. ``parsed``: the detail into its model; a detail that does not fit is reported (an ERROR naming
    each bad field, the ``invalid`` metric) and not retried: retrying cannot fix it, and the bus
@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from qqbus.aws import cached, client, prewarm, prewarm_enabled
 from qqbus.detail import BusEvent
 from qqbus.events.registry import error_summary
-from qqbus.observability import count, logger, publishing_metrics
+from qqbus.observability import count, logger, publishing_metrics, trim_log_keys
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
@@ -82,11 +82,11 @@ def observed(
     return publishing_metrics(traced, cold_start=cold_start)
 
 
-def received(metric: str) -> Step:
-    """Step 2: counted, and read as an EventBridge event."""
+def received() -> Step:
+    """Step 2: read as an EventBridge event. (Not counted: Lambda's own ``Invocations`` metric
+    is that count, and one metric fewer keeps each invocation's EMF line short.)"""
 
     def step(run: Run[Any], next_: Next) -> Any:
-        count(metric)
         try:
             run.bus_event = BusEvent.model_validate(run.event)
         except ValidationError as exc:
@@ -120,6 +120,7 @@ def log_keys(keys: Callable[[Run[Any]], dict[str, Any]]) -> Step:
     """Step 4: keys every later log line of the run carries."""
 
     def step(run: Run[Any], next_: Next) -> Any:
+        trim_log_keys()
         logger.append_keys(**keys(run))
         return next_(run)
 

@@ -285,7 +285,6 @@ _RESUMING: Resuming[_AnsweredResult, Answer] = Resuming(
     },
     resumed=lambda r, outbox: Answer(bot_id=r.bot_id, then=r.then, outbox=outbox, result=r),
     outbox=_outbox,
-    received_metric="ResultsReceived",
     metric="QueriesAnswered",
 )
 

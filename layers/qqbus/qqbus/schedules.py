@@ -173,7 +173,6 @@ _RESUMING: Resuming[ScheduleDetail, Fired] = Resuming(
     keys=lambda d: {"schedule_id": d.schedule_id, "bot_id": d.bot_id, "step": d.then.step},
     resumed=lambda d, outbox: Fired(bot_id=d.bot_id, then=d.then, outbox=outbox, detail=d),
     outbox=_outbox,
-    received_metric="SchedulesReceived",
     metric="SchedulesRun",
 )
 

@@ -160,7 +160,6 @@ class Resuming(Generic[Item, R]):
     keys: Callable[[Item], dict[str, Any]]  # log keys
     resumed: Callable[[Item, Outbox], R]
     outbox: Callable[[Item, str], Outbox]  # the run's outbox, given the function's key prefix
-    received_metric: str
     metric: str
 
 
@@ -197,7 +196,7 @@ def resuming(
         return how.key(run.item)
 
     lambda_handler = pipeline(
-        received(how.received_metric),
+        received(),
         parsed(how.parse, what=lambda e: f"{e.detail_type} {how.what}", metric="InvalidEvents"),
         log_keys(keys),
         at_most_once(once_key, key_prefix=key_prefix, duplicate=duplicate),

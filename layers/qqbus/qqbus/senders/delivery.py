@@ -77,8 +77,7 @@ def sender(perform: Perform) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     def keys(run: Run[Action]) -> dict[str, Any]:
         action = run.item
         assert action is not None and run.bus_event is not None
-        return {
-            "action_id": action.action_id,
+        return {  # the action id is the correlation id of every line
             "bot_id": action.bot_id,
             "action": action.detail_type,
             "origin_event_id": action.origin.event_id if action.origin else None,
@@ -136,7 +135,7 @@ def sender(perform: Perform) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         return {"bot_id": action.bot_id, "action_id": action.action_id, "resend": str(action.resend)}
 
     lambda_handler = pipeline(
-        received("ActionsReceived"),
+        received(),
         parsed(
             lambda bus_event: Action.model_validate(bus_event.detail),
             what=lambda e: f"{e.detail_type} action",
