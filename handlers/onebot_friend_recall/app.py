@@ -5,7 +5,7 @@ from qqbus.handler import Delivered, handler
 from qqbus.observability import logger
 
 
-@handler(FriendRecall)
+@handler(FriendRecall, once=False)
 def lambda_handler(ev: Delivered[FriendRecall], context: object) -> None:
     e = ev.payload
     logger.info("friend message recalled", extra={"user_id": e.user_id, "message_id": e.message_id})

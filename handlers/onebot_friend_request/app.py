@@ -6,7 +6,7 @@ from qqbus.observability import logger
 from qqbus.request_policy import decide_from_env
 
 
-@handler(FriendRequest)
+@handler(FriendRequest, once=False)
 def lambda_handler(ev: Delivered[FriendRequest], context: object) -> None:
     e = ev.payload
     approve = decide_from_env("QQBUS_FRIEND_REQUEST_POLICY", e.comment)

@@ -6,7 +6,7 @@ from qqbus.handler import Delivered, handler
 from qqbus.observability import logger
 
 
-@handler(GroupMessage)
+@handler(GroupMessage, once=False)
 def lambda_handler(ev: Delivered[GroupMessage], context: object) -> dict:
     m = ev.payload
     segments = [s.model_dump() for s in m.message]

@@ -5,7 +5,7 @@ from qqbus.handler import Delivered, handler
 from qqbus.observability import logger
 
 
-@handler(GroupRecall)
+@handler(GroupRecall, once=False)
 def lambda_handler(ev: Delivered[GroupRecall], context: object) -> None:
     e = ev.payload
     logger.info(

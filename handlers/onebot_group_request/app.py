@@ -6,7 +6,7 @@ from qqbus.observability import logger
 from qqbus.request_policy import decide_from_env
 
 
-@handler(GroupRequest)
+@handler(GroupRequest, once=False)
 def lambda_handler(ev: Delivered[GroupRequest], context: object) -> None:
     e = ev.payload
     approve = decide_from_env("QQBUS_GROUP_REQUEST_POLICY", e.comment)

@@ -5,7 +5,7 @@ from qqbus.handler import Delivered, handler
 from qqbus.observability import logger
 
 
-@handler(GroupUpload)
+@handler(GroupUpload, once=False)
 def lambda_handler(ev: Delivered[GroupUpload], context: object) -> None:
     e = ev.payload
     logger.info(

@@ -6,7 +6,7 @@ from qqbus.handler import Delivered, handler
 from qqbus.observability import logger
 
 
-@handler(C2CMessageCreate)
+@handler(C2CMessageCreate, once=False)
 def lambda_handler(ev: Delivered[C2CMessageCreate], context: object) -> None:
     d = ev.payload.d
     logger.info("C2C message", extra={"user_openid": d.author.user_openid, "attachments": len(d.attachments)})

@@ -6,7 +6,7 @@ from qqbus.handler import Delivered, handler
 from qqbus.observability import logger
 
 
-@handler(GroupAtMessageCreate)
+@handler(GroupAtMessageCreate, once=False)
 def lambda_handler(ev: Delivered[GroupAtMessageCreate], context: object) -> None:
     d = ev.payload.d
     logger.info("group @-message", extra={"group_openid": d.group_openid, "attachments": len(d.attachments)})

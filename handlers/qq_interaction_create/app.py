@@ -8,7 +8,7 @@ from qqbus.handler import Delivered, handler
 from qqbus.observability import logger
 
 
-@handler(InteractionCreate)
+@handler(InteractionCreate, once=False)
 def lambda_handler(ev: Delivered[InteractionCreate], context: object) -> None:
     d = ev.payload.d
     # QQ shows the click as failed unless it is acknowledged: the QQ sender PUTs /interactions/{id}

@@ -7,13 +7,15 @@ metrics, and the run's ``Outbox``: replies and sends (``ev.reply(...)``) are col
 on the bus when ``fn`` returns; if they cannot be published the run fails and is retried, and
 the retry asks for the same action ids.
 
-The idempotency choice is made per function. ``once=True`` (the default) runs ``fn`` at most
-once per (bot_id, event_id) through Powertools idempotency: two records per event in
-``IDEMPOTENCY_TABLE_NAME``, twice a state write's cost. Keep it for work that is not idempotent
-by itself (commands, conversations, calls to other services). The state handlers take
-``once=False``: their event-time-ordered conditional writes are exactly-once by design (a
-duplicate is one refused write), and they return ``store.write(...)``, so a run that changed
-nothing (a duplicate, or an event older than the row) is reported ``unchanged``.
+The idempotency choice is made per function. ``once=True`` (the default, the safe choice for a
+new handler) runs ``fn`` at most once per (bot_id, event_id) through Powertools idempotency: two
+records per event in ``IDEMPOTENCY_TABLE_NAME``, twice a state write's cost. Keep it for work
+that is not idempotent by itself (a counter incremented without the event's id, a call to
+another service, an email). Every built-in handler takes ``once=False``: the state handlers'
+event-time-ordered conditional writes are exactly-once by design (a duplicate is one refused
+write; they return ``store.write(...)``, so a run that changed nothing is reported
+``unchanged``), and the message handlers ask for actions with deterministic ids, which the
+senders perform once (conversations and cooldowns keep the event ids they applied).
 """
 
 from __future__ import annotations
