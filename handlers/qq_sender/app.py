@@ -3,4 +3,4 @@
 from qqbus.senders import qq
 from qqbus.senders.delivery import sender
 
-lambda_handler = sender(qq.perform)
+lambda_handler = sender(qq.perform, locked=qq.needs_lock_record)

@@ -410,13 +410,25 @@ def test_a_chat_line_keeps_speaker_and_text_apart_for_assistive_tech(wide: Sessi
     expect(page.locator("#messages li.msg.bot", has_text="pong")).to_match_aria_snapshot(
         "- listitem: /^bot:\\spong/"
     )
-    nth = page.locator("#messages > li").evaluate_all(
-        "items => items.findIndex((li) => li.classList.contains('user') && li.textContent.includes('/ping'))"
-    )
-    assert _ax_text(page, f"#messages > li:nth-child({nth + 1})").startswith("Hana: @bot /ping")
+    assert _line_ax_text(page).startswith("Hana: @bot /ping")
 
 
-def _ax_text(page: Any, selector: str) -> str:
+def _line_ax_text(page: Any) -> str:
+    """The spoken text of the user's /ping line. The list is drawn again as the trace streams in,
+    so the node can be replaced between the DOM lookup and the accessibility tree: look again."""
+    for _ in range(40):
+        nth = page.locator("#messages > li").evaluate_all(
+            "items => items.findIndex("
+            "(li) => li.classList.contains('user') && li.textContent.includes('/ping'))"
+        )
+        text = _ax_text(page, f"#messages > li:nth-child({nth + 1})")
+        if text is not None:
+            return text
+        page.wait_for_timeout(250)
+    raise AssertionError("the /ping line never held still long enough to read its accessibility text")
+
+
+def _ax_text(page: Any, selector: str) -> str | None:
     """The static text Chromium's accessibility tree holds under the element, in order."""
     cdp = page.context.new_cdp_session(page)
     try:
@@ -427,7 +439,9 @@ def _ax_text(page: Any, selector: str) -> str:
     finally:
         cdp.detach()
     by_id = {n["nodeId"]: n for n in nodes}
-    start = next(n for n in nodes if n.get("backendDOMNodeId") == backend)
+    start = next((n for n in nodes if n.get("backendDOMNodeId") == backend), None)
+    if start is None:  # replaced meanwhile
+        return None
 
     def texts(n: dict[str, Any]) -> list[str]:
         if n.get("role", {}).get("value") == "StaticText":

@@ -72,20 +72,23 @@ def test_the_same_action_twice_is_delivered_once(
 def test_a_retried_send_repeats_its_msg_seq_and_counts_as_sent(
     qq_send: Send, fake_qq: FakeQQApi, aws_tables: dict[str, str], event_bus: BusTap
 ) -> None:
-    """The idempotency record is gone (a crash after the send): QQ's 40054005 means delivered."""
+    """A crash after the send, before the done mark: the retry holds the same slot, repeats its
+    msg_seq, and QQ's 40054005 means delivered."""
     import boto3
 
     action = reply()
     assert qq_send(action)["status"] == "sent"
-    boto3.client("dynamodb").delete_table(TableName=aws_tables["IdempotencyTable"])
-    from qqbus_dev.provision import create_tables, local_refs
-    from qqbus_dev.template import Template
-
-    template = Template.read()
-    table = {"IdempotencyTable": template.resources["IdempotencyTable"]}
-    create_tables(
-        Template({"Resources": table}), boto3.client("dynamodb"), local_refs(template, "us-east-1", "test")
+    dynamodb, table = boto3.client("dynamodb"), aws_tables["ActionsTable"]
+    (slot,) = [i for i in dynamodb.scan(TableName=table)["Items"] if i["ref"]["S"].startswith("msg:")]
+    marks = [name for name in slot if name.startswith("done:")]
+    assert marks == [f"done:{action.delivery_id}"] and slot[marks[0]] == {"S": "sent"}
+    dynamodb.update_item(  # the mark never written
+        TableName=table,
+        Key={"bot_id": slot["bot_id"], "ref": slot["ref"]},
+        UpdateExpression="REMOVE #m",
+        ExpressionAttributeNames={"#m": marks[0]},
     )
+    assert dynamodb.scan(TableName=aws_tables["IdempotencyTable"])["Items"] == []  # no lock records
     assert qq_send(action)["status"] == "sent"
     first, second = fake_qq.received[-2], fake_qq.received[-1]
     assert first.body["msg_seq"] == second.body["msg_seq"] == 1

@@ -120,3 +120,24 @@ def test_a_token_refused_once_is_fetched_again_and_the_message_sent(
     result = performed(outbox().reply(message(), "pong"), send)
     assert (result.outcome, result.msg_seq) == ("sent", 1)
     assert fake_qq.token_requests == 2 and len(fake_qq.messages()) == 1
+
+
+def test_a_repeat_after_the_reply_window_closed_is_a_repeat_not_a_refusal(
+    send: SendContext, fake_qq: FakeQQApi
+) -> None:
+    """The first delivery was sent; a repeat that arrives after the passive window closed would be
+    refused by the gate, but the done mark beside the message's slot says it was performed."""
+    from dataclasses import replace
+
+    from qqbus.senders.outcome import Repeated
+
+    action = outbox().reply(message(age=5), "pong")
+    assert performed(action, send).outcome == "sent"
+    assert perform(action, send) == Repeated("sent")  # at once: found in the slot's read
+    late = replace(send, now=send.now + 3600)  # long after the window
+    assert perform(action, late) == Repeated("sent")
+    other = outbox(function="other").reply(message(age=5), "pong")  # never performed
+    result = perform(other, late)
+    assert isinstance(result, Result) and result.outcome == "refused"
+    assert result.reason == "reply_window_closed"
+    assert len(fake_qq.messages()) == 1

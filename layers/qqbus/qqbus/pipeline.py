@@ -128,18 +128,20 @@ def log_keys(keys: Callable[[Run[Any]], dict[str, Any]]) -> Step:
 
 
 def at_most_once(
-    key: Callable[[Run[Any]], dict[str, str]] | None,
+    key: Callable[[Run[Any]], dict[str, str] | None] | None,
     *,
     key_prefix: str,
     duplicate: Callable[[Run[Any]], dict[str, Any]],
 ) -> Step:
-    """Step 5: the rest at most once per ``key`` (None: every time), and refused values reported."""
+    """Step 5: the rest at most once per ``key`` (None, or a key answering None: every time),
+    and refused values reported."""
 
     def step(run: Run[Any], next_: Next) -> Any:
         try:
-            if key is None:
+            once_key = key(run) if key is not None else None
+            if once_key is None:  # idempotent by construction (for this run): no record
                 return next_(run)
-            result, ran = once_per_key(lambda: next_(run), key(run), run.context, key_prefix=key_prefix)
+            result, ran = once_per_key(lambda: next_(run), once_key, run.context, key_prefix=key_prefix)
         except Exception as exc:
             if not _is_validation_error(exc):
                 raise

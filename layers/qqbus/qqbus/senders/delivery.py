@@ -36,7 +36,7 @@ from qqbus.pipeline import (
 )
 from qqbus.publish import EVENT_BUS_ENV, publisher
 from qqbus.senders.json_http import Unavailable
-from qqbus.senders.outcome import SendContext, failed
+from qqbus.senders.outcome import Repeated, SendContext, failed
 from qqbus.senders.parking import FAILURE_QUEUE_ENV, park, parked_record, should_park
 
 #: Invocations that may try one action (1 + the template's MaximumRetryAttempts).
@@ -45,7 +45,7 @@ SEND_ATTEMPTS = int(os.environ.get("QQBUS_SEND_ATTEMPTS") or 3)
 ACTION_KEY = ("bot_id", "action_id", "resend")
 METRIC = {"sent": "ActionsSent", "refused": "ActionsRefused", "failed": "ActionsFailed"}
 
-Perform = Callable[[Action, SendContext], Result | None]
+Perform = Callable[[Action, SendContext], Result | Repeated | None]
 
 
 def report(result: Result) -> None:
@@ -68,9 +68,16 @@ def report(result: Result) -> None:
         count("ResultsNotPublished")
 
 
-def sender(perform: Perform) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+def sender(
+    perform: Perform, *, locked: Callable[[Action], bool] = lambda action: True
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda handler that performs each ``qqbus.action`` event with ``perform``, through
-    the pipeline every bus function shares (``qqbus.pipeline``), once per delivery of an action."""
+    the pipeline every bus function shares (``qqbus.pipeline``), once per delivery of an action.
+
+    ``locked(action)``: whether that delivery is made once by Powertools idempotency (two records
+    per action). The OneBot sender locks every action (the platform cannot tell a repeat); the QQ
+    sender only what holds no reply slot, since ``perform`` makes a message once by its slot's
+    done mark and msg_seq and reports a repeat as ``Repeated``."""
     key_prefix = f"{function_name(perform.__module__)}.send"
     prewarm_function(ACTION_KEY, key_prefix)
 
@@ -102,6 +109,8 @@ def sender(perform: Perform) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
             if attempt >= SEND_ATTEMPTS:
                 report(failed(action, "unavailable", str(exc), code=exc.status))
             raise
+        if isinstance(result, Repeated):
+            return duplicate(run)
         if result is None:
             count("ActionsRelayed")
             logger.info(f"{action.detail_type} handed to the relay")
@@ -129,9 +138,11 @@ def sender(perform: Perform) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         count("ActionsParked")
         return True
 
-    def delivery_key(run: Run[Action]) -> dict[str, str]:
+    def delivery_key(run: Run[Action]) -> dict[str, str] | None:
         action = run.item
         assert action is not None
+        if not locked(action):
+            return None
         return {"bot_id": action.bot_id, "action_id": action.action_id, "resend": str(action.resend)}
 
     lambda_handler = pipeline(

@@ -4,6 +4,11 @@
   (``event:<id>``). An action that asks again (a retry, a duplicate delivery) gets its own slot
   back, so QQ sees the same ``msg_seq`` and answers "duplicate" (40054005) instead of posting
   twice; two different actions never share one; at most ``limit`` actions get a slot.
+- Done marks: beside its slot, what each delivery of an action came to (``done:<delivery id>``),
+  written once it is known. This is what makes a QQ send happen once without lock records: a
+  repeated delivery finds the mark when it reads the slot (a read it makes anyway) and stops;
+  a crash between the send and the mark leaves the slot held, so the retry repeats the same
+  ``msg_seq`` and QQ's 40054005 says it was delivered.
 - Attempts: how many invocations tried to send an action, so that only the last one reports
   ``failed`` (the others are retried by Lambda).
 
@@ -25,10 +30,34 @@ LEDGER_TTL_S = 2 * 24 * 3600
 _SLOT_RACES = 8
 
 
+class AlreadyDone(Exception):
+    """The delivery asking for a slot has a done mark there: it was performed (``outcome``)."""
+
+    def __init__(self, outcome: str) -> None:
+        super().__init__(f"already performed: {outcome}")
+        self.outcome = outcome
+
+
+def done_attribute(delivery_id: str) -> str:
+    return f"done:{delivery_id}"
+
+
 class Ledger(ABC):
     @abstractmethod
-    def take_slot(self, bot_id: str, ref: str, action_id: str, limit: int | None) -> int | None:
-        """The 1-based slot ``action_id`` holds for ``ref``; None when ``limit`` are taken."""
+    def take_slot(
+        self, bot_id: str, ref: str, action_id: str, limit: int | None, *, delivery_id: str | None = None
+    ) -> int | None:
+        """The 1-based slot ``action_id`` holds for ``ref``; None when ``limit`` are taken.
+
+        Raises ``AlreadyDone`` when ``delivery_id`` has a done mark beside the slot."""
+
+    @abstractmethod
+    def mark_done(self, bot_id: str, ref: str, delivery_id: str, outcome: str) -> None:
+        """Record what ``delivery_id`` (holding a slot for ``ref``) came to: one write."""
+
+    @abstractmethod
+    def done(self, bot_id: str, ref: str, delivery_id: str) -> str | None:
+        """The done mark of ``delivery_id`` beside ``ref``'s slots, if any: one read."""
 
     @abstractmethod
     def count_attempt(self, bot_id: str, action_id: str) -> int:
@@ -38,9 +67,14 @@ class Ledger(ABC):
 class InMemoryLedger(Ledger):
     def __init__(self) -> None:
         self.slots: dict[tuple[str, str], list[str]] = {}
+        self.marks: dict[tuple[str, str, str], str] = {}
         self.attempts: dict[tuple[str, str], int] = {}
 
-    def take_slot(self, bot_id: str, ref: str, action_id: str, limit: int | None) -> int | None:
+    def take_slot(
+        self, bot_id: str, ref: str, action_id: str, limit: int | None, *, delivery_id: str | None = None
+    ) -> int | None:
+        if delivery_id is not None and (outcome := self.done(bot_id, ref, delivery_id)):
+            raise AlreadyDone(outcome)
         taken = self.slots.setdefault((bot_id, ref), [])
         if action_id in taken:
             return taken.index(action_id) + 1
@@ -48,6 +82,12 @@ class InMemoryLedger(Ledger):
             return None
         taken.append(action_id)
         return len(taken)
+
+    def mark_done(self, bot_id: str, ref: str, delivery_id: str, outcome: str) -> None:
+        self.marks[(bot_id, ref, delivery_id)] = outcome
+
+    def done(self, bot_id: str, ref: str, delivery_id: str) -> str | None:
+        return self.marks.get((bot_id, ref, delivery_id))
 
     def count_attempt(self, bot_id: str, action_id: str) -> int:
         key = (bot_id, action_id)
@@ -63,12 +103,16 @@ class DynamoLedger(Ledger):
     def _key(self, bot_id: str, ref: str) -> dict[str, Any]:
         return {"bot_id": {"S": bot_id}, "ref": {"S": ref}}
 
-    def take_slot(self, bot_id: str, ref: str, action_id: str, limit: int | None) -> int | None:
+    def take_slot(
+        self, bot_id: str, ref: str, action_id: str, limit: int | None, *, delivery_id: str | None = None
+    ) -> int | None:
         errors = self._client.exceptions
         for _ in range(_SLOT_RACES):
             item = self._client.get_item(
                 TableName=self.table_name, Key=self._key(bot_id, ref), ConsistentRead=True
             ).get("Item", {})
+            if delivery_id is not None and (mark := item.get(done_attribute(delivery_id))):
+                raise AlreadyDone(mark["S"])
             taken = [v["S"] for v in item.get("actions", {}).get("L", [])]
             if action_id in taken:
                 return taken.index(action_id) + 1
@@ -96,6 +140,29 @@ class DynamoLedger(Ledger):
                 continue  # someone else took a slot meanwhile: read again
             return len(taken) + 1
         raise RuntimeError(f"could not take a reply slot for {ref} after {_SLOT_RACES} races")
+
+    def mark_done(self, bot_id: str, ref: str, delivery_id: str, outcome: str) -> None:
+        self._client.update_item(
+            TableName=self.table_name,
+            Key=self._key(bot_id, ref),
+            UpdateExpression="SET #done = :outcome, expires_at = :exp",
+            ExpressionAttributeNames={"#done": done_attribute(delivery_id)},
+            ExpressionAttributeValues={
+                ":outcome": {"S": outcome},
+                ":exp": {"N": str(int(time.time()) + LEDGER_TTL_S)},
+            },
+        )
+
+    def done(self, bot_id: str, ref: str, delivery_id: str) -> str | None:
+        item = self._client.get_item(
+            TableName=self.table_name,
+            Key=self._key(bot_id, ref),
+            ConsistentRead=True,
+            ProjectionExpression="#done",
+            ExpressionAttributeNames={"#done": done_attribute(delivery_id)},
+        ).get("Item", {})
+        mark = item.get(done_attribute(delivery_id))
+        return mark["S"] if mark else None
 
     def count_attempt(self, bot_id: str, action_id: str) -> int:
         response = self._client.update_item(

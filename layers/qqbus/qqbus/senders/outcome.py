@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from qqbus.actions import Action, Result
 from qqbus.senders.json_http import Retrying
@@ -39,6 +39,12 @@ class SendContext:
         if remaining is None:
             return None
         return time.monotonic() + remaining() / 1000 - REPORT_MARGIN_S
+
+
+class Repeated(NamedTuple):
+    """A delivery the ledger says was performed already (``outcome``): nothing to send or report."""
+
+    outcome: str
 
 
 def _result(action: Action, outcome: str, **fields: Any) -> Result:

@@ -40,7 +40,8 @@ from qqbus.events.message import Segment
 from qqbus.secrets import qq_secret
 from qqbus.senders.gate import Cite, Passive, Refused, gate_qq
 from qqbus.senders.json_http import HttpResponse, Retrying, Unavailable, request_json
-from qqbus.senders.outcome import SendContext, failed, refused, sent
+from qqbus.senders.ledger import AlreadyDone
+from qqbus.senders.outcome import Repeated, SendContext, failed, refused, sent
 from qqbus.senders.qq_media import MediaCache, media_cache, process_media_cache
 from qqbus.senders.qq_message import Media, UnsupportedMessage, render_message
 
@@ -179,6 +180,8 @@ class QqSend(BaseModel):
     upload: Upload | None = None
     mode: Literal["passive", "event", "direct"]
     method: Literal["POST", "DELETE", "PUT"] = "POST"
+    #: The ledger ref whose slot gave the ``msg_seq`` (its done mark is written beside it).
+    slot_ref: str | None = None
 
     @property
     def msg_seq(self) -> int | None:
@@ -204,13 +207,15 @@ def prepare(action: Action, ctx: SendContext) -> QqSend | Result:
     in_group = action.action == "group_message"
     group = ctx.groups().get(action.bot_id, to) if in_group else None
     user = None if in_group else ctx.users().get(action.bot_id, to)
-    decision = gate_qq(
-        action,
-        group,
-        ctx.now,
-        lambda ref, limit: ctx.ledger().take_slot(action.bot_id, ref, action.action_id, limit),
-        user,
-    )
+    refs: list[str] = []
+
+    def take_seq(ref: str, limit: int | None) -> int | None:
+        refs.append(ref)  # raises AlreadyDone for a delivery with a done mark here
+        return ctx.ledger().take_slot(
+            action.bot_id, ref, action.action_id, limit, delivery_id=action.delivery_id
+        )
+
+    decision = gate_qq(action, group, ctx.now, take_seq, user)
     if isinstance(decision, Refused):
         return refused(action, decision.reason, decision.message)
     body: dict[str, Any] = {**message.body, "msg_seq": decision.msg_seq}
@@ -228,6 +233,7 @@ def prepare(action: Action, ctx: SendContext) -> QqSend | Result:
         body=body,
         upload=upload,
         mode="passive" if isinstance(decision, Passive) else "event",
+        slot_ref=refs[-1] if refs else None,
     )
 
 
@@ -339,19 +345,56 @@ def whitelist_hint(egress: str | None = None, egress_ip: str | None = None) -> s
     )
 
 
-def perform(action: Action, ctx: SendContext) -> Result | None:
-    """Gate, render and send one QQ action: the result to report, or None when the relay will."""
-    prepared = prepare(action, ctx)
+def needs_lock_record(action: Action) -> bool:
+    """Whether a delivery of ``action`` needs the sender's idempotency record: messages are sent
+    once by their reply slot's done mark and msg_seq (``perform``); a recall or an interaction
+    ack has neither."""
+    return action.action in (RECALL, ACK_INTERACTION)
+
+
+def perform(action: Action, ctx: SendContext) -> Result | Repeated | None:
+    """Gate, render and send one QQ action: the result to report, ``Repeated`` when the ledger
+    says this delivery was performed already, or None when the relay will send it.
+
+    A message is sent at most once without lock records: the reply slot it holds carries a done
+    mark once its outcome is known (one write), which a repeated delivery finds in the read it
+    makes for the slot anyway. A crash between the send and the mark leaves the slot held, so the
+    retry repeats the ``msg_seq`` and QQ's 40054005 says it was delivered.
+    """
+    try:
+        prepared = prepare(action, ctx)
+    except AlreadyDone as done:
+        return Repeated(done.outcome)
     if isinstance(prepared, Result):
+        if prepared.outcome == "refused" and (repeated := _performed_passive(action, ctx)):
+            return repeated  # refused now (a closed window, say), but this delivery was performed
         return prepared
     if queue := os.environ.get(RELAY_QUEUE_ENV, "").strip():
         client("sqs").send_message(QueueUrl=queue, MessageBody=prepared.model_dump_json(exclude_none=True))
+        _mark_done(prepared, ctx, "relayed")  # the relay performs it once (its own done ids)
         return None
     secret = qq_secret(action.bot_id)
     if not secret:
         return failed(action, "no_secret", f"no QQ bot secret is configured for AppID {action.bot_id}")
     api = QQApi(action.bot_id, secret, api_base(), token_url(), ctx.retrying, ctx.deadline)
-    return deliver(prepared, api, whitelist_hint=whitelist_hint(), cache=media_cache())
+    result = deliver(prepared, api, whitelist_hint=whitelist_hint(), cache=media_cache())
+    _mark_done(prepared, ctx, result.outcome)
+    return result
+
+
+def _mark_done(send: QqSend, ctx: SendContext, outcome: str) -> None:
+    if send.slot_ref is not None:
+        ctx.ledger().mark_done(send.action.bot_id, send.slot_ref, send.action.delivery_id, outcome)
+
+
+def _performed_passive(action: Action, ctx: SendContext) -> Repeated | None:
+    """A refused passive reply's done mark, if this delivery was performed before (one read, on
+    the refusal path only)."""
+    reply = action.reply_to
+    if reply is None or not reply.message_id:
+        return None
+    outcome = ctx.ledger().done(action.bot_id, f"msg:{reply.message_id}", action.delivery_id)
+    return Repeated(outcome) if outcome else None
 
 
 def _int(code: int | str) -> int | None:
