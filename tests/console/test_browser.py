@@ -10,72 +10,12 @@ be none. Screenshots go to the test's tmp dir.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.console.conftest import CHROMIUM_ARGS, require_browser
+from tests.console.conftest import TIMEOUT_MS, Session, require_browser
 from tests.local.stacks import Stack
 
 CHROMIUM = require_browser()  # or the whole module is skipped, with one line saying why
-TIMEOUT_MS = 20_000
-
-
-@dataclass
-class Session:
-    page: Any
-    shots: Path
-    errors: list[str] = field(default_factory=list)
-
-    def shot(self, name: str) -> Path:
-        path = self.shots / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=False)
-        return path
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=TIMEOUT_MS)
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield launched
-        launched.close()
-
-
-def _open(browser: Any, stack: Stack, tmp_path: Path, width: int, height: int) -> Iterator[Session]:
-    from playwright.sync_api import expect
-
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    session = Session(page, tmp_path)
-    page.on(
-        "console",
-        lambda m: (
-            session.errors.append(f"console.{m.type}: {m.text}") if m.type in ("error", "warning") else None
-        ),
-    )
-    page.on("pageerror", lambda e: session.errors.append(f"pageerror: {e}"))
-    page.goto(stack.http + "/")
-    expect(page.locator("#live")).to_have_text("live")
-    yield session
-    context.close()
-    assert session.errors == [], session.errors
-
-
-@pytest.fixture
-def wide(browser: Any, console_stack: Stack, tmp_path: Path) -> Iterator[Session]:
-    yield from _open(browser, console_stack, tmp_path, 1280, 800)
-
-
-@pytest.fixture
-def narrow(browser: Any, console_stack: Stack, tmp_path: Path) -> Iterator[Session]:
-    yield from _open(browser, console_stack, tmp_path, 400, 800)
 
 
 def _add_user_and_group(page: Any, user: str, group: str) -> None:
