@@ -154,6 +154,31 @@ def test_page_assets_and_reads_are_served_without_secrets(console_stack: Stack) 
             400,
             "exactly one of group and user",
         ),
+        (
+            "POST",
+            "/console/api/post",
+            {"bot": "qq:102000001", "user": "u", "text": "hi", "message": [{"type": "text"}]},
+            {},
+            400,
+            "exactly one of text and message",
+        ),
+        (
+            "POST",
+            "/console/api/post",
+            {"bot": "qq:102000001", "user": "u", "message": [{"data": {}}]},
+            {},
+            400,
+            "message.0.type: Field required",
+        ),
+        (
+            "POST",
+            "/console/api/click",
+            {"bot": "onebot:123456789", "user": "u", "data": "/ping"},
+            {},
+            400,
+            "keyboards are QQ's",
+        ),
+        ("POST", "/console/api/recall", {"bot": "qq:102000001", "entry": "e-1"}, {}, 400, "no message 'e-1'"),
         ("POST", "/console/api/bots", {"id": "12ab"}, {}, 400, "id: String should match pattern"),
         (
             "POST",
@@ -205,7 +230,19 @@ def test_bad_requests_get_a_specific_4xx_and_a_log_line(
     )
 
 
-ROUTES = ["users", "groups", "bots", "say", "notice", "post", "replay", "fault", "fault/clear"]
+ROUTES = [
+    "users",
+    "groups",
+    "bots",
+    "say",
+    "notice",
+    "post",
+    "replay",
+    "fault",
+    "fault/clear",
+    "recall",
+    "click",
+]
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
@@ -225,6 +262,11 @@ FIELDS = st.sampled_from(
         "duration",
         "queue",
         "message_id",
+        "message",
+        "entry",
+        "button_id",
+        "data",
+        "label",
         "api",
         "status",
         "times",
@@ -304,7 +346,9 @@ def test_a_private_onebot_ping_streams_its_chat_and_trace_live(console_stack: St
         s for s in handled["steps"] if s["data"].get("function") == "OnebotPrivateMessageFunction"
     )
     assert invocation["data"]["rule"] == "OnebotPrivateMessageFunctionBus"
-    assert "private message" in [json.loads(line)["message"] for line in invocation["data"]["logs"]]
+    assert "private message; command /ping" in [
+        json.loads(line)["message"] for line in invocation["data"]["logs"]
+    ]
 
 
 def test_the_trace_of_a_join_shows_the_group_row_before_and_after(console_stack: Stack) -> None:
@@ -476,3 +520,116 @@ def test_a_qq_group_without_the_bot_gets_nothing_delivered(console_stack: Stack)
 
     ok(console_stack, "/console/api/notice", {**join, "kind": "leave"})
     assert ok(console_stack, "/console/api/say", say)["status"] == "not_delivered"
+
+
+def _joined_qq_group(stack: Stack, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A QQ user and a group the bot was added to (so it answers there)."""
+    user = ok(stack, "/console/api/users", {"protocol": "qq", "name": name})
+    group = ok(stack, "/console/api/groups", {"protocol": "qq", "name": f"{name}'s group"})
+    ok(
+        stack,
+        "/console/api/notice",
+        {"bot": "qq:102000001", "group": group["id"], "kind": "join", "user": user["id"]},
+    )
+    return user, group
+
+
+def test_a_click_is_an_interaction_create_acknowledged_and_answered(console_stack: Stack) -> None:
+    """A callback button's click goes through the QQ webhook ingress, signed, as INTERACTION_CREATE:
+    the bot acknowledges it (PUT /interactions/{id}) and runs the button's data as the command."""
+    user, group = _joined_qq_group(console_stack, "Quinn")
+    click = {
+        "bot": "qq:102000001",
+        "user": user["id"],
+        "group": group["id"],
+        "button_id": "ping",
+        "data": "/ping",
+    }
+    clicked = ok(console_stack, "/console/api/click", click)
+    assert clicked["status"] == "delivered" and clicked["note"] == "ingress 200", clicked
+    assert clicked["event_id"].startswith("INTERACTION_CREATE:")
+    console_stack.trace(clicked["event_id"])  # settled: every action has its result
+    shown = call(console_stack, "GET", f"/console/api/trace/{quote(clicked['event_id'])}")[1]
+    actions = shown["trace"]["actions"]
+    outcomes = {a["detail_type"]: (a.get("result") or {}).get("outcome") for a in actions}
+    assert outcomes == {"qq.ack_interaction": "sent", "qq.group_message": "sent"}, actions
+    payload = shown["payload"]
+    assert payload["d"]["group_member_openid"] == user["id"] and payload["d"]["scene"] == "group"
+    assert payload["d"]["data"]["resolved"] == {"button_data": "/ping", "button_id": "ping"}
+    acks = [r for r in console_stack.fake("qq") if r["method"] == "PUT"]
+    assert any(r["path"] == f"/interactions/{payload['d']['id']}" for r in acks), acks
+    key = f"qq:102000001:group:{group['id']}"
+    wait(
+        lambda: [e for e in chat(console_stack, key) if e["text"] == "pong" and e["status"] == "sent"], "pong"
+    )
+
+
+def test_a_recall_marks_the_message_on_both_platforms(console_stack: Stack) -> None:
+    """The bot takes a message back (QQ recall: DELETE; OneBot delete_msg): the entry is marked."""
+    _, group = _joined_qq_group(console_stack, "Rita")
+    ok(console_stack, "/console/api/post", {"bot": "qq:102000001", "group": group["id"], "text": "oops"})
+    key = f"qq:102000001:group:{group['id']}"
+    sent = wait(
+        lambda: [e for e in chat(console_stack, key) if e["text"] == "oops" and e["message_id"]], "the post"
+    )[0]
+    ok(console_stack, "/console/api/recall", {"bot": "qq:102000001", "entry": sent["id"]})
+    wait(
+        lambda: [e for e in chat(console_stack, key) if e["id"] == sent["id"] and e["recalled"]], "the recall"
+    )
+    deletes = [r for r in console_stack.fake("qq") if r["method"] == "DELETE"]
+    assert any(r["path"] == f"/v2/groups/{group['id']}/messages/{sent['message_id']}" for r in deletes)
+
+    friend = ok(console_stack, "/console/api/users", {"protocol": "onebot", "name": "Sol"})
+    ok(console_stack, "/console/api/post", {"bot": "onebot:123456789", "user": friend["id"], "text": "oops"})
+    key = f"onebot:123456789:user:{friend['id']}"
+    sent = wait(
+        lambda: [e for e in chat(console_stack, key) if e["text"] == "oops" and e["message_id"]], "the post"
+    )[0]
+    ok(console_stack, "/console/api/recall", {"bot": "onebot:123456789", "entry": sent["id"]})
+    wait(
+        lambda: [e for e in chat(console_stack, key) if e["id"] == sent["id"] and e["recalled"]], "the recall"
+    )
+    deleted = [r["body"] for r in console_stack.fake("onebot") if r["path"] == "/delete_msg"]
+    assert {"message_id": int(sent["message_id"])} in deleted or {"message_id": sent["message_id"]} in deleted
+
+
+def test_schedules_and_bot_data_are_what_the_cli_prints(console_stack: Stack) -> None:
+    """The Schedules and Bot data tabs read what `qqbus schedules` and `qqbus data` print."""
+    from qqbus.bot_data import BotData
+    from qqbus_dev.data_view import report
+    from qqbus_dev.scheduler_clock import pending
+
+    user, group = _joined_qq_group(console_stack, "Tess")
+    say = {"bot": "qq:102000001", "user": user["id"], "group": group["id"], "text": "/remind 2h stretch"}
+    ok(console_stack, "/console/api/say", say)
+    ok(console_stack, "/console/api/say", {**say, "text": "/guess"})
+    listed = wait(
+        lambda: (
+            (got := call(console_stack, "GET", "/console/api/schedules")[1])
+            and [r for r in got["once"] if r["chat"] == group["id"]]
+            and got
+        ),
+        "the reminder",
+    )
+    mine = next(r for r in listed["once"] if r["chat"] == group["id"])
+    assert (
+        mine["step"] == "remind.fire"
+        and mine["data"] == {"text": "stretch"}
+        and mine["bot_id"] == "102000001"
+    )
+    assert [r["expression"] for r in listed["recurring"] if r["step"] == "heartbeat"] == ["rate(1 hour)"]
+    assert sorted(listed["once"] + listed["recurring"], key=str) == sorted(
+        pending(console_stack.client("scheduler")), key=str
+    )
+
+    dynamodb = console_stack.client("dynamodb")
+    table = next(n for n in dynamodb.list_tables()["TableNames"] if n.endswith("-bot-data"))
+    shown = wait(
+        lambda: (
+            (got := call(console_stack, "GET", "/console/api/data")[1])
+            and [c for c in got["conversations"] if c["chat"] == f"group:{group['id']}"]
+            and got
+        ),
+        "the /guess conversation",
+    )
+    assert shown == {"table": table, **json.loads(report(BotData(table, dynamodb), as_json=True))}

@@ -133,3 +133,29 @@ def test_every_notice_has_a_button_label_and_a_chat_line() -> None:
     assert all(n.label and n.done for n in NOTICES)
     with pytest.raises(ValueError, match="no OneBot notice 'reject'"):
         payloads.onebot_group_notice("reject", self_id=1, group_id=2, operator_id=3, now=NOW)
+
+
+@pytest.mark.parametrize("group_id", ["G" * 32, None])
+def test_a_click_is_the_interaction_create_qq_pushes(group_id: str | None) -> None:
+    payload = payloads.qq_interaction(
+        appid="102000001", group_id=group_id, user_id="U" * 32, button_id="ping", button_data="/ping", now=NOW
+    )
+    event = parsed(payload)
+    assert type(event).__name__ == "InteractionCreate"
+    assert event.d.button_data == "/ping" and event.addressed_text == "/ping"
+    chat = event.chat()
+    assert chat is not None and chat.group_id == group_id and chat.user_id == "U" * 32
+    assert event.d.id != payload["id"]  # what is acknowledged is d.id, not the envelope's id
+
+
+def test_the_message_id_a_quote_or_a_recall_names() -> None:
+    qq = payloads.qq_c2c_message(user_id="U" * 32, text="hi", now=NOW)
+    ob = payloads.onebot_private_message(
+        self_id=1, user_id=2, nickname="n", text="hi", now=NOW, message_id=-5
+    )
+    assert payloads.message_id_of(qq) == qq["d"]["id"]
+    assert payloads.message_id_of(ob) == "-5"
+    assert (
+        payloads.message_id_of(payloads.qq_group_notice("join", group_id="G", operator_id="U", now=NOW))
+        is None
+    )

@@ -16,10 +16,13 @@ import uuid
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from qqbus.actions import ACTION_SOURCE, Outbox
+from qqbus.actions import ACTION_SOURCE, Action, Outbox, Target
+from qqbus.bot_data import BotData
+from qqbus.events.message import Segment
 from qqbus.events.qq import SOURCE as QQ_SOURCE
 
 from qqbus_dev.console.feed import Feed
+from qqbus_dev.console.payloads import message_id_of
 from qqbus_dev.console.queues import FailureQueues
 from qqbus_dev.console.sandbox import (
     Bot,
@@ -31,7 +34,9 @@ from qqbus_dev.console.sandbox import (
     describe_payload,
 )
 from qqbus_dev.console.tables import item_to_row, render, scan
+from qqbus_dev.data_view import report
 from qqbus_dev.functions import DEV_QQ_APPID
+from qqbus_dev.scheduler_clock import pending
 from qqbus_dev.trace import EventTrace, Step
 
 if TYPE_CHECKING:
@@ -44,6 +49,10 @@ if TYPE_CHECKING:
 DEFAULT_ONEBOT_BOT = "123456789"
 #: Tables that are the machinery's own ledgers, not state a bot developer reads.
 INTERNAL_TABLES = ("IdempotencyTable", "ActionsTable")
+#: Tables the State tab leaves to a tab of their own (Bot data: ``qqbus data``'s view of it).
+OWN_TAB_TABLES = ("BotDataTable",)
+#: OneBot notices that take a message back (``message_id`` names it).
+RECALL_NOTICES = ("group_recall", "friend_recall")
 #: Bus events kept for the detail view.
 KEEP_EVENTS = 2000
 #: QQ events that say the bot is (True) or is no longer (False) in the event's group.
@@ -96,6 +105,7 @@ class Console:
         self.feed = Feed()
         self.dynamodb = boto3.client("dynamodb")
         self.events = boto3.client("events")
+        self.scheduler = boto3.client("scheduler")
         self.queues = FailureQueues(
             stack.template, dict(stack.queue_urls), boto3.client("sqs"), self.events, stack.bus_name
         )
@@ -143,6 +153,7 @@ class Console:
         if known or self.sandbox.entry(f"event:{event_id}") is not None:
             return
         detail = event.get("detail") or {}
+        self._track_recall(detail)
         said = describe_payload(detail.get("payload") or {})
         if said is None or not said["user_id"]:
             return  # only messages from outside the sandbox (relay, `qqbus send`) join the chat
@@ -155,9 +166,32 @@ class Console:
         key = conversation_key(bot_key, group_id=said["group_id"], user_id=said["user_id"])
         name = said["name"] or self.sandbox.person(said["protocol"], said["user_id"]).name
         note = f"via {detail.get('transport', '?')}"
+        payload = detail.get("payload") or {}
+        segments = payload.get("message")
         self.sandbox.record(
-            Entry(f"event:{event_id}", key, "user", said["text"], name, "delivered", note, event_id)
+            Entry(
+                f"event:{event_id}",
+                key,
+                "user",
+                said["text"],
+                name,
+                "delivered",
+                note,
+                event_id,
+                message=segments if isinstance(segments, list) else None,  # images and all, as sent
+                message_id=message_id_of(payload),
+            )
         )
+
+    def _track_recall(self, detail: dict[str, Any]) -> None:
+        """A OneBot recall notice (someone took a message back): the message is marked recalled."""
+        payload = detail.get("payload")
+        if not isinstance(payload, dict) or payload.get("notice_type") not in RECALL_NOTICES:
+            return
+        if payload.get("message_id") is not None:
+            who = payload.get("operator_id") or payload.get("user_id")
+            bot_key = f"onebot:{detail.get('bot_id')}"
+            self.sandbox.recalled(bot_key, str(payload["message_id"]), by=f"user {who}")
 
     def _track_membership(self, event: dict[str, Any]) -> None:
         """A QQ join, leave or group message (also from outside the sandbox) settles membership."""
@@ -266,9 +300,26 @@ class Console:
         tables = [
             render(logical_id, scan(self.dynamodb, name)) | {"table": name}
             for logical_id, name in self.stack.tables.items()
-            if logical_id not in INTERNAL_TABLES
+            if logical_id not in INTERNAL_TABLES + OWN_TAB_TABLES
         ]
         return {"tables": tables, "now": time.time(), "timezone": time.strftime("%Z")}
+
+    def schedules(self) -> dict[str, Any]:
+        """What ``qqbus schedules`` lists: one-time schedules (``due``) and recurring ones."""
+        rows = pending(self.scheduler)
+        return {
+            "once": [r for r in rows if r["due"] is not None],
+            "recurring": [r for r in rows if r["due"] is None],
+            "now": time.time(),
+        }
+
+    def bot_data(self) -> dict[str, Any]:
+        """What ``qqbus data --json`` prints: the bot's values and the conversations waiting."""
+        table = self.stack.tables.get("BotDataTable")
+        if table is None:
+            return {"table": None, "data": [], "conversations": []}
+        shown: dict[str, Any] = json.loads(report(BotData(table, self.dynamodb), as_json=True))
+        return {"table": table, **shown}
 
     def failures(self) -> dict[str, Any]:
         return {"queues": self.queues.listing(), "fakes": sorted(self.stack.fakes), "faults": self.faults()}
@@ -283,8 +334,11 @@ class Console:
         """Sign ``payload`` as its platform would and post it to the stack's own ingress."""
         return self.stack.submit(payload, qq_appid=bot.id if bot.protocol == "qq" else None, before=before)
 
-    def bot_posts(self, bot_key: str, text: str, *, group_id: str | None, user_id: str | None) -> str:
-        """The bot posts unprompted (as a scheduled job would): one action on the bus; its trace id."""
+    def bot_posts(
+        self, bot_key: str, message: str | list[Segment], *, group_id: str | None, user_id: str | None
+    ) -> str:
+        """The bot posts unprompted (as a scheduled job would): one action on the bus; its trace id.
+        ``message`` is text, or segments (markdown, a keyboard, media...: how they look here)."""
         bot = self.sandbox.bot(bot_key)
         if group_id is not None:
             self.sandbox.group(bot.protocol, group_id)
@@ -292,26 +346,57 @@ class Console:
             self.sandbox.person(bot.protocol, user_id)
         else:
             raise SandboxError("the bot posts to a group or a user: give one")
-        event_id = f"console:{uuid.uuid4()}"
-        outbox = Outbox(bot_id=bot.id, event_id=event_id, detail_type="console.bot_posts", function="console")
+        outbox = self._outbox(bot.id, "console.bot_posts")
         if group_id is not None:
-            action = outbox.send_group(bot.protocol, group_id, text)
+            action = outbox.send_group(bot.protocol, group_id, message)
         else:
-            action = outbox.send_private(bot.protocol, str(user_id), text)
+            action = outbox.send_private(bot.protocol, str(user_id), message)
         where = f"group {group_id}" if group_id is not None else f"user {user_id}"
-        line = f"** console: the bot posts unprompted to {where}: {json.dumps(text, ensure_ascii=False)}"
+        shown = message if isinstance(message, str) else action.text or f"{len(message)} segments"
+        line = f"** console: the bot posts unprompted to {where}: {json.dumps(shown, ensure_ascii=False)}"
+        return self._ask(outbox, action, line, {"text": shown})
+
+    def recall(self, bot_key: str, entry_id: str) -> str:
+        """The bot takes back a message of the chat (QQ ``recall``, OneBot ``delete_msg``), as a
+        handler would ask: one action on the bus; its trace id."""
+        bot = self.sandbox.bot(bot_key)
+        entry = self.sandbox.entry(entry_id)
+        if entry is None or not entry.conversation.startswith(f"{bot.key}:"):
+            raise SandboxError(f"no message {entry_id!r} in a chat of {bot.key}")
+        if not entry.message_id:
+            raise SandboxError("that message has no platform message id (not sent, or not a message)")
+        outbox = self._outbox(bot.id, "console.recall")
+        params = {"message_id": entry.message_id}
+        if bot.protocol == "qq":
+            place = entry.conversation.removeprefix(f"{bot.key}:")
+            kind, _, chat = place.partition(":")
+            target = Target(group_id=chat) if kind == "group" else Target(user_id=chat)
+            action = outbox.ask("qq", "recall", target=target, params=params)
+        else:
+            action = outbox.ask("onebot", "delete_msg", params=params)
+        line = f"** console: the bot recalls message {entry.message_id}"
+        return self._ask(outbox, action, line, {"message_id": entry.message_id})
+
+    def _outbox(self, bot_id: str, detail_type: str) -> Outbox:
+        """An outbox for what the console asks in the bot's name (its own event id: its trace)."""
+        return Outbox(
+            bot_id=bot_id, event_id=f"console:{uuid.uuid4()}", detail_type=detail_type, function="console"
+        )
+
+    def _ask(self, outbox: Outbox, action: Action, line: str, data: dict[str, Any]) -> str:
+        """Trace the console's request, show it in the chat, and put the action on the bus."""
         self.stack.trace.add(
-            event_id,
-            Step("console", line, data={"origin": "console", "text": text}),
-            detail_type="console.bot_posts",
+            outbox.event_id,
+            Step("console", line, data={"origin": "console", **data}),
+            detail_type=outbox.detail_type,
             source="qqbus.console",
-            bot_id=bot.id,
+            bot_id=outbox.bot_id,
         )
         self.sandbox.on_action(action.model_dump(mode="json", exclude_none=True), None)
         answer = self.events.put_events(Entries=outbox.entries(self.stack.bus_name))
         if answer.get("FailedEntryCount"):
             raise RuntimeError(f"the bus refused the action: {answer['Entries']}")
-        return event_id
+        return outbox.event_id
 
     def replay(self, queue: str, message_id: str) -> dict[str, Any]:
         info = self.queues.replay(queue, message_id)

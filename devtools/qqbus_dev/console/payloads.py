@@ -207,3 +207,43 @@ def onebot_group_notice(
         sub_type = "set" if kind == "admin" else "unset"
         return {**base, "notice_type": "group_admin", "sub_type": sub_type, "user_id": self_id}
     raise ValueError(f"no OneBot notice {kind!r}")
+
+
+def qq_interaction(
+    *, appid: str, group_id: str | None, user_id: str, button_id: str, button_data: str, now: float
+) -> dict[str, Any]:
+    """INTERACTION_CREATE: ``user_id`` clicked a callback button (in ``group_id``, else in C2C).
+
+    The shape QQ pushes (``events/qq_interaction_create.json``): ``d.id`` is what the bot
+    acknowledges, ``d.data.resolved`` carries the button's id and data; a group click names the
+    group and the member, a C2C one the user."""
+    where: dict[str, Any] = (
+        {"chat_type": 1, "scene": "group", "group_openid": group_id, "group_member_openid": user_id}
+        if group_id is not None
+        else {"chat_type": 2, "scene": "c2c", "user_openid": user_id}
+    )
+    return {
+        "op": 0,
+        "t": "INTERACTION_CREATE",
+        "id": f"INTERACTION_CREATE:{uuid.uuid4()}",
+        "d": {
+            "application_id": appid,
+            **where,
+            "data": {"resolved": {"button_data": button_data, "button_id": button_id}, "type": 11},
+            "id": str(uuid.uuid4()),
+            "timestamp": _rfc3339(now),
+            "type": 11,
+            "version": 1,
+        },
+    }
+
+
+def message_id_of(payload: dict[str, Any]) -> str | None:
+    """The platform's id of a message payload (QQ ``d.id``, OneBot ``message_id``): what a quote
+    (``reply`` segment) or a recall names."""
+    if payload.get("post_type") == "message" and payload.get("message_id") is not None:
+        return str(payload["message_id"])
+    d = payload.get("d")
+    if isinstance(d, dict) and str(payload.get("t", "")).endswith("MESSAGE_CREATE") and d.get("id"):
+        return str(d["id"])
+    return None

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from qqbus.events.message import Segment
 from qqbus.events.registry import error_summary
 
 from qqbus_dev.console.queues import NotFound
@@ -40,7 +41,9 @@ SECURITY_HEADERS = {
     "referrer-policy": "no-referrer",
     "x-frame-options": "DENY",
     "content-security-policy": (
-        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+        # A bot's images and media are often URLs of other hosts (QQ fetches them too): shown.
+        "default-src 'self'; img-src 'self' data: http: https:; media-src 'self' data: http: https:; "
+        "frame-ancestors 'none'; "
         "base-uri 'none'; form-action 'self'"
     ),
     "cache-control": "no-store",
@@ -89,13 +92,32 @@ class BotPost(_Request):
     bot: str = Id
     group: str | None = Field(default=None, min_length=1, max_length=200)
     user: str | None = Field(default=None, min_length=1, max_length=200)
-    text: str = Text
+    text: str | None = Field(default=None, min_length=1, max_length=2000)
+    message: list[Segment] | None = Field(
+        default=None, min_length=1, max_length=20, description="segments, to see how rich ones look"
+    )
 
     @model_validator(mode="after")
     def _one_place(self) -> BotPost:
         if (self.group is None) == (self.user is None):
             raise ValueError("give exactly one of group and user")
+        if (self.text is None) == (self.message is None):
+            raise ValueError("give exactly one of text and message")
         return self
+
+
+class Recall(_Request):
+    bot: str = Id
+    entry: str = Id
+
+
+class Click(_Request):
+    bot: str = Id
+    user: str = Id
+    group: str | None = Field(default=None, min_length=1, max_length=200)
+    button_id: str = Field(default="", max_length=200)
+    data: str = Field(max_length=2000, description="the button's action.data")
+    label: str = Field(default="", max_length=200)
 
 
 class Replay(_Request):
@@ -179,6 +201,8 @@ ROUTE_MODELS: dict[str, type[_Request]] = {
     "say": Say,
     "notice": Notice,
     "post": BotPost,
+    "recall": Recall,
+    "click": Click,
     "replay": Replay,
     "fault": Fault,
     "fault/clear": ClearFaults,
@@ -194,7 +218,15 @@ def _actions(console: Console) -> dict[str, Callable[[Any], Any]]:
         "bots": lambda r: sandbox.add_bot(r.protocol, r.id),
         "say": lambda r: sandbox.say(r.bot, r.user, r.text, group_id=r.group, mention=r.mention),
         "notice": lambda r: sandbox.notice(r.bot, r.group, r.kind, operator_id=r.user, duration=r.duration),
-        "post": lambda r: {"event_id": console.bot_posts(r.bot, r.text, group_id=r.group, user_id=r.user)},
+        "post": lambda r: {
+            "event_id": console.bot_posts(
+                r.bot, r.text if r.message is None else r.message, group_id=r.group, user_id=r.user
+            )
+        },
+        "recall": lambda r: {"event_id": console.recall(r.bot, r.entry)},
+        "click": lambda r: sandbox.click(
+            r.bot, r.user, group_id=r.group, button_id=r.button_id, data=r.data, label=r.label or r.data
+        ),
         "replay": lambda r: console.replay(r.queue, r.message_id),
         "fault": lambda r: console.fault(r.api, r.status, r.times, r.kind),
         "fault/clear": lambda r: console.clear_faults(r.api),
@@ -231,6 +263,10 @@ def _get(console: Console, request: BaseHTTPRequestHandler, path: str, query: di
         _json(request, 200, console.state())
     elif path == "/console/api/failures":
         _json(request, 200, console.failures())
+    elif path == "/console/api/schedules":
+        _json(request, 200, console.schedules())
+    elif path == "/console/api/data":
+        _json(request, 200, console.bot_data())
     elif path.startswith("/console/api/trace/"):
         found = console.event(unquote(path.removeprefix("/console/api/trace/")))
         if found is None:

@@ -66,6 +66,9 @@ class Entry:
     event_id: str | None = None
     action_id: str | None = None
     at: float = field(default_factory=time.time)
+    message: list[dict[str, Any]] | None = None  # the segments, for the page to render rich parts
+    message_id: str | None = None  # the platform's id: what a quote or a recall names
+    recalled: bool = False
 
 
 def conversation_key(bot: Bot | str, *, group_id: str | None = None, user_id: str | None = None) -> str:
@@ -106,6 +109,7 @@ class Sandbox:
         self._groups: dict[tuple[str, str], Group] = {}
         self._conversations: dict[str, OrderedDict[str, Entry]] = {}
         self._entry_at: dict[str, str] = {}  # entry id -> conversation
+        self._by_message: dict[tuple[str, str], str] = {}  # (bot key, platform message id) -> entry id
         self._numbers = itertools.count(1)
         self._lock = threading.RLock()
 
@@ -238,6 +242,7 @@ class Sandbox:
             entries = self._conversations.setdefault(entry.conversation, OrderedDict())
             entries[entry.id] = entry
             self._entry_at[entry.id] = entry.conversation
+            self._index(entry)
             while len(entries) > MAX_ENTRIES:
                 dropped, _ = entries.popitem(last=False)
                 self._entry_at.pop(dropped, None)
@@ -256,7 +261,28 @@ class Sandbox:
                 return
             for name, value in changes.items():
                 setattr(found, name, value)
+            self._index(found)
         self._publish("chat", asdict(found))
+
+    def _index(self, entry: Entry) -> None:
+        """Remember which entry holds a platform message id (the caller holds the lock)."""
+        if entry.message_id:
+            bot_key = entry.conversation.split(":group:")[0].split(":user:")[0]
+            self._by_message[(bot_key, entry.message_id)] = entry.id
+
+    def by_message(self, bot_key: str, message_id: str) -> Entry | None:
+        """The entry of the platform message ``message_id`` the bot ``bot_key`` sent or received."""
+        with self._lock:
+            entry_id = self._by_message.get((bot_key, str(message_id)))
+            return self.entry(entry_id) if entry_id else None
+
+    def recalled(self, bot_key: str, message_id: str, *, by: str) -> bool:
+        """The message ``message_id`` was recalled (``by`` says who): its entry is marked."""
+        found = self.by_message(bot_key, message_id)
+        if found is None:
+            return False
+        self.update(found.id, recalled=True, note=f"recalled by {by}")
+        return True
 
     def conversations(self) -> dict[str, list[dict[str, Any]]]:
         with self._lock:
@@ -268,16 +294,22 @@ class Sandbox:
         """The bot asked for ``action`` (and, when given, got ``result``): its line in the chat."""
         target = action.get("target") or {}
         if action.get("protocol") not in ("qq", "onebot") or not (
-            target.get("group_id") or target.get("user_id")
+            target.get("group_id") or target.get("user_id") or is_recall(action)
         ):
             return  # an action with no conversation (e.g. a OneBot call without a target)
         bot_key = f"{action['protocol']}:{action.get('bot_id')}"
+        if is_recall(action):
+            self._on_recall(bot_key, action, result)
+            return
         key = conversation_key(bot_key, group_id=target.get("group_id"), user_id=target.get("user_id"))
         entry_id = f"action:{action.get('action_id')}"
         existing = self.entry(entry_id)
         text = message_text(action.get("message")) or f"[{action.get('action')}]"
         status, note = "asked", ""
+        message = action.get("message") if isinstance(action.get("message"), list) else None
+        message_id = None
         if result is not None:
+            message_id = result.get("platform_message_id")
             status = str(result.get("outcome") or "sent")
             if status == "sent":
                 note = ", ".join(str(v) for v in (result.get("mode"), _seq(result)) if v)
@@ -286,7 +318,10 @@ class Sandbox:
                 if result.get("message"):
                     note += f" ({result['message']})"
         if existing is not None:
-            self.update(entry_id, status=status, note=note, text=text)
+            changes = {"status": status, "note": note, "text": text, "message": message}
+            if message_id and not existing.recalled:
+                changes["message_id"] = str(message_id)
+            self.update(entry_id, **changes)
             return
         self.record(
             Entry(
@@ -299,8 +334,33 @@ class Sandbox:
                 note=note,
                 event_id=(action.get("origin") or {}).get("event_id"),
                 action_id=action.get("action_id"),
+                message=message,
+                message_id=None if message_id is None else str(message_id),
             )
         )
+
+    def _on_recall(self, bot_key: str, action: dict[str, Any], result: dict[str, Any] | None) -> None:
+        """A recall the bot asked for: once the platform took it, the message is marked recalled;
+        a refused or failed one says so beside the message (a system line if it is not shown)."""
+        if result is None:
+            return
+        message_id = str((action.get("params") or {}).get("message_id"))
+        outcome = str(result.get("outcome") or "sent")
+        if outcome == "sent":
+            if self.recalled(bot_key, message_id, by="the bot"):
+                return
+            said = f"the bot recalled message {message_id} (not in the sandbox's chats)"
+        else:
+            said = f"the bot's recall of message {message_id} was {outcome}: {result.get('reason') or ''}"
+            found = self.by_message(bot_key, message_id)
+            if found is not None:
+                self.update(found.id, note=said)
+                return
+        target = action.get("target") or {}
+        if not (target.get("group_id") or target.get("user_id")):
+            return  # a OneBot delete_msg names no chat: nowhere else to say it
+        key = conversation_key(bot_key, group_id=target.get("group_id"), user_id=target.get("user_id"))
+        self.record(Entry(f"action:{action.get('action_id')}", key, "system", said, status=outcome))
 
     # --- talking ------------------------------------------------------------------------------
 
@@ -346,7 +406,35 @@ class Sandbox:
             payload = payloads.onebot_private_message(
                 self_id=int(bot.id), user_id=int(person.id), nickname=person.name, text=text, now=now
             )
-        return self._deliver(bot, payload, Entry("", key, "user", shown, person.name))
+        said = Entry("", key, "user", shown, person.name, message_id=payloads.message_id_of(payload))
+        return self._deliver(bot, payload, said)
+
+    def click(
+        self, bot_key: str, user_id: str, *, group_id: str | None, button_id: str, data: str, label: str
+    ) -> Entry:
+        """``user_id`` clicks a callback button of the bot's keyboard: the INTERACTION_CREATE a QQ
+        client makes QQ push (only QQ has keyboards), through the same ingress as a message."""
+        bot = self.bot(bot_key)
+        if bot.protocol != "qq":
+            raise SandboxError("keyboards are QQ's: a OneBot bot has no buttons to click")
+        person = self.person(bot.protocol, user_id)
+        group = self.group(bot.protocol, group_id) if group_id is not None else None
+        key = conversation_key(bot, group_id=group.id if group else None, user_id=person.id)
+        said = f"{person.name} clicked the button {label!r}"
+        if group is not None and not self.is_member(bot.key, group.id):
+            note = "the bot is not in this group (QQ delivers nothing there)"
+            return self.record(
+                Entry(f"local:{time.time_ns()}", key, "system", said, "", "not_delivered", note)
+            )
+        payload = payloads.qq_interaction(
+            appid=bot.id,
+            group_id=group.id if group else None,
+            user_id=person.id,
+            button_id=button_id,
+            button_data=data,
+            now=time.time(),
+        )
+        return self._deliver(bot, payload, Entry("", key, "system", said))
 
     def notice(
         self, bot_key: str, group_id: str, kind: str, *, operator_id: str, duration: int = 600
@@ -394,6 +482,14 @@ class Sandbox:
         return entry
 
 
+#: The actions that take a message back: QQ ``recall`` and OneBot ``delete_msg``.
+RECALLS = {("qq", "recall"), ("onebot", "delete_msg")}
+
+
+def is_recall(action: dict[str, Any]) -> bool:
+    return (action.get("protocol"), action.get("action")) in RECALLS
+
+
 def _seq(result: dict[str, Any]) -> str:
     return f"msg_seq {result['msg_seq']}" if result.get("msg_seq") is not None else ""
 
@@ -411,6 +507,8 @@ def message_text(message: Any) -> str:
             parts.append(str(data.get("text", "")))
         elif kind == "at":
             parts.append(f"@{data.get('qq')}")
+        elif kind == "markdown" and isinstance(data.get("content"), str):
+            parts.append(data["content"])  # the words a terminal line or a search needs
         elif kind != "reply":
             parts.append(f"[{kind}]")
     return "".join(parts)

@@ -12,6 +12,7 @@ const S = {
   as: {},                   // protocol -> who speaks in groups, when picked (else the newest user)
   faults: {},               // fake API -> faults injected and not answered yet
   open: new Set(),          // trace rows shown in full
+  clicked: new Set(),       // "<entry id>/<button id>": shown with the button's visited_label
   tab: "trace",
   stale: {state: true, failures: true},
 };
@@ -168,14 +169,57 @@ function renderConversation() {
   renderMessages();
 }
 
+// What a rendered message needs from the page: names, the messages it quotes, and what its
+// buttons do (a callback button is an INTERACTION_CREATE, a command one fills the input box).
+function messageContext(entry, entries) {
+  return {
+    name: (id) => personName(id),
+    quoted: (id) => entries.find((x) => x.message_id === id) || null,
+    clicked: (b) => S.clicked.has(`${entry.id}/${b.id}`),
+    callback: (b) => clickButton(entry, b),
+    command: (text, enter) => {
+      $("text").value = text;
+      $("text").focus();
+      if (enter && !$("send").disabled) $("compose").requestSubmit();
+    },
+  };
+}
+
+async function clickButton(entry, b) {
+  if (!S.conv) return;
+  const inGroup = S.conv.kind === "group";
+  const user = inGroup ? $("as-user").value : S.conv.id;
+  if (!user) { flash("Add a user first: someone has to click it."); return; }
+  const label = (b.render_data || {}).label || b.id || "";
+  const body = {bot: S.bot, user, group: inGroup ? S.conv.id : null, button_id: String(b.id || ""), data: String((b.action || {}).data || ""), label};
+  if (await post("/console/api/click", body, "click the button")) {
+    S.clicked.add(`${entry.id}/${b.id}`);
+    renderMessages();
+  }
+}
+
+async function recall(entry) {
+  await post("/console/api/recall", {bot: S.bot, entry: entry.id}, "recall the message");
+}
+
+function messageBody(e, entries) {
+  if (e.message && Rich.isRich(e.message)) return Rich.render(e.message, messageContext(e, entries));
+  return h("span", {class: "text", text: e.text});
+}
+
 function renderMessages() {
   const entries = [...((S.conversations.get(convKey()) || new Map()).values())].sort((a, b) => a.at - b.at);
   $("messages").replaceChildren(...entries.map((e) => {
     const meta = [clock(e.at), e.status.replace("_", " "), e.note].filter(Boolean).join(" · ");
-    return h("li", {class: `msg ${e.who} ${e.status}`, "data-status": e.status},
+    const recallable = e.who === "bot" && e.status === "sent" && e.message_id && !e.recalled;
+    return h("li", {class: `msg ${e.who} ${e.status}${e.recalled ? " recalled" : ""}`, "data-status": e.status,
+      "data-recalled": e.recalled ? "true" : null, "data-message-id": e.message_id || null},
       e.who === "system" ? null : h("span", {class: "who", text: e.who === "bot" ? "bot" : e.name}),
-      h("span", {class: "text", text: e.text}),
-      h("span", {class: "meta", text: meta}));
+      e.recalled ? h("span", {class: "recalled-badge", text: "recalled"}) : null,
+      messageBody(e, entries),
+      h("span", {class: "meta", text: meta},
+        recallable ? h("button", {type: "button", class: "link-button", "aria-label": `Recall the bot's message "${e.text.slice(0, 40)}"`,
+          onclick: () => recall(e)}, "Recall") : null));
   }));
   const list = $("messages");
   list.lastElementChild && list.lastElementChild.scrollIntoView({block: "nearest"});
@@ -195,8 +239,8 @@ function chip(text, tone, title) {
 }
 
 function actionText(action) {
-  const parts = (action.message || []).map((s) => (s.type === "text" ? s.data.text : s.type === "at" ? `@${s.data.qq}` : `[${s.type}]`));
-  return parts.join("");
+  const text = Rich.plain(action.message || []);
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }
 
 function traceChips(t) {
@@ -328,15 +372,16 @@ async function loadTrace(id, item) {
 
 // --- state and failures -------------------------------------------------------------------
 
-let stateTimer = null;
-let failureTimer = null;
+const TABS = ["trace", "state", "schedules", "data", "failures"];
+const timers = {};
 
+// Read a tab's data again soon (once for a burst of news); the failures always (their count
+// shows on the tab), the others only while they are shown.
 function later(kind) {
   S.stale[kind] = true;
-  if (kind === "failures") { clearTimeout(failureTimer); failureTimer = setTimeout(loadFailures, 250); return; }
-  if (S.tab !== kind) return;
-  clearTimeout(stateTimer);
-  stateTimer = setTimeout(loadState, 250);
+  if (kind !== "failures" && S.tab !== kind) return;
+  clearTimeout(timers[kind]);
+  timers[kind] = setTimeout(LOADERS[kind], 250);
 }
 
 // Row key -> {values: {column: JSON}, changed: {column: when}}: a field stays highlighted for a
@@ -433,15 +478,88 @@ async function replay(queue, messageId) {
 
 function selectTab(name) {
   S.tab = name;
-  for (const tab of ["trace", "state", "failures"]) {
+  for (const tab of TABS) {
     const button = $(`tab-${tab}`);
     button.setAttribute("aria-selected", tab === name ? "true" : "false");
     button.tabIndex = tab === name ? 0 : -1;
     $(`panel-${tab}`).hidden = tab !== name;
   }
-  if (name === "state") loadState();
-  if (name === "failures") loadFailures();
+  if (LOADERS[name]) LOADERS[name]();
 }
+
+// --- schedules and the bot's own data (what `qqbus schedules` and `qqbus data` print) ------------
+
+// "in 59 min" / "3 s ago": how far a time is from now.
+function fromNow(ms) {
+  const s = Math.round((ms - Date.now()) / 1000);
+  const n = Math.abs(s);
+  const text = n < 90 ? `${n} s` : n < 5400 ? `${Math.round(n / 60)} min` : n < 172800 ? `${Math.round(n / 3600)} h` : `${Math.round(n / 86400)} d`;
+  return s >= 0 ? `in ${text}` : `${text} ago`;
+}
+
+// A chat id with the sandbox's name for it, when it has one.
+function chatName(chat) {
+  if (!chat) return "-";
+  const id = String(chat).replace(/^(group|user):/, ""); // conversations key chats as group:<id>
+  const group = S.groups.find((g) => g.id === id);
+  const person = S.people.find((p) => p.id === id);
+  return group ? `${group.name} (group ${id})` : person ? `${person.name} (user ${id})` : id;
+}
+
+function fieldList(pairs) {
+  return h("dl", {}, pairs.filter(([, v]) => v !== null && v !== undefined && v !== "").map(([k, v]) =>
+    [h("dt", {text: k}), h("dd", {"data-col": k}, v)]).flat());
+}
+
+function scheduleCard(r) {
+  const due = r.due ? new Date(r.due) : null;
+  const when = due ? h("span", {}, due.toLocaleString(), h("span", {class: "note", text: fromNow(due.getTime())})) : r.expression;
+  return h("article", {class: "row-card", "data-name": r.name},
+    h("h4", {text: r.step || r.name}),
+    fieldList([[due ? "due" : "runs", when], ["chat", r.chat ? chatName(r.chat) : null], ["bot", r.bot_id],
+      ["data", Object.keys(r.data || {}).length ? JSON.stringify(r.data) : null], ["schedule", `${r.group}/${r.name}`], ["state", r.state]]));
+}
+
+function section(title, rows, empty, draw, attrs) {
+  return h("section", {class: "listing", ...attrs}, h("h3", {text: `${title} · ${rows.length}`}),
+    rows.length ? h("div", {class: "rows"}, rows.map(draw)) : h("p", {class: "muted small", text: empty}));
+}
+
+async function loadSchedules() {
+  S.stale.schedules = false;
+  let data;
+  try { data = await getJSON("/console/api/schedules"); } catch (err) { flash(`Could not read the schedules: ${err.message}`); return; }
+  $("schedules").replaceChildren(
+    section("Pending one-time schedules", data.once, "None: /remind 10m something makes one.", scheduleCard, {"data-kind": "once"}),
+    section("Recurring schedules", data.recurring, "None in the template.", scheduleCard, {"data-kind": "recurring"}));
+}
+
+function table(columns, rows, attrs) {
+  return h("div", {class: "table-wrap"}, h("table", attrs || {},
+    h("tr", {}, columns.map((c) => h("th", {text: c}))),
+    rows.map((row) => h("tr", {}, columns.map((c) => h("td", {"data-col": c}, row[c]))))));
+}
+
+const epochText = (seconds) => (seconds ? `${new Date(seconds * 1000).toLocaleString()} (${fromNow(seconds * 1000)})` : "-");
+
+async function loadData() {
+  S.stale.data = false;
+  let data;
+  try { data = await getJSON("/console/api/data"); } catch (err) { flash(`Could not read the bot data: ${err.message}`); return; }
+  const values = data.data.map((i) => ({bot_id: i.bot_id, scope: i.scope, name: i.name,
+    value: typeof i.value === "string" ? i.value : JSON.stringify(i.value), expires: i.expires_at ? epochText(i.expires_at) : "-"}));
+  const waits = data.conversations.map((c) => ({bot_id: c.bot_id, chat: chatName(c.chat), user: chatName(c.user_id),
+    step: c.step, turns: String(c.turns), status: c.status, deadline: epochText(c.deadline)}));
+  const none = (rows, text) => (rows.length ? null : h("p", {class: "muted small", text}));
+  $("bot-data").replaceChildren(
+    h("p", {class: "muted small", text: data.table ? `The bot data table ${data.table}, as qqbus data shows it.` : "This stack has no bot data table."}),
+    h("section", {class: "listing", "data-kind": "values"}, h("h3", {text: `Values · ${values.length}`}),
+      values.length ? table(["bot_id", "scope", "name", "value", "expires"], values) : none(values, "No values stored.")),
+    h("section", {class: "listing", "data-kind": "conversations"}, h("h3", {text: `Active conversations · ${waits.length}`}),
+      waits.length ? table(["bot_id", "chat", "user", "step", "turns", "status", "deadline"], waits) : none(waits, "Nobody is in a conversation (/guess starts one).")));
+}
+
+const LOADERS = {state: loadState, schedules: loadSchedules, data: loadData, failures: loadFailures};
 
 // --- the live feed ------------------------------------------------------------------------
 
@@ -456,7 +574,7 @@ function applySnapshot(snap) {
   S.traces = new Map();
   for (const t of snap.traces) upsertTrace(t);
   later("failures");
-  if (S.tab === "state") loadState();
+  if (S.tab !== "trace" && S.tab !== "failures") LOADERS[S.tab]();
 }
 
 let source = null;
@@ -468,7 +586,7 @@ function connect() {
   source.onopen = () => { live.textContent = "live"; live.classList.add("on"); };
   source.onerror = () => { live.textContent = "reconnecting…"; live.classList.remove("on"); };
   const on = (kind, fn) => source.addEventListener(kind, (e) => { S.feedId = Number(e.lastEventId) || S.feedId; fn(JSON.parse(e.data)); });
-  on("trace", upsertTrace);
+  on("trace", (t) => { upsertTrace(t); later("schedules"); later("data"); });
   on("chat", upsertEntry);
   on("sandbox", applyEntities);
   on("state", () => later("state"));
@@ -537,7 +655,7 @@ function wire() {
     const done = await post("/console/api/fault/clear", {}, "clear the faults");
     if (done) renderFaults(done.faults);
   });
-  const tabs = ["trace", "state", "failures"];
+  const tabs = TABS;
   for (const name of tabs) {
     const tab = $(`tab-${name}`);
     tab.addEventListener("click", () => selectTab(name));
