@@ -110,7 +110,8 @@ def test_qqbus_data_shows_the_conversation_and_values(
 
 
 def test_the_console_shows_the_bot_data_table(stack: Stack) -> None:
+    """The console's Bot data tab (what `qqbus data` prints) lists the /guess wait."""
     say(stack, "onebot_private", "/guess", PLAYER)
-    (table,) = [t for t in stack.get("/console/api/state")["tables"] if t["name"] == "BotDataTable"]
-    steps = [(r["values"].get("user_id"), r["values"].get("step")) for r in table["rows"]]
+    shown = stack.get("/console/api/data")
+    steps = [(c["user_id"], c["step"]) for c in shown["conversations"]]
     assert (str(PLAYER), "guess") in steps
