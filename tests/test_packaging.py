@@ -345,3 +345,15 @@ def test_layer_requirements_match_the_package_dependencies() -> None:
     ]
     # boto3 is in the Lambda runtime; everything else the package needs, a layer ships.
     assert sorted(shipped) == sorted(d for d in project["dependencies"] if not d.startswith("boto3"))
+
+
+def test_the_layers_are_built_for_the_functions_architecture(template: Template) -> None:
+    """A layer of x86_64 wheels under arm64 functions imports pydantic_core and fails at once."""
+    arch = template.data["Globals"]["Function"]["Architectures"]
+    wheel = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}[arch[0]]
+    for layer in ("QqbusLayer", "CryptoLayer"):
+        res = template.resources[layer]
+        assert res["Properties"]["CompatibleArchitectures"] == arch
+        assert res["Metadata"]["BuildArchitecture"] == arch[0]
+        makefile = (REPO / res["Properties"]["ContentUri"] / "Makefile").read_text()
+        assert f"--platform {wheel} " in makefile, layer

@@ -189,7 +189,8 @@ def test_globals_send_failed_async_invocations_to_the_failure_queue(template: Te
 def test_globals_pin_a_current_python_runtime_and_powertools_env(template: Template) -> None:
     glob = template.data["Globals"]["Function"]
     assert glob["Runtime"] == "python3.13"
-    assert glob["Tracing"] == "Active"
+    assert glob["Tracing"] == {"Ref": "Tracing"}  # X-Ray on demand: see the parameter
+    assert template.parameter_defaults()["Tracing"] == "PassThrough"
     env = template.globals_environment
     assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "IDEMPOTENCY_TABLE_NAME"} <= set(env)
     layer = template.resources["QqbusLayer"]

@@ -586,6 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--handler-ms", type=float, help="handler duration (default 60 ms)")
     p.add_argument("--ingress-ms", type=float, help="ingress duration (default 40 ms)")
     p.add_argument("--sender-ms", type=float, help="sender duration (default 150 ms)")
+    _parameters_option(p)  # e.g. Tracing=Active
 
     p = sub.add_parser("new", help="scaffold a new piece of the project")
     new_sub = p.add_subparsers(dest="what", required=True)
@@ -700,9 +701,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "cost":
         from qqbus_dev.cost import run as cost
 
+        template_path = _project(args) / TEMPLATE_NAME
         return cost(
             args.events_per_day,
-            _project(args) / TEMPLATE_NAME,
+            template_path,
+            _parameters(template_path, args.parameter_overrides, None)[0],
             replies=args.replies,
             handler_ms=args.handler_ms,
             ingress_ms=args.ingress_ms,

@@ -138,9 +138,10 @@ def _covers(pattern: dict[str, Any] | None, source: str, detail_type: str) -> bo
 
 def handler_code(p: Plan) -> str:
     doc = (p.model.__doc__ or "").strip().splitlines()[0] if p.model.__doc__ else p.model.__name__
-    imports = [f"from {p.model_module} import {p.model.__name__}", "from qqbus.observability import logger"]
+    imports = [f"from {p.model_module} import {p.model.__name__}", "from qqbus.observability import note"]
     imports.append("from qqbus.handler import Delivered, handler")
-    body = [f'    logger.info("{p.spec}", extra={{"bot_id": ev.bot_id, "event_id": ev.event_id}})']
+    # The invocation's one INFO line says it, with the bot and the event id (qqbus.observability).
+    body = [f'    note("{p.spec}")']
     if p.replies:
         body.append('    ev.reply("got it")  # an action on the bus; the sender gates and sends it')
     return "\n".join(

@@ -2,10 +2,10 @@
 
 from qqbus.events.onebot import FriendRecall
 from qqbus.handler import Delivered, handler
-from qqbus.observability import logger
+from qqbus.observability import note
 
 
 @handler(FriendRecall, once=False)
 def lambda_handler(ev: Delivered[FriendRecall], context: object) -> None:
     e = ev.payload
-    logger.info("friend message recalled", extra={"user_id": e.user_id, "message_id": e.message_id})
+    note("friend message recalled", user_id=e.user_id, message_id=e.message_id)

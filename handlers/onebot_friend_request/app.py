@@ -2,7 +2,7 @@
 
 from qqbus.events.onebot import FriendRequest
 from qqbus.handler import Delivered, handler
-from qqbus.observability import logger
+from qqbus.observability import note
 from qqbus.request_policy import decide_from_env
 
 
@@ -10,6 +10,6 @@ from qqbus.request_policy import decide_from_env
 def lambda_handler(ev: Delivered[FriendRequest], context: object) -> None:
     e = ev.payload
     approve = decide_from_env("QQBUS_FRIEND_REQUEST_POLICY", e.comment)
-    logger.info("friend request", extra={"user_id": e.user_id, "approve": approve})
+    note("friend request", user_id=e.user_id, approve=approve)
     if approve is not None:
         ev.call("set_friend_add_request", flag=e.flag, approve=approve)

@@ -2,13 +2,15 @@
 
 from qqbus.events.onebot import GroupUpload
 from qqbus.handler import Delivered, handler
-from qqbus.observability import logger
+from qqbus.observability import note
 
 
 @handler(GroupUpload, once=False)
 def lambda_handler(ev: Delivered[GroupUpload], context: object) -> None:
     e = ev.payload
-    logger.info(
+    note(
         "group file uploaded",
-        extra={"group_id": e.group_id, "user_id": e.user_id, "file": e.file.model_dump(exclude_none=True)},
+        group_id=e.group_id,
+        user_id=e.user_id,
+        file=e.file.model_dump(exclude_none=True),
     )

@@ -3,12 +3,12 @@
 from qqbus.events.qq import C2CMessageCreate
 from qqbus.example_commands import commands
 from qqbus.handler import Delivered, handler
-from qqbus.observability import logger
+from qqbus.observability import logger, note
 
 
 @handler(C2CMessageCreate, once=False)
 def lambda_handler(ev: Delivered[C2CMessageCreate], context: object) -> None:
     d = ev.payload.d
-    logger.info("C2C message", extra={"user_openid": d.author.user_openid, "attachments": len(d.attachments)})
+    note("C2C message", alone=False, user_openid=d.author.user_openid, attachments=len(d.attachments) or None)
     logger.debug("C2C message text", extra={"text": d.text})  # content only at DEBUG
     commands.handle(ev)

@@ -26,17 +26,20 @@ def test_counts_are_not_kept_while_metrics_are_disabled(
 def test_a_handler_publishes_its_counts_only_while_metrics_are_enabled(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    import io
     import json
     import warnings
 
-    from qqbus.observability import publishing_metrics
+    from qqbus.observability import note, summarised
     from qqbus_dev.lambda_context import LocalContext
 
     def handler(event: dict[str, int], context: object) -> str:
         count("Handled", event["n"])
+        if event.get("say"):
+            note("handled", n=event["n"])
         return "done"
 
-    run = publishing_metrics(handler)
+    run = summarised(handler)
     assert run.__name__ == "handler"
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     with warnings.catch_warnings():
@@ -46,5 +49,21 @@ def test_a_handler_publishes_its_counts_only_while_metrics_are_enabled(
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     assert run({"n": 3}, LocalContext()) == "done"
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    assert [line["Handled"] for line in emf] == [[3.0]]
+    assert [line["Handled"] for line in emf] == [3]  # one value: a number, as EMF allows
     assert metrics.metric_set == {}  # flushed
+    # With a note, the metrics ride in the invocation's one line: CloudWatch reads either.
+    from qqbus.observability import logger
+
+    out = io.StringIO()
+    before = logger.registered_handler.setStream(out)  # type: ignore[attr-defined]
+    try:
+        assert run({"n": 4, "say": 1}, LocalContext()) == "done"
+    finally:
+        logger.registered_handler.setStream(before)  # type: ignore[attr-defined]
+    assert capsys.readouterr().out == ""  # no separate EMF line
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(lines) == 1, lines
+    (line,) = lines
+    assert line["message"] == "handled" and line["n"] == 4 and line["Handled"] == 4  # one value: a number
+    assert line["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "Handled", "Unit": "Count"}]
+    assert line["service"] == "qqbus"  # the metrics' dimension, whatever keys the log trims

@@ -25,7 +25,7 @@ def test_group_message_normalises_segments(bot: Bot, sample: Any) -> None:
         {"type": "text", "data": {"text": " /ping"}},
     ]
     assert result.value["mentions_bot"] is True
-    log = next(line for line in result.logs if line.get("message") == "group message")
+    log = next(line for line in result.logs if line.get("message") == "group message; command /ping")
     assert log["group_id"] == 987654321
     assert log["correlation_id"] == sample("onebot_group_message")["detail"]["event_id"]
     assert log["detail_type"] == "message.group" and log["bot_id"] == "123456789"

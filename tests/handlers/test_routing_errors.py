@@ -33,4 +33,4 @@ def test_a_dynamodb_validation_error_is_invalid_and_counted(aws_tables: dict[str
         line.get("level") == "ERROR" and "database refused" in line.get("message", "") for line in lines
     )
     metrics = [line for line in lines if "InvalidEvents" in line]
-    assert metrics and metrics[-1]["InvalidEvents"] == [1.0]
+    assert metrics and metrics[-1]["InvalidEvents"] == 1

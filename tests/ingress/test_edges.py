@@ -186,13 +186,17 @@ def test_the_refusal_of_a_malformed_event_names_the_field(
 
 
 def _metrics(out: str) -> dict[str, float]:
-    """The counts in the EMF lines Powertools printed (one per invocation)."""
+    """The counts in the EMF blobs printed (in an invocation's line, or alone): a metric's value
+    is a number or a list of them, as EMF allows."""
     counts: dict[str, float] = {}
     for line in out.splitlines():
-        if line.startswith('{"_aws"'):
-            blob = json.loads(line)
+        blob = json.loads(line) if line.startswith("{") else {}
+        if "_aws" in blob:
             for metric in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
-                counts[metric["Name"]] = counts.get(metric["Name"], 0) + sum(blob[metric["Name"]])
+                value = blob[metric["Name"]]
+                counts[metric["Name"]] = counts.get(metric["Name"], 0) + (
+                    sum(value) if isinstance(value, list) else value
+                )
     return counts
 
 

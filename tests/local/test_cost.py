@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-from qqbus_dev.cost import PRICES, Assumptions, measured, per_million, render
+from qqbus_dev.cost import PRICES, Assumptions, measured, per_million, render, traced_share
 from qqbus_dev.template import Template
 
 
@@ -13,14 +13,24 @@ def test_the_estimate_follows_the_template(template: Template) -> None:
     base = per_million(template, Assumptions())
     data = copy.deepcopy(template.data)
     data["Globals"]["Function"]["MemorySize"] = 512
-    data["Globals"]["Function"]["Tracing"] = "PassThrough"
-    for res in data["Resources"].values():
-        if res.get("Type") == "AWS::Serverless::Function":
-            res["Properties"].pop("Tracing", None)
     bigger = per_million(Template(data), Assumptions())
     assert bigger["Lambda duration"] > base["Lambda duration"]
-    assert base["X-Ray"] > 0 and bigger["X-Ray"] == 0
     assert bigger["EventBridge"] == base["EventBridge"]
+    data["Globals"]["Function"]["Architectures"] = ["x86_64"]
+    x86 = per_million(Template(data), Assumptions())
+    assert x86["Lambda duration"] == pytest.approx(bigger["Lambda duration"] * 0.0000166667 / 0.0000133334)
+
+
+def test_x_ray_costs_what_lambdas_sampling_records(template: Template) -> None:
+    assert per_million(template, Assumptions())["X-Ray"] == 0  # the default: Tracing PassThrough
+    active = {"Tracing": "Active"}
+    quiet = per_million(template, Assumptions(), events_per_day=10_000, parameters=active)
+    busy = per_million(template, Assumptions(), events_per_day=100_000_000, parameters=active)
+    # Below one event a second the reservoir (1/s) records every event; far above it, about 5 %.
+    assert quiet["X-Ray"] == pytest.approx(PRICES["xray_per_million_traces"])
+    assert busy["X-Ray"] == pytest.approx(0.05 * PRICES["xray_per_million_traces"], rel=0.02)
+    assert traced_share(86400 * 2) == pytest.approx(0.525)  # 2/s: 1 + 5 % of the other 1
+    assert traced_share(0) == 0
 
 
 def test_replies_add_bus_events_and_a_sender_run(template: Template) -> None:
@@ -51,11 +61,14 @@ def test_the_calls_are_the_measured_ones(template: Template) -> None:
     assert base["CloudWatch Logs"] > 0
 
 
-def test_the_recorded_figures_meet_the_state_targets() -> None:
+def test_the_recorded_figures_meet_the_targets(template: Template) -> None:
     figures = measured()  # written by bench/bench_calls.py --write (make bench)
     assert figures["state_event"]["dynamodb_writes"] <= 1
     assert figures["state_duplicate"]["dynamodb_writes"] <= 1
     assert figures["ping_qq"]["bus_entries"] <= 3 and figures["ping_onebot"]["bus_entries"] <= 3
+    for answered in ("state_event", "ping_qq", "ping_onebot"):
+        assert figures[answered]["log_bytes_per_invocation"] <= 600, answered
+    assert sum(per_million(template, Assumptions(), figures).values()) <= 3.50
 
 
 def test_render_says_where_it_breaks_even(template: Template) -> None:

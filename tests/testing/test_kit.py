@@ -137,7 +137,7 @@ def test_real_payloads_events_files_and_logs(bot: Bot) -> None:
     assert from_sample.functions == ["OnebotGroupMessageFunction"] and from_sample.status == "handled"
     from_file = bot.receive(EVENTS / "onebot_group_message.json")  # an EventBridge event, as sam sends
     from_file.should_reply("pong")
-    log = next(line for line in from_file.logs if line.get("message") == "group message")
+    log = next(line for line in from_file.logs if line.get("message") == "group message; command /ping")
     assert log["correlation_id"] == from_file.event.event_id and log["mentions_bot"] is True
     assert from_file.value == {
         "segments": [{"type": "at", "data": {"qq": 123456789}}, {"type": "text", "data": {"text": " /ping"}}],

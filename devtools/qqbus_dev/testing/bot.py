@@ -226,7 +226,7 @@ class Bot:
             actions=actions,
             outcomes=outcomes,
             writes=self._writes(before, self.stack.state(tables)),
-            logs=[p for p in parsed if "_aws" not in p],
+            logs=[p for p in parsed if "level" in p],  # an EMF-only line has no level
             metrics=_metrics(parsed),
         )
 

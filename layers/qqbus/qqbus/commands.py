@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from qqbus.actions import conversation_of
 from qqbus.command_args import ArgumentError, Param, Reader, Rest, User, params_of, parse_args
 from qqbus.events.chat import MessageLikeEvent
-from qqbus.observability import logger
+from qqbus.observability import logger, note
 
 if TYPE_CHECKING:
     from qqbus.bot_data import BotData
@@ -364,7 +364,7 @@ class Commands:
                 return True
             if cmd.cooldown and not self._off_cooldown(call, cmd):
                 return True
-            logger.info(f"command {self.prefix}{cmd.name}", extra={"command": cmd.name, "outcome": "run"})
+            note(f"command {self.prefix}{cmd.name}", command=cmd.name)  # an outcome only when not run
             cmd.run(call, *values)
         return True
 
@@ -388,17 +388,20 @@ class Commands:
         if mine.set(f"cooldown-told/{cmd.name}", True, ttl=left, if_absent=True):
             self._answer(call, "cooldown", f"wait {left}s before {self.prefix}{cmd.name} again")
         else:
-            logger.info(
+            note(
                 f"command {self.prefix}{cmd.name}: cooldown",
-                extra={"command": cmd.name, "outcome": "cooldown_quiet"},
+                command=cmd.name,
+                outcome="cooldown_quiet",
             )
         return False
 
     def _answer(self, call: CommandCall, outcome: str, text: str, **extra: Any) -> None:
         name = call.command.name if call.command else call.name
-        logger.info(
+        note(
             f"command {self.prefix}{name}: {outcome.replace('_', ' ')}",
-            extra={"command": name, "outcome": outcome, **extra},
+            command=name,
+            outcome=outcome,
+            **extra,
         )
         call.reply(text)
 

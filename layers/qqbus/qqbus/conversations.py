@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from qqbus.bot_data import BOT_DATA_TABLE_ENV, TTL_ATTRIBUTE, BotData, row_key
 from qqbus.events.chat import MessageLikeEvent
-from qqbus.observability import logger
+from qqbus.observability import logger, note
 
 if TYPE_CHECKING:
     from qqbus.actions import MessageLike
@@ -240,7 +240,7 @@ class Conversations:
             if now is not None and (event_id in now.seen or now.last_order > order):
                 return False
             if self._write(data, ev, where, spec, state or {}, 0, [event_id], [], now, order, True):
-                logger.info(f"conversation {step}: waiting", extra={"step": step, "chat": where[0]})
+                note(f"conversation {step}: waiting", step=step, chat=where[0])
                 return True
         return False
 
@@ -271,12 +271,12 @@ class Conversations:
             if event_id in now.seen:
                 if event_id == now.last_event:  # a redelivery of the last turn: its answer again
                     _send(ev, now.replies)
-                logger.info("conversation: event already applied", extra={"step": now.step})
+                note("conversation: event already applied", step=now.step)
                 return True
             if not now.active:
                 return False  # it ended: the user's messages are theirs again
             if now.last_order > order:
-                logger.info("conversation: older than the last turn, ignored", extra={"step": now.step})
+                note("conversation: older than the last turn, ignored", step=now.step)
                 return True
             spec = self.steps.get(now.step)
             if not now.waits_at(order[0]) or spec is None:
@@ -285,7 +285,7 @@ class Conversations:
                 replies = [[{"type": "text", "data": {"text": spec.cancelled}}]]
                 seen = [*now.seen, event_id]
                 if self._write(data, ev, where, spec, now.state, now.turns, seen, replies, now, order, False):
-                    logger.info(f"conversation {spec.name}: cancelled", extra={"step": spec.name})
+                    note(f"conversation {spec.name}: cancelled", step=spec.name)
                     _send(ev, replies)
                     return True
                 continue
@@ -299,9 +299,10 @@ class Conversations:
             if self._write(
                 data, ev, where, spec, turn.state, turn.number, seen, turn.replies, now, order, going_on
             ):
-                logger.info(
+                note(
                     f"conversation {spec.name}: turn {turn.number}" + ("" if going_on else ", ended"),
-                    extra={"step": spec.name, "turn": turn.number},
+                    step=spec.name,
+                    turn=turn.number,
                 )
                 _send(ev, turn.replies)
                 return True

@@ -23,7 +23,7 @@ from typing import ClassVar
 from qqbus.commands import CommandCall, Commands, Rest, User
 from qqbus.conversations import Conversations, Turn
 from qqbus.help_markdown import help_markdown, qq_markdown
-from qqbus.observability import logger
+from qqbus.observability import logger, note
 from qqbus.queries import Answer, GroupMemberInfo
 from qqbus.schedules import MAX_DELAY_S, Fired, SchedulesNotSetUp, later
 from qqbus.steps import step
@@ -208,4 +208,4 @@ def remind_fire(fired: Fired) -> None:
 @step("heartbeat")
 def heartbeat(fired: Fired) -> None:
     """The recurring example (template.yaml's HeartbeatSchedule): proves schedules fire."""
-    logger.info("recurring job heartbeat ran", extra={"schedule_id": fired.schedule_id})
+    note("recurring job heartbeat ran", schedule_id=fired.schedule_id)

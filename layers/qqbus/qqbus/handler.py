@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from qqbus.actions import Action, MessageLike, Outbox, collecting, current_outbox
 from qqbus.detail import TRANSPORTS, BusEvent
 from qqbus.events.chat import ChatEvent
-from qqbus.observability import count, logger
+from qqbus.observability import count, logger, note
 from qqbus.pipeline import (
     Run,
     at_most_once,
@@ -133,15 +133,14 @@ def handler(
             assert run.bus_event is not None
             detail = run.bus_event.detail
             return {
-                "detail_type": run.bus_event.detail_type,
-                "source": run.bus_event.source,
+                "detail_type": run.bus_event.detail_type,  # names its source too
                 "bot_id": detail.get("bot_id"),
                 "replay_name": run.bus_event.replay_name,
             }
 
         def duplicate(run: Run[Any]) -> dict[str, Any]:
             # Async invocations' return values go nowhere in AWS; locally they tell the story.
-            logger.info(f"duplicate {run.bus_event.detail_type} event {run.item.event_id}: already handled")  # type: ignore[union-attr]
+            note(f"duplicate {run.bus_event.detail_type} event {run.item.event_id}: already handled")  # type: ignore[union-attr]
             count("DuplicateEvents")
             return {"status": "duplicate", "event_id": run.item.event_id}  # type: ignore[union-attr]
 

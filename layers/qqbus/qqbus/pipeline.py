@@ -3,8 +3,8 @@
 An EventBridge event goes through the same steps in an event handler (``qqbus.handler``) and in
 a sender (``qqbus.senders.delivery``), like Powertools' middleware factory composes its own:
 
-1. ``observed``: Powertools' Lambda context in the logs (correlation id from the event) and the
-   function's metrics published when it returns;
+1. ``observed``: Powertools' Lambda context in the logs (correlation id from the event), and the
+   invocation's one line with its metrics when it returns;
 2. ``received``: read as an EventBridge event (anything else is a wiring error and
    fails loudly, into the failure queue);
 3. ``parsed``: the detail into its model; a detail that does not fit is reported (an ERROR naming
@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from qqbus.aws import cached, client, prewarm, prewarm_enabled
 from qqbus.detail import BusEvent
 from qqbus.events.registry import error_summary
-from qqbus.observability import count, logger, publishing_metrics, trim_log_keys
+from qqbus.observability import count, logger, summarised
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
@@ -77,9 +77,10 @@ def pipeline(*steps: Step, work: Next) -> Callable[[dict[str, Any], Any], Any]:
 def observed(
     handler: Callable[..., Any], *, correlation_id_path: str, cold_start: bool
 ) -> Callable[..., Any]:
-    """Step 1 as a wrapper: Powertools' Lambda context and metrics around the whole pipeline."""
-    traced = logger.inject_lambda_context(correlation_id_path=correlation_id_path, clear_state=True)(handler)
-    return publishing_metrics(traced, cold_start=cold_start)
+    """Step 1 as a wrapper: Powertools' Lambda context around the whole pipeline, which ends with
+    the invocation's one line and its metrics (``qqbus.observability.summarised``)."""
+    inner = summarised(handler, cold_start=cold_start)
+    return logger.inject_lambda_context(correlation_id_path=correlation_id_path, clear_state=True)(inner)
 
 
 def received() -> Step:
@@ -120,7 +121,6 @@ def log_keys(keys: Callable[[Run[Any]], dict[str, Any]]) -> Step:
     """Step 4: keys every later log line of the run carries."""
 
     def step(run: Run[Any], next_: Next) -> Any:
-        trim_log_keys()
         logger.append_keys(**keys(run))
         return next_(run)
 

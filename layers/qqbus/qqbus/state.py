@@ -27,6 +27,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
 from qqbus.aws import cached, client, require_env
+from qqbus.observability import note
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -196,8 +197,14 @@ class _Rows(ABC, Generic[S]):
 
     def write(self, bot_id: str, key: str, protocol: Protocol, *changes: Change) -> Written:
         """Apply ``changes`` to one row, each under its own clock: the same outcome as applying
-        them one by one, in one write when every clock allows (whether each wrote, in order)."""
-        return Written(self._apply(bot_id, key, protocol, changes))
+        them one by one, in one write when every clock allows (whether each wrote, in order).
+        What changed goes in the invocation's log line."""
+        written = Written(self._apply(bot_id, key, protocol, changes))
+        if written.changed:
+            names = [c.clock.removesuffix("_at") for c, w in zip(changes, written, strict=True) if w]
+            row: dict[str, Any] = {self.SORT_KEY: key}  # group_id or user_id
+            note(f"written: {', '.join(names)}", **row)
+        return written
 
     @abstractmethod
     def _apply(

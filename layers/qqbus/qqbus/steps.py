@@ -33,7 +33,7 @@ from pydantic import BaseModel
 
 from qqbus.actions import Action, Continuation, MessageLike, Outbox, collecting
 from qqbus.detail import BusEvent
-from qqbus.observability import count, logger
+from qqbus.observability import count, logger, note
 from qqbus.pipeline import (
     Run,
     at_most_once,
@@ -177,7 +177,7 @@ def resuming(
 
     def duplicate(run: Run[Item]) -> dict[str, Any]:
         assert run.item is not None
-        logger.info(f"duplicate {how.what}: already resumed")
+        note(f"duplicate {how.what}: already resumed")
         count("DuplicateResumes")
         return {"status": "duplicate", **how.key(run.item)}
 

@@ -17,7 +17,7 @@ from qqbus.aws import require_env
 from qqbus.detail import Transport, detail_type_problem, event_entry, utf8_safe
 from qqbus.events.parse import ParsedEvent
 from qqbus.ingress.function_url import Response
-from qqbus.observability import count, logger
+from qqbus.observability import count, logger, note
 from qqbus.publish import EVENT_BUS_ENV, Failed, publisher
 
 
@@ -56,9 +56,11 @@ def publish(
         )
         count("PublishFailed")
         return refused(failed[0])
-    logger.info(
+    note(
         f"published {parsed.source} {parsed.detail_type}",
-        extra={"event_id": logged_id, "bot_id": bot_id, "transport": transport},
+        event_id=logged_id,
+        bot_id=bot_id,
+        transport=transport,
     )
     count("Published")
     return None

@@ -19,7 +19,7 @@ from typing import Any
 
 from qqbus.aws import prewarm
 from qqbus.detail import json_text, utf8_safe
-from qqbus.observability import count, logger, publishing_metrics
+from qqbus.observability import count, logger, summarised
 
 #: Bodies above this are refused with 413 (a PutEvents entry holds at most 256 KiB).
 DEFAULT_MAX_BODY_BYTES = 240 * 1024
@@ -167,8 +167,7 @@ def function_url_handler(
         return to_function_url(response)
 
     prewarm("events")  # in Lambda's init phase only (see qqbus.aws.prewarm_enabled)
-    traced = logger.inject_lambda_context(clear_state=True)(lambda_handler)
-    return publishing_metrics(traced)
+    return logger.inject_lambda_context(clear_state=True)(summarised(lambda_handler))
 
 
 def function_url_event(

@@ -23,7 +23,7 @@ from qqbus.ingress.bus import publish
 from qqbus.ingress.function_url import Request, Response, refuse_early
 from qqbus.ingress.replay import outside_window
 from qqbus.json_body import read_json_object
-from qqbus.observability import logger
+from qqbus.observability import logger, note
 from qqbus.secrets import SecretUnavailable, qq_secret
 from qqbus.signatures import EVENT_TS, SignatureError, qq_validation_answer, qq_verify
 
@@ -115,5 +115,5 @@ def _validate_url(payload: dict[str, object], app_id: str, secret: str | None) -
         answer = qq_validation_answer(secret, data["plain_token"], data["event_ts"])
     except SignatureError as exc:
         return Response.error(400, f"refusing to sign: {exc}")
-    logger.info("answered URL validation (op 13)")
+    note("answered URL validation (op 13)")
     return Response.json(200, answer)

@@ -22,7 +22,7 @@ from typing import Any
 
 from qqbus.actions import Action, Result
 from qqbus.aws import client
-from qqbus.observability import count, logger
+from qqbus.observability import count, logger, note
 from qqbus.pipeline import (
     Run,
     at_most_once,
@@ -50,14 +50,20 @@ Perform = Callable[[Action, SendContext], Result | Repeated | None]
 
 def report(result: Result) -> None:
     """Put ``result`` on the bus, log and count it (a bus failure is logged, not raised)."""
-    level = (
-        logger.info if result.outcome == "sent" else logger.error if should_park(result) else logger.warning
-    )
-    level(
-        f"{result.protocol}.{result.action} {result.outcome}"
-        + (f": {result.reason} ({result.message})" if result.reason else ""),
-        extra={"outcome": result.outcome, "reason": result.reason, "code": result.code, "mode": result.mode},
-    )
+    said = f"{result.protocol}.{result.action} {result.outcome}"
+    if result.outcome == "sent":  # the invocation's line says it (with the mode: http, relay...)
+        note(said, mode=result.mode)
+    else:
+        level = logger.error if should_park(result) else logger.warning
+        level(
+            f"{said}: {result.reason} ({result.message})" if result.reason else said,
+            extra={
+                "outcome": result.outcome,
+                "reason": result.reason,
+                "code": result.code,
+                "mode": result.mode,
+            },
+        )
     count(METRIC[result.outcome])
     bus = os.environ.get(EVENT_BUS_ENV, "").strip()
     if not bus:
@@ -93,7 +99,7 @@ def sender(
 
     def duplicate(run: Run[Action]) -> dict[str, Any]:
         assert run.item is not None
-        logger.info(f"duplicate action {run.item.action_id}: already performed")
+        note(f"duplicate action {run.item.action_id}: already performed")
         count("DuplicateActions")
         return {"status": "duplicate", "action_id": run.item.action_id}
 
@@ -113,7 +119,7 @@ def sender(
             return duplicate(run)
         if result is None:
             count("ActionsRelayed")
-            logger.info(f"{action.detail_type} handed to the relay")
+            note(f"{action.detail_type} handed to the relay")
             return {"status": "relayed"}
         report(result)
         if should_park(result):
