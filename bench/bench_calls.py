@@ -230,7 +230,9 @@ def _fresh(event: dict[str, Any], *, qq: bool) -> dict[str, Any]:
 
 def state_event(bench: Bench) -> tuple[Tally, Tally]:
     # A warm function: a cold start adds a ColdStart metric line once per instance, not per event.
-    bench.invoke("QqGroupAddRobotFunction", _fresh(_event("qq_group_add_robot"), qq=True), Tally())
+    warm = _fresh(_event("qq_group_add_robot"), qq=True)
+    warm["detail"]["payload"]["d"]["group_openid"] = "WARMUP" + uuid.uuid4().hex.upper()  # another row
+    bench.invoke("QqGroupAddRobotFunction", warm, Tally())
     event = _fresh(_event("qq_group_add_robot"), qq=True)
     first, again = Tally(entries=1), Tally(entries=1)
     bench.invoke("QqGroupAddRobotFunction", event, first)
@@ -360,8 +362,11 @@ def measure() -> dict[str, dict[str, float]]:
         "ingress_onebot": ingress_onebot.figures(),
         **{name: tally.figures() for name, tally in extra.items()},
     }
+    if not state.log_bytes or state.writes != 1:
+        raise SystemExit("the state event must write its row (a fresh group) and say so")
     figures["calls"] = {  # type: ignore[assignment]
         "state_event": dict(state.calls),
+        **{name: dict(tally.calls) for name, tally in extra.items()},
         "ping_qq": dict(qq.calls),
         "ping_onebot": dict(onebot.calls),
         "answers": [*qq_answers, *onebot_answers],

@@ -74,3 +74,31 @@ def test_the_recorded_figures_meet_the_targets(template: Template) -> None:
 def test_render_says_where_it_breaks_even(template: Template) -> None:
     text = render(per_million(template, Assumptions()), 100_000)
     assert "break-even" in text and "events a day" in text
+
+
+def test_the_readme_cost_tables_are_the_measured_ones(template: Template) -> None:
+    """README's tables come from measured.json: regenerate them when `make bench` changes it."""
+    import re
+
+    from tests.support import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    costs = per_million(template, Assumptions())
+    total = re.search(r"^\| total \| \$(\d+\.\d\d) \|", readme, re.M)
+    assert total and float(total.group(1)) == pytest.approx(sum(costs.values()), abs=0.005)
+    for service, usd in costs.items():
+        row = re.search(rf"^\| {re.escape(service)} \| \$(\d+\.\d\d) \|", readme, re.M)
+        assert row and float(row.group(1)) == pytest.approx(usd, abs=0.005), service
+    figures = measured()
+    rows = {
+        "`/guess` (starts a conversation)": "guess_start",
+        "a `/guess` turn (a number)": "guess_turn",
+        "`/whois` (a query, its answer, the reply)": "whois",
+        "`/remind 5s tea` (acknowledged, fired, sent)": "remind",
+        "a command with `cooldown=`": "cooldown_command",
+    }
+    for label, scenario in rows.items():
+        row = re.search(rf"^\| {re.escape(label)} \| (\d+) / (\d+) \| (\d+) \|", readme, re.M)
+        f = figures[scenario]
+        assert row, label
+        assert [int(x) for x in row.groups()] == [f["dynamodb_writes"], f["dynamodb_reads"], f["bus_entries"]]

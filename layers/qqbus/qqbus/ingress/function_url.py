@@ -154,7 +154,7 @@ def function_url_handler(
     """``lambda_handler`` for a Function URL: translate, ``handle``, translate back."""
 
     def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
-        count("Requests")
+        # Not counted: Lambda's Invocations metric of the function is the request count.
         try:
             request = from_function_url(event)
             response = handle(request)
