@@ -567,30 +567,31 @@ def test_a_click_is_an_interaction_create_acknowledged_and_answered(console_stac
 def test_a_recall_marks_the_message_on_both_platforms(console_stack: Stack) -> None:
     """The bot takes a message back (QQ recall: DELETE; OneBot delete_msg): the entry is marked."""
     _, group = _joined_qq_group(console_stack, "Rita")
-    ok(console_stack, "/console/api/post", {"bot": "qq:102000001", "group": group["id"], "text": "oops"})
-    key = f"qq:102000001:group:{group['id']}"
-    sent = wait(
-        lambda: [e for e in chat(console_stack, key) if e["text"] == "oops" and e["message_id"]], "the post"
-    )[0]
-    ok(console_stack, "/console/api/recall", {"bot": "qq:102000001", "entry": sent["id"]})
-    wait(
-        lambda: [e for e in chat(console_stack, key) if e["id"] == sent["id"] and e["recalled"]], "the recall"
-    )
-    deletes = [r for r in console_stack.fake("qq") if r["method"] == "DELETE"]
-    assert any(r["path"] == f"/v2/groups/{group['id']}/messages/{sent['message_id']}" for r in deletes)
-
     friend = ok(console_stack, "/console/api/users", {"protocol": "onebot", "name": "Sol"})
-    ok(console_stack, "/console/api/post", {"bot": "onebot:123456789", "user": friend["id"], "text": "oops"})
-    key = f"onebot:123456789:user:{friend['id']}"
-    sent = wait(
-        lambda: [e for e in chat(console_stack, key) if e["text"] == "oops" and e["message_id"]], "the post"
-    )[0]
-    ok(console_stack, "/console/api/recall", {"bot": "onebot:123456789", "entry": sent["id"]})
-    wait(
-        lambda: [e for e in chat(console_stack, key) if e["id"] == sent["id"] and e["recalled"]], "the recall"
-    )
+    recalled = {}
+    for bot, where, chat_id in (
+        ("qq:102000001", "group", group["id"]),
+        ("onebot:123456789", "user", friend["id"]),
+    ):
+        ok(console_stack, "/console/api/post", {"bot": bot, where: chat_id, "text": "oops"})
+        key = f"{bot}:{where}:{chat_id}"
+        sent = wait(
+            lambda key=key: [e for e in chat(console_stack, key) if e["text"] == "oops" and e["message_id"]],
+            "the post",
+        )[0]
+        ok(console_stack, "/console/api/recall", {"bot": bot, "entry": sent["id"]})
+        wait(
+            lambda key=key, sent=sent: [
+                e for e in chat(console_stack, key) if e["id"] == sent["id"] and e["recalled"]
+            ],
+            "the recall",
+        )
+        recalled[bot] = sent["message_id"]
+    deletes = [r for r in console_stack.fake("qq") if r["method"] == "DELETE"]
+    path = f"/v2/groups/{group['id']}/messages/{recalled['qq:102000001']}"
+    assert any(r["path"] == path for r in deletes)
     deleted = [r["body"] for r in console_stack.fake("onebot") if r["path"] == "/delete_msg"]
-    assert {"message_id": int(sent["message_id"])} in deleted or {"message_id": sent["message_id"]} in deleted
+    assert {"message_id": int(recalled["onebot:123456789"])} in deleted
 
 
 def test_schedules_and_bot_data_are_what_the_cli_prints(console_stack: Stack) -> None:

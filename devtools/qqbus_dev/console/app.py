@@ -372,7 +372,9 @@ class Console:
             kind, _, chat = place.partition(":")
             target = Target(group_id=chat) if kind == "group" else Target(user_id=chat)
             action = outbox.ask("qq", "recall", target=target, params=params)
-        else:
+        else:  # OneBot message ids are int32 (go-cqhttp refuses a string one)
+            mid = entry.message_id
+            params["message_id"] = int(mid) if str(mid).lstrip("-").isdigit() else mid
             action = outbox.ask("onebot", "delete_msg", params=params)
         line = f"** console: the bot recalls message {entry.message_id}"
         return self._ask(outbox, action, line, {"message_id": entry.message_id})

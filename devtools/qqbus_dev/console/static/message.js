@@ -295,5 +295,5 @@ const Rich = (() => {
     return Array.isArray(message) && message.some((s) => s && !["text", "at"].includes(s.type));
   }
 
-  return {render, plain, isRich, markdown};
+  return {render, plain, isRich, markdown, el};
 })();
