@@ -366,7 +366,7 @@ class Console:
         if not entry.message_id:
             raise SandboxError("that message has no platform message id (not sent, or not a message)")
         outbox = self._outbox(bot.id, "console.recall")
-        params = {"message_id": entry.message_id}
+        params: dict[str, Any] = {"message_id": entry.message_id}
         if bot.protocol == "qq":
             place = entry.conversation.removeprefix(f"{bot.key}:")
             kind, _, chat = place.partition(":")
