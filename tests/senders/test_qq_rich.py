@@ -159,6 +159,19 @@ def test_a_quote_is_a_message_reference(qq_send: Send, fake_qq: FakeQQApi) -> No
     assert (body["msg_type"], body["content"]) == (0, "quoted")
 
 
+def test_quote_true_cites_the_message_answered(qq_send: Send, fake_qq: FakeQQApi) -> None:
+    """``ev.reply(..., quote=True)`` on QQ: the passive reply (msg_id) also quotes the message."""
+    message = group_message(msg_id="ROBOT1.0_quoted")
+    action = outbox().reply(message, "quoted", quote=True)
+    assert action.message is not None and action.message[0].type == "reply"
+    assert qq_send(action)["status"] == "sent"
+    body = sent_body(fake_qq)
+    assert body["message_reference"] == {"message_id": "ROBOT1.0_quoted"}
+    assert body["msg_id"] == "ROBOT1.0_quoted" and body["content"] == "quoted"
+    again = outbox(function="other").reply(message, [Segment.reply("REFIDX_x"), "mine"], quote=True)
+    assert [s.type for s in again.message or []] == ["reply", "text"]  # one quote: the caller's
+
+
 def test_a_media_reply_takes_one_slot_like_a_message(
     qq_send: Send, fake_qq: FakeQQApi, event_bus: BusTap
 ) -> None:

@@ -303,7 +303,9 @@ class Outbox:
     def reply(self, payload: Any, message: MessageLike, *, quote: bool = False) -> Action:
         """Answer the event ``payload`` in its own conversation (group, else private).
 
-        ``quote`` (OneBot) puts a reply segment citing the message first.
+        ``quote`` puts a ``reply`` segment citing the message first (OneBot: a reply segment;
+        QQ: ``message_reference`` with the message's id). An event that is not a message has
+        nothing to quote: ``quote`` is then ignored.
         """
         conv = conversation_of(payload, self.event_id, self.detail_type)
         if conv is None:
@@ -313,12 +315,13 @@ class Outbox:
     def reply_in(self, conv: Conversation, message: MessageLike, *, quote: bool = False) -> Action:
         """Answer in ``conv`` (a conversation kept from an earlier event: a continuation's)."""
         segments = to_message(message)
+        quoted = conv.reply_to.message_id
+        if quote and quoted is not None and not any(s.type == "reply" for s in segments):
+            segments = [Segment.reply(quoted if conv.protocol == "qq" else int(quoted)), *segments]
         if conv.protocol == "qq":
             action = "group_message" if conv.group_id else "c2c_message"
             target = Target(group_id=conv.group_id) if conv.group_id else Target(user_id=conv.user_id)
             return self.ask("qq", action, target=target, message=segments, reply_to=conv.reply_to)
-        if quote and conv.reply_to.message_id is not None:
-            segments = [Segment.reply(int(conv.reply_to.message_id)), *segments]
         if conv.group_id is not None:
             return self._onebot_message("group", conv.group_id, segments, conv.reply_to)
         assert conv.user_id is not None
