@@ -43,7 +43,12 @@ NEEDED_VPC_ACTIONS = {
     "ec2:UnassignPrivateIpAddresses",
 }
 #: The queues that exist whatever QqEgress is.
-UNCONDITIONAL_QUEUES = {"DeliveryDeadLetterQueue", "HandlerFailureQueue", "RelayActionQueue"}
+UNCONDITIONAL_QUEUES = {
+    "DeliveryDeadLetterQueue",
+    "HandlerFailureQueue",
+    "RelayActionQueue",
+    "ScheduleFailureQueue",
+}
 PSEUDO = {
     "AWS::Region",
     "AWS::AccountId",

@@ -6,7 +6,8 @@ EventBridge Scheduler would for a bus target: ``PutEvents`` with the target's
 ``EventBridgeParameters`` and its ``Input`` as the detail, Scheduler's context attributes
 (``<aws.scheduler.scheduled-time>``, ...) filled in. ``at()`` schedules fire once and, with
 ``ActionAfterCompletion: DELETE``, are deleted; ``rate()`` schedules fire every period from their
-creation; ``cron()`` is not run locally (said once). ``provision`` creates the template's schedule
+creation; ``cron()`` ones at each time their expression names, in their time zone
+(``qqbus_dev.cron``; one it cannot run is said once). ``provision`` creates the template's schedule
 groups and recurring schedules, and ``pending`` is what ``qqbus schedules`` lists.
 """
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from qqbus_dev.cron import Cron, CronError
 from qqbus_dev.template import Template, resolve
 
 _AT = re.compile(r"at\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\)")
@@ -76,6 +78,20 @@ def period(schedule: dict[str, Any]) -> int | None:
     return int(found[1]) * _UNIT[found[2]] if found else None
 
 
+def next_cron(schedule: dict[str, Any], after: float) -> float | None:
+    """When a ``cron()`` schedule next fires after ``after`` (in its time zone), else None.
+
+    Raises
+    ------
+    CronError
+        An expression the local clock cannot run (it says which part).
+    """
+    expression = schedule.get("ScheduleExpression", "")
+    if not expression.startswith("cron("):
+        return None
+    return Cron.parse(expression).next_fire(after, schedule.get("ScheduleExpressionTimezone") or "UTC")
+
+
 def _created(schedule: dict[str, Any]) -> float:
     created = schedule.get("CreationDate")
     return created.timestamp() if isinstance(created, datetime) else float(created or time.time())
@@ -127,6 +143,20 @@ class SchedulerClock:
                     continue
                 self._fire(schedule, nxt)
                 self._next[arn] = nxt + every * (int((now - nxt) // every) + 1)  # missed ones: once
+            elif schedule.get("ScheduleExpression", "").startswith("cron("):
+                try:
+                    if arn not in self._next:
+                        self._next[arn] = next_cron(schedule, _created(schedule)) or float("inf")
+                    nxt = self._next[arn]
+                    if nxt > now:
+                        continue
+                    self._fire(schedule, nxt)
+                    self._next[arn] = next_cron(schedule, now) or float("inf")  # missed ones: once
+                except CronError as exc:
+                    if arn not in self._warned:
+                        self._warned.add(arn)
+                        self.say(f"!  schedule {schedule['Name']}: {exc}")
+                    continue
             else:
                 if arn not in self._warned:
                     self._warned.add(arn)
@@ -200,6 +230,11 @@ def pending(scheduler: Any) -> list[dict[str, Any]]:
             detail = {}
         then = detail.get("then") or {}
         due = due_at(schedule)
+        if due is None:
+            try:
+                due = next_cron(schedule, time.time())
+            except CronError:
+                due = None
         rows.append(
             {
                 "name": schedule["Name"],

@@ -90,6 +90,7 @@ def test_page_assets_and_reads_are_served_without_secrets(console_stack: Stack) 
     assert {q["queue"] for q in responses["/console/api/failures"][1]["queues"]} == {
         "HandlerFailureQueue",
         "DeliveryDeadLetterQueue",
+        "ScheduleFailureQueue",
     }
     tables = {t["name"] for t in responses["/console/api/state"][1]["tables"]}
     assert "GroupsTable" in tables and "IdempotencyTable" not in tables

@@ -370,12 +370,16 @@ def _line_ax_text(page: Any) -> str:
 
 def _ax_text(page: Any, selector: str) -> str | None:
     """The static text Chromium's accessibility tree holds under the element, in order."""
+    from playwright.sync_api import Error
+
     cdp = page.context.new_cdp_session(page)
     try:
         root = cdp.send("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
         node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
         backend = cdp.send("DOM.describeNode", {"nodeId": node})["node"]["backendNodeId"]
         nodes = cdp.send("Accessibility.getFullAXTree")["nodes"]
+    except Error:  # the node was replaced between two of these calls ("Could not find node")
+        return None
     finally:
         cdp.detach()
     by_id = {n["nodeId"]: n for n in nodes}

@@ -15,7 +15,35 @@ EVENT = {
 
 
 def test_the_template_names_the_failure_queues() -> None:
-    assert failure_queue_ids(Template.read()) == ["HandlerFailureQueue", "DeliveryDeadLetterQueue"]
+    assert failure_queue_ids(Template.read()) == [
+        "HandlerFailureQueue",
+        "DeliveryDeadLetterQueue",
+        "ScheduleFailureQueue",
+    ]
+
+
+def test_a_schedulers_dead_letter_is_the_fire_to_replay() -> None:
+    """EventBridge Scheduler dead-letters the target's Input with the error in attributes."""
+    detail = {
+        "schedule_id": "qqbus-abc",
+        "then": {"step": "remind.fire"},
+        "scheduled_time": "2026-12-05T10:00:00Z",
+    }
+    attr = lambda v: {"DataType": "String", "StringValue": v}  # noqa: E731
+    info = describe(
+        {
+            "MessageId": "m1",
+            "Body": json.dumps(detail),
+            "MessageAttributes": {
+                "ERROR_CODE": attr("AWS.Events.ResourceNotFound"),
+                "ERROR_MESSAGE": attr("Event bus qqbus-dev does not exist."),
+                "SCHEDULE_ARN": attr("arn:aws:scheduler:us-east-1:1:schedule/qqbus-dev/qqbus-abc"),
+            },
+        }
+    )
+    assert info["event"] == {"source": "qqbus.schedule", "detail-type": "fired", "detail": detail}
+    assert info["function"] == "qqbus-abc" and info["at"] == "2026-12-05T10:00:00Z"
+    assert info["error"] == "AWS.Events.ResourceNotFound: Event bus qqbus-dev does not exist."
 
 
 def test_a_destination_record_names_the_function_and_error() -> None:

@@ -40,6 +40,7 @@ def scheduling(
     monkeypatch.setenv("SCHEDULE_GROUP", "ScheduleGroup")
     monkeypatch.setenv("SCHEDULER_ROLE_ARN", "arn:aws:iam::123456789012:role/SchedulerRole")
     monkeypatch.setenv("SCHEDULE_TARGET_ARN", refs["EventBus.Arn"])
+    monkeypatch.setenv("SCHEDULE_FAILURE_QUEUE_ARN", refs["ScheduleFailureQueue.Arn"])
     return scheduler
 
 
@@ -93,6 +94,9 @@ def test_remind_is_acknowledged_then_posts_the_text_once(
     schedule = scheduling.get_schedule(GroupName="ScheduleGroup", Name=waiting["name"])
     assert schedule["ScheduleExpression"].startswith("at(") and schedule["ActionAfterCompletion"] == "DELETE"
     assert schedule["Target"]["EventBridgeParameters"] == {"Source": "qqbus.schedule", "DetailType": "fired"}
+    # A fire the bus does not take is retried, then kept in the failure queue (alarmed on).
+    assert schedule["Target"]["RetryPolicy"] == {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600}
+    assert schedule["Target"]["DeadLetterConfig"]["Arn"].endswith("-schedule-failures")
     event_bus.published()
 
     said: list[str] = []
@@ -133,3 +137,63 @@ def test_the_recurring_schedule_of_the_template_fires_every_period(
     assert run(first, context) == {"status": "ok"} and run(second, context) == {"status": "ok"}
     assert run(first, context)["status"] == "duplicate"
     assert json.loads(json.dumps(pending(scheduling)))  # the recurring one stays
+
+
+def test_a_cron_schedule_fires_at_the_times_it_names_in_its_time_zone(
+    scheduling: Any, event_bus: BusTap, refs: dict[str, Any]
+) -> None:
+    """make dev runs cron() too: 09:00 every Monday in Shanghai is 01:00 UTC on Monday."""
+    from datetime import datetime
+
+    scheduling.create_schedule(
+        Name="daily-news",
+        GroupName="ScheduleGroup",
+        ScheduleExpression="cron(0 9 ? * MON *)",
+        ScheduleExpressionTimezone="Asia/Shanghai",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={
+            "Arn": refs["EventBus.Arn"],
+            "RoleArn": "arn:aws:iam::123456789012:role/SchedulerRole",
+            "Input": '{"schedule_id": "daily-news", "then": {"step": "heartbeat"}}',
+            "EventBridgeParameters": {"Source": "qqbus.schedule", "DetailType": "fired"},
+        },
+    )
+    (row,) = [p for p in pending(scheduling) if p["name"] == "daily-news"]
+    due = datetime.fromisoformat(row["due"].replace("Z", "+00:00"))
+    assert (due.weekday(), due.hour, due.minute) == (0, 1, 0)  # Monday 01:00 UTC
+    clock = SchedulerClock(scheduling, boto3.client("events"), say=lambda _: None)
+    start = due.timestamp()
+
+    def news_fired(at: float) -> list[dict[str, Any]]:
+        clock.tick(at)  # the template's hourly heartbeat may fire too: only ours is counted
+        return [
+            e for e in event_bus.published("qqbus.schedule") if e["detail"]["schedule_id"] == "daily-news"
+        ]
+
+    assert news_fired(start - 60) == []  # a minute early
+    (fired,) = news_fired(start + 1)
+    assert fired["detail"]["then"]["step"] == "heartbeat"
+    assert news_fired(start + 120) == []  # once
+    assert len(news_fired(start + 7 * 86400 + 1)) == 1  # the next Monday
+
+
+def test_every_schedule_has_a_failure_queue_its_role_may_send_to(template: Template) -> None:
+    """Recurring schedules (the template) and one-time ones (the functions that make them) dead-
+    letter into ScheduleFailureQueue; the Scheduler role may send there and nowhere else in SQS."""
+    dlq = {"Fn::GetAtt": ["ScheduleFailureQueue", "Arn"]}
+    for logical_id, schedule in template.of_type("AWS::Scheduler::Schedule").items():
+        assert schedule["Properties"]["Target"]["DeadLetterConfig"] == {"Arn": dlq}, logical_id
+    makers = [f for f in template.functions() if "SCHEDULE_GROUP" in f.environment]
+    assert makers and all(f.environment.get("SCHEDULE_FAILURE_QUEUE_ARN") == dlq for f in makers)
+    role = template.resources["SchedulerRole"]["Properties"]["Policies"]
+    sqs = [s for p in role for s in p["PolicyDocument"]["Statement"] if "sqs" in str(s["Action"])]
+    assert sqs == [
+        {
+            "Sid": "UndeliverableFiresToTheFailureQueue",
+            "Effect": "Allow",
+            "Action": "sqs:SendMessage",
+            "Resource": dlq,
+        }
+    ]
+    alarm = template.resources["ScheduleFailureAlarm"]["Properties"]
+    assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["ScheduleFailureQueue", "QueueName"]}

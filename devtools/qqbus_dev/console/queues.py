@@ -1,10 +1,11 @@
 """The failure queues: what is parked in them, why, and putting an event back on the bus.
 
 Which queues: every SQS queue the template names as a Lambda ``OnFailure`` destination or a rule
-target's ``DeadLetterConfig`` (HandlerFailureQueue, DeliveryDeadLetterQueue). Two message shapes:
-Lambda's destination record (``requestPayload`` is the EventBridge event, ``responsePayload``
-the error) and EventBridge's dead letter (the event itself, the error in the ``ERROR_CODE`` /
-``ERROR_MESSAGE`` message attributes).
+target's ``DeadLetterConfig`` (HandlerFailureQueue, DeliveryDeadLetterQueue, ScheduleFailureQueue).
+Three message shapes: Lambda's destination record (``requestPayload`` is the EventBridge event,
+``responsePayload`` the error), EventBridge's dead letter (the event itself, the error in the
+``ERROR_CODE`` / ``ERROR_MESSAGE`` message attributes) and EventBridge Scheduler's (the target's
+``Input``, a ``qqbus.schedule`` detail, with the same attributes and ``SCHEDULE_ARN``).
 
 Listing must not consume: messages are received with a visibility timeout, then made visible
 again at once. "Replay" puts the event back on the bus with PutEvents (same source, detail-type
@@ -20,7 +21,11 @@ from typing import Any
 from qqbus_dev.console.sandbox import describe_payload, message_text
 from qqbus_dev.template import Template
 
-LABELS = {"HandlerFailureQueue": "Handler failures", "DeliveryDeadLetterQueue": "Delivery dead letters"}
+LABELS = {
+    "HandlerFailureQueue": "Handler failures",
+    "DeliveryDeadLetterQueue": "Delivery dead letters",
+    "ScheduleFailureQueue": "Schedule failures",
+}
 MAX_LISTED = 100
 
 
@@ -76,6 +81,17 @@ def describe(message: dict[str, Any]) -> dict[str, Any]:
             event=body,
             function=str(target).rsplit(":", 1)[-1] if target else None,
             at=body.get("time"),
+            error=": ".join(str(v) for v in (code, text) if v) or "no error given",
+        )
+    elif isinstance(body, dict) and "schedule_id" in body and "then" in body:
+        # Scheduler's dead letter: the fire's detail; replayed as the Scheduler would put it.
+        code = (attributes.get("ERROR_CODE") or {}).get("StringValue")
+        text = (attributes.get("ERROR_MESSAGE") or {}).get("StringValue")
+        schedule = (attributes.get("SCHEDULE_ARN") or {}).get("StringValue")
+        info.update(
+            event={"source": "qqbus.schedule", "detail-type": "fired", "detail": body},
+            function=str(schedule).rsplit("/", 1)[-1] if schedule else body.get("schedule_id"),
+            at=body.get("scheduled_time") or None,
             error=": ".join(str(v) for v in (code, text) if v) or "no error given",
         )
     else:

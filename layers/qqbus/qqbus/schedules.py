@@ -49,6 +49,8 @@ FIRED = "fired"
 GROUP_ENV = "SCHEDULE_GROUP"
 ROLE_ENV = "SCHEDULER_ROLE_ARN"
 TARGET_ENV = "SCHEDULE_TARGET_ARN"
+#: The SQS queue a fire goes to when the bus would not take it after the retries (optional).
+FAILURE_QUEUE_ENV = "SCHEDULE_FAILURE_QUEUE_ARN"
 #: The longest delay ``later`` takes (30 days).
 MAX_DELAY_S = 30 * 24 * 3600
 #: Scheduler's limit on a target's Input.
@@ -136,6 +138,7 @@ def later(
                 "Input": text,
                 "EventBridgeParameters": {"Source": SCHEDULE_SOURCE, "DetailType": FIRED},
                 "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600},
+                **_dead_letter(),
             },
         )
     except Exception as exc:
@@ -143,6 +146,12 @@ def later(
         if code != "ConflictException":  # a retried handler: the schedule exists already
             raise
     return name
+
+
+def _dead_letter() -> dict[str, Any]:
+    """The target's DeadLetterConfig, when the function names a failure queue."""
+    arn = os.environ.get(FAILURE_QUEUE_ENV, "").strip()
+    return {"DeadLetterConfig": {"Arn": arn}} if arn else {}
 
 
 @dataclass
