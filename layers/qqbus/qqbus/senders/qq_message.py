@@ -30,9 +30,11 @@ from qqbus.events.message import Segment
 #: QQ's ``file_type`` of each media segment.
 FILE_TYPES = {"image": 1, "video": 2, "record": 3, "file": 4}
 #: Largest ``base64://`` medium sent in one upload. QQ's ``/files`` takes ``file_data`` in one
-#: request; larger files need the platform's multi-part upload (``upload_prepare``), which is
-#: not in the bot docs and which qqbus does not do. An action on the bus is far smaller anyway
-#: (EventBridge entries: 256 KB, 1 MB since 2026-01): send large media by URL (QQ fetches it).
+#: request; larger files need the platform's multi-part upload (``upload_prepare`` -> PUT to each
+#: part's presigned URL -> ``upload_part_finish`` -> ``/files`` with the ``upload_id``), which
+#: qqbus does not do: bytes reach the sender inside an action on the bus, whose entries are far
+#: smaller (256 KB, 1 MB since 2026-01), so this limit is never the one that binds. Large media go
+#: by URL (QQ fetches them itself).
 MAX_FILE_DATA_BYTES = 10 * 1024 * 1024
 #: QQ keyboards: at most 5 rows of at most 5 buttons.
 MAX_ROWS = 5
@@ -112,7 +114,7 @@ def _media(index: int, seg: Segment) -> Media:
         if len(raw) > MAX_FILE_DATA_BYTES:
             raise UnsupportedMessage(
                 f"segment {index} ({seg.type}): {len(raw)} bytes is over the {MAX_FILE_DATA_BYTES} bytes"
-                " QQ takes in one upload (its multi-part upload is not documented): send it by URL"
+                " qqbus sends in one upload (it does not do QQ's multi-part upload): send it by URL"
             )
         return Media(file_type, file_data=data)
     raise _invalid(index, seg, "a QQ medium is an http(s) URL or base64:// data")
