@@ -80,3 +80,14 @@ def test_another_threads_notes_stay_out_of_an_invocation(lines: io.StringIO) -> 
     done.set()
     worker.join(5)
     assert [line["message"] for line in _read(lines)] == ["the relay's", "mine"]
+
+
+def test_the_trace_id_is_kept_only_when_x_ray_sampled_the_request(
+    lines: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler = logger.inject_lambda_context(clear_state=True)(summarised(lambda e, c: note("x")))
+    root = "1-5759e988-bd862e3fe1be46a994272793"
+    for sampled in ("0", "1", "0"):
+        monkeypatch.setenv("_X_AMZN_TRACE_ID", f"Root={root};Parent=53995c3f42cd8ad8;Sampled={sampled}")
+        handler({}, LocalContext())
+    assert [line.get("xray_trace_id") for line in _read(lines)] == [None, root, None]

@@ -48,9 +48,13 @@ REDUNDANT_LOG_KEYS = [
 
 
 def trim_log_keys() -> None:
-    """Drop ``REDUNDANT_LOG_KEYS`` from this invocation's lines unless the level is DEBUG."""
+    """Drop ``REDUNDANT_LOG_KEYS`` from this invocation's lines unless the level is DEBUG, and
+    the X-Ray trace id when X-Ray did not sample the request (Lambda sets an id either way; an
+    unsampled one names no trace). Called as each invocation starts."""
     if logger.log_level > logging.DEBUG:
         logger.remove_keys(REDUNDANT_LOG_KEYS)
+        if "Sampled=1" not in os.environ.get("_X_AMZN_TRACE_ID", ""):
+            logger.append_keys(xray_trace_id=None)  # Powertools' documented way to leave it out
 
 
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "qqbus")
