@@ -225,7 +225,7 @@ def test_an_entry_too_large_for_any_call_is_refused_alone(tap: BusTap, tmp_path:
     outcomes: dict[int, list[Outcome]] = {}
     entries = [entry(0, 0), entry(0, 1, pad=300 * 1024), entry(0, 2)]
     asyncio.run(pump(pub, entries, outcomes))
-    assert [n for _, n in received(tap)] == [0, 2]  # its batch-mates are not taken down with it
+    assert sorted(n for _, n in received(tap)) == [0, 2]  # its batch-mates are not taken down with it
     assert outcomes == {0: ["published"], 1: ["rejected"], 2: ["published"]}
     rejected = json.loads((tmp_path / "spool" / "rejected.jsonl").read_text())
     assert rejected["error"] == "EntryTooLarge" and json.loads(rejected["entry"]["Detail"])["n"] == 1
@@ -508,7 +508,7 @@ def test_an_entry_of_exactly_the_request_limit_is_put_and_one_byte_more_is_refus
         pub, _ = publisher(tmp_path, lambda call, n: None, max_request_bytes=limit)
         asyncio.run(pump(pub, [fits, too_big, entry(0, 2)], outcomes))
         assert outcomes == {0: ["published"], 1: ["rejected"], 2: ["published"]}
-    assert [n for _, n in received(tap)] == [0, 2]
+    assert sorted(n for _, n in received(tap)) == [0, 2]  # which got through (SQS does not keep order)
     rejected = json.loads((tmp_path / "spool" / "rejected.jsonl").read_text())
     assert rejected["error"] == "EntryTooLarge" and rejected["message"] == f"{limit + 1} bytes > {limit}"
 
