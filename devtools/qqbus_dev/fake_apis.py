@@ -8,8 +8,14 @@ They answer as the real ones do where qqbus depends on it, and keep what they we
   msg_seq) with code 40054005, and answer ``{"id", "timestamp"}``; a body must fit its
   ``msg_type`` (0 content, 2 markdown | keyboard, 3 ark, 7 a ``media.file_info`` this fake
   issued) or it is refused with 400. ``/files`` checks ``file_type`` 1-4 and exactly one of
-  ``url`` / base64 ``file_data``, and gives a ``file_info`` with a ``ttl``. ``DELETE
-  .../messages/{id}`` recalls a message it sent; ``PUT /interactions/{id}`` acknowledges.
+  ``url`` / base64 ``file_data``, and gives a ``file_info`` with a ``ttl``. The multi-part upload
+  as nonebot-adapter-qq drives it: ``.../upload_prepare`` (file_type, file_name, file_size, md5,
+  sha1, md5_10m) answers an ``upload_id``, a ``block_size`` (``part_size``) and a presigned URL
+  per part (on this server, ``/_cos/...?sign=``; no token there); each part PUT there, then
+  ``.../upload_part_finish`` (its index, length and MD5 must match what was PUT); ``/files``
+  ``{upload_id}`` checks the whole file against the prepare (size, md5, sha1, md5_10m) and
+  gives its ``file_info``. ``DELETE .../messages/{id}`` recalls a message it sent; ``PUT
+  /interactions/{id}`` acknowledges.
 - OneBot: ``POST /<action>`` with ``Authorization: Bearer <token>`` when a token is set (401
   without, 403 wrong), answered ``{"status": "ok", "retcode": 0, "data": ...}``.
 
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import itertools
 import json
 import re
@@ -92,7 +99,7 @@ class FakeApi:
                 try:
                     body = json.loads(raw) if raw else None
                 except ValueError:
-                    body = None
+                    body = raw  # not JSON: the bytes (a part PUT to a presigned URL)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 status, answer, extra = fake._handle(self.path, headers, body, self.client_address[0], method)
                 data = json.dumps(answer, ensure_ascii=False).encode()
@@ -164,7 +171,10 @@ class FakeApi:
         else:
             status, answer = self.answer_method(method, path, headers, body)
             extra = {}
-        received = Received(path, headers, body, status, answer, method=method)
+        logged = (
+            {"bytes": len(body), "md5": hashlib.md5(body).hexdigest()} if isinstance(body, bytes) else body
+        )
+        received = Received(path, headers, logged, status, answer, method=method)
         with self._lock:
             self.received.append(received)
         for listener in list(self.listeners):
@@ -188,11 +198,29 @@ class FakeApi:
         return 405, {"code": 405, "message": f"{method} not allowed"}
 
 
-_MESSAGES = re.compile(r"^/v2/(groups|users)/([^/]+)/(messages|files)$")
+_MESSAGES = re.compile(r"^/v2/(groups|users)/([^/]+)/(messages|files|upload_prepare|upload_part_finish)$")
+#: Where the fake's presigned part URLs point (storage, not the OpenAPI).
+_PART = re.compile(r"^/_cos/([^/?]+)/(\d+)\?sign=([^&]+)$")
+#: nonebot-adapter-qq's ``md5_10m``: the MD5 of the file's first 10 MiB.
+MD5_10M_BYTES = 10 * 1024 * 1024
 _MESSAGE = re.compile(r"^/v2/(groups|users)/([^/]+)/messages/([^/]+)$")
 _INTERACTION = re.compile(r"^/interactions/([^/]+)$")
 #: What QQ answers a body that does not fit its msg_type (the fake's wording).
 BAD_BODY = 40034006
+#: The fake's code for a multi-part upload step that does not fit what came before.
+BAD_UPLOAD = 850020
+
+
+@dataclass
+class PartUpload:
+    """A multi-part upload under way: its chat, its ``upload_prepare`` body, and the parts."""
+
+    chat: tuple[str, str]
+    prepare: dict[str, Any]
+    sign: str
+    indexes: list[int]
+    put: dict[int, bytes] = field(default_factory=dict)
+    finished: set[int] = field(default_factory=set)
 
 
 class FakeQQApi(FakeApi):
@@ -211,6 +239,8 @@ class FakeQQApi(FakeApi):
         self._ids = itertools.count(1)
         self.file_ttl = 3600
         self.issued: dict[str, dict[str, Any]] = {}  # file_info -> the upload body
+        self.part_size = 4 * 1024 * 1024  # block_size of a multi-part upload
+        self.part_uploads: dict[str, PartUpload] = {}  # upload_id -> its state
         self.sent_ids: dict[str, tuple[str, str]] = {}  # message id -> (groups|users, openid)
 
     @property
@@ -231,6 +261,16 @@ class FakeQQApi(FakeApi):
         """The media uploads that were accepted (2xx)."""
         return [r for r in self.received if r.path.endswith("/files") and r.status < 300]
 
+    def upload_steps(self) -> list[Received]:
+        """The accepted steps of multi-part uploads: ``upload_prepare``, part PUTs (body: their
+        ``bytes`` and ``md5``), ``upload_part_finish``."""
+        steps = ("/upload_prepare", "/upload_part_finish")
+        return [
+            r
+            for r in self.received
+            if r.status < 300 and (r.path.endswith(steps) or r.path.startswith("/_cos/"))
+        ]
+
     def recalls(self) -> list[Received]:
         """The recalls (DELETE of a message) that were accepted."""
         return [r for r in self.received if r.method == "DELETE" and r.status < 300]
@@ -245,6 +285,8 @@ class FakeQQApi(FakeApi):
     def refusal(self, path: str, client: str) -> Fault | None:
         if self.whitelist is None or client in self.whitelist or self.is_token_request(path):
             return None
+        if path.startswith("/_cos/"):  # storage, not the OpenAPI: no whitelist
+            return None
         return Fault(401, IP_NOT_WHITELISTED)
 
     def _unauthorized(self, headers: dict[str, str]) -> tuple[int, Any] | None:
@@ -257,6 +299,8 @@ class FakeQQApi(FakeApi):
         return None
 
     def answer_method(self, method: str, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any]:
+        if method == "PUT" and path.startswith("/_cos/"):
+            return self._put_part(path, headers, body)
         path = path.split("?")[0]
         if method == "POST":
             return self.answer(path, headers, body)
@@ -286,8 +330,15 @@ class FakeQQApi(FakeApi):
             return refused
         if not isinstance(body, dict):
             return 400, {"code": 40034001, "message": "body is not JSON"}
+        chat = (match.group(1), match.group(2))
+        if match.group(3) == "files" and "upload_id" in body:
+            return self._complete(chat, body)
         if match.group(3) == "files":
             return self._upload(body)
+        if match.group(3) == "upload_prepare":
+            return self._prepare(chat, body)
+        if match.group(3) == "upload_part_finish":
+            return self._part_finish(chat, body)
         if problem := self._body_problem(body):
             return 400, {"code": BAD_BODY, "message": problem}
         ref = str(body.get("msg_id") or body.get("event_id") or "")
@@ -312,6 +363,83 @@ class FakeQQApi(FakeApi):
                 return 400, {"code": 850012, "message": "file_data is not base64"}
         info = f"fi-{next(self._ids)}"
         self.issued[info] = body
+        return 200, {"file_uuid": f"f{next(self._ids)}", "file_info": info, "ttl": self.file_ttl}
+
+    def _prepare(self, chat: tuple[str, str], body: dict[str, Any]) -> tuple[int, Any]:
+        hexes = {"md5": 32, "sha1": 40, "md5_10m": 32}
+        if body.get("file_type") not in (1, 2, 3, 4):
+            return 400, {"code": 850010, "message": "file_type must be 1, 2, 3 or 4"}
+        if not isinstance(body.get("file_name"), str) or not body["file_name"]:
+            return 400, {"code": BAD_UPLOAD, "message": "file_name is required"}
+        size = body.get("file_size")
+        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+            return 400, {"code": BAD_UPLOAD, "message": "file_size is the file's length in bytes"}
+        for name, length in hexes.items():
+            if not re.fullmatch(f"[0-9a-f]{{{length}}}", str(body.get(name))):
+                return 400, {"code": BAD_UPLOAD, "message": f"{name} is a lowercase hex digest"}
+        if set(body) != {"file_type", "file_name", "file_size", *hexes}:
+            return 400, {"code": BAD_UPLOAD, "message": f"unexpected fields {sorted(set(body))}"}
+        upload_id = f"up-{next(self._ids)}"
+        sign = f"s{next(self._ids)}"
+        indexes = list(range(1, -(-size // self.part_size) + 1))
+        self.part_uploads[upload_id] = PartUpload(chat, body, sign, indexes)
+        parts = [
+            {"index": i, "presigned_url": f"{self.url}/_cos/{upload_id}/{i}?sign={sign}"} for i in indexes
+        ]
+        return 200, {
+            "upload_id": upload_id,
+            "block_size": self.part_size,
+            "parts": parts,
+            "upload_config": {"concurrency": 1, "retry_timeout": 30, "retry_delay": 1},
+        }
+
+    def _put_part(self, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any]:
+        match = _PART.match(path)
+        upload = self.part_uploads.get(match.group(1)) if match else None
+        if match is None or upload is None or match.group(3) != upload.sign:
+            return 403, {"code": "SignatureDoesNotMatch", "message": "not a presigned part URL"}
+        if "authorization" in headers:
+            return 400, {"code": "InvalidArgument", "message": "a presigned URL takes no Authorization"}
+        if int(match.group(2)) not in upload.indexes or not isinstance(body, bytes) or not body:
+            return 400, {"code": "InvalidArgument", "message": "no such part, or no bytes"}
+        upload.put[int(match.group(2))] = body
+        return 200, {}
+
+    def _part_finish(self, chat: tuple[str, str], body: dict[str, Any]) -> tuple[int, Any]:
+        upload = self.part_uploads.get(str(body.get("upload_id")))
+        if upload is None or upload.chat != chat:
+            return 400, {"code": BAD_UPLOAD, "message": "no such upload_id in this chat"}
+        if set(body) != {"upload_id", "part_index", "block_size", "md5"}:
+            return 400, {"code": BAD_UPLOAD, "message": f"unexpected fields {sorted(set(body))}"}
+        data = upload.put.get(body["part_index"])
+        if data is None:
+            return 400, {"code": BAD_UPLOAD, "message": f"part {body['part_index']} was not uploaded"}
+        if body["block_size"] != len(data) or body["md5"] != hashlib.md5(data).hexdigest():
+            return 400, {"code": BAD_UPLOAD, "message": "block_size / md5 do not match the part uploaded"}
+        upload.finished.add(body["part_index"])
+        return 200, {}
+
+    def _complete(self, chat: tuple[str, str], body: dict[str, Any]) -> tuple[int, Any]:
+        upload = self.part_uploads.get(str(body["upload_id"]))
+        if upload is None or upload.chat != chat:
+            return 400, {"code": BAD_UPLOAD, "message": "no such upload_id in this chat"}
+        if set(body) != {"upload_id"}:
+            return 400, {"code": BAD_UPLOAD, "message": "the upload_id goes alone"}
+        if upload.finished != set(upload.indexes):
+            return 400, {"code": BAD_UPLOAD, "message": "not every part was finished"}
+        data = b"".join(upload.put[i] for i in upload.indexes)
+        expected = upload.prepare
+        if (len(data), hashlib.md5(data).hexdigest(), hashlib.sha1(data).hexdigest()) != (
+            expected["file_size"],
+            expected["md5"],
+            expected["sha1"],
+        ):
+            return 400, {"code": BAD_UPLOAD, "message": "the parts are not the file prepared"}
+        if hashlib.md5(data[:MD5_10M_BYTES]).hexdigest() != expected["md5_10m"]:
+            return 400, {"code": BAD_UPLOAD, "message": "md5_10m is not the MD5 of the first 10 MiB"}
+        del self.part_uploads[str(body["upload_id"])]
+        info = f"fi-{next(self._ids)}"
+        self.issued[info] = {"upload_id": body["upload_id"], **expected}
         return 200, {"file_uuid": f"f{next(self._ids)}", "file_info": info, "ttl": self.file_ttl}
 
     def _body_problem(self, body: dict[str, Any]) -> str | None:

@@ -14,22 +14,26 @@ import pytest
 from qqbus.actions import Action, Segment, Target
 from qqbus.events.message import button
 from qqbus.events.qq import GroupAtMessageCreate
-from qqbus.senders import qq_message
 from qqbus_dev.fake_apis import FakeQQApi
 
 from tests.conftest import BusTap
 from tests.senders.conftest import Send, outbox, results
-from tests.support import SAMPLES, load_json
+from tests.support import SAMPLES, event_file, load_json
 
 GROUP = "C9F778FE6ADF9D1D1DBE395BF744A33A"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 
 
-def group_message(msg_id: str | None = None, age: int = 5) -> GroupAtMessageCreate:
+def group_message(
+    msg_id: str | None = None, age: int = 5, ext: list[str] | None = None
+) -> GroupAtMessageCreate:
+    """The sample group @-message, ``age`` seconds old; ``ext``: its ``message_scene.ext``."""
     raw = load_json(SAMPLES / "qq" / "official_group_at_message_create.json")
     raw["d"]["timestamp"] = int(time.time()) - age
     if msg_id:
         raw["d"]["id"] = msg_id
+    if ext is not None:
+        raw["d"]["message_scene"] = {"source": "default", "ext": ext}
     return GroupAtMessageCreate.model_validate(raw)
 
 
@@ -172,6 +176,66 @@ def test_quote_true_cites_the_message_answered(qq_send: Send, fake_qq: FakeQQApi
     assert [s.type for s in again.message or []] == ["reply", "text"]  # one quote: the caller's
 
 
+# What the message carries in message_scene.ext: the index quoted, its own index, a token.
+EXT = ["ref_msg_idx=REFIDX_earlier", "msg_idx=REFIDX_CJ8ICBAYASDq", "auth_token=secret"]
+
+
+def test_quote_true_cites_the_msg_idx_as_nonebot_adapter_qq_does(qq_send: Send, fake_qq: FakeQQApi) -> None:
+    """A message with ``msg_idx=REFIDX_...`` in ``message_scene.ext`` is quoted by that index,
+    not by its id: nonebot-adapter-qq's body for ``send(event, reference(event.id) + "quoted")``
+    (less its ``timestamp``); botpy sends the same ``message_reference`` it is given."""
+    message = group_message(msg_id="ROBOT1.0_quoted", ext=EXT)
+    assert qq_send(outbox().reply(message, "quoted", quote=True))["status"] == "sent"
+    assert sent_body(fake_qq) == {
+        "content": "quoted",
+        "msg_type": 0,
+        "message_reference": {"message_id": "REFIDX_CJ8ICBAYASDq"},
+        "msg_id": "ROBOT1.0_quoted",
+        "msg_seq": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    "quoted, cited",
+    [
+        ("ROBOT1.0_quoted", "REFIDX_CJ8ICBAYASDq"),  # the message answered, by id: its index
+        ("REFIDX_other", "REFIDX_other"),  # another message, by index: as given
+        ("ROBOT1.0_another", "ROBOT1.0_another"),  # another message, by id: as given
+    ],
+)
+def test_a_reply_segment_with_the_answered_messages_id_cites_its_index(quoted: str, cited: str) -> None:
+    message = group_message(msg_id="ROBOT1.0_quoted", ext=EXT)
+    action = outbox().reply(message, [Segment.reply(quoted), "x"])
+    assert action.message is not None and action.message[0].data == {"id": cited}
+    assert action.reply_to is not None and action.reply_to.quote_id == "REFIDX_CJ8ICBAYASDq"
+
+
+def test_without_a_msg_idx_the_quote_cites_the_id_and_onebot_is_untouched() -> None:
+    for ext in (None, [], ["ref_msg_idx=REFIDX_earlier", "msg_idx="]):
+        action = outbox().reply(group_message(msg_id="ROBOT1.0_q", ext=ext), "x", quote=True)
+        assert action.message is not None and action.message[0].data == {"id": "ROBOT1.0_q"}
+        assert action.reply_to is not None and action.reply_to.quote_id is None
+    from qqbus.events.onebot import GroupMessage
+
+    raw = event_file("onebot_group_message")["detail"]["payload"]
+    onebot = outbox(detail_type="message.group").reply(GroupMessage.model_validate(raw), "x", quote=True)
+    assert onebot.reply_to is not None and onebot.reply_to.quote_id is None
+    assert onebot.message is not None and onebot.message[0].type == "reply"
+
+
+def test_a_continuation_keeps_the_index_to_quote(qq_send: Send, fake_qq: FakeQQApi) -> None:
+    """A step answering later (``reply_in`` with the stored conversation) quotes by index too."""
+    from qqbus.actions import Conversation, ReplyTo
+
+    message = group_message(msg_id="ROBOT1.0_quoted", ext=EXT)
+    first = outbox().reply(message, "one")
+    assert first.reply_to is not None
+    stored = ReplyTo.model_validate_json(first.reply_to.model_dump_json())
+    conv = Conversation("qq", GROUP, None, stored)
+    assert qq_send(outbox(function="step").reply_in(conv, "later", quote=True))["status"] == "sent"
+    assert sent_body(fake_qq)["message_reference"] == {"message_id": "REFIDX_CJ8ICBAYASDq"}
+
+
 def test_a_media_reply_takes_one_slot_like_a_message(
     qq_send: Send, fake_qq: FakeQQApi, event_bus: BusTap
 ) -> None:
@@ -302,16 +366,6 @@ def test_what_qq_cannot_carry_is_refused_naming_it_before_any_request(
     (result,) = results(event_bus)
     assert result["reason"] == reason and named in result["message"]
     assert fake_qq.received == []  # nothing half-built: not even an upload or a token
-
-
-def test_bytes_over_the_one_upload_limit_are_refused_with_the_way_out(
-    qq_send: Send, fake_qq: FakeQQApi, event_bus: BusTap, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(qq_message, "MAX_FILE_DATA_BYTES", 16)
-    assert qq_send(reply(Segment.file(bytes(17))))["status"] == "failed"
-    (result,) = results(event_bus)
-    assert result["reason"] == "unsupported_message" and "send it by URL" in result["message"]
-    assert fake_qq.received == []
 
 
 def test_a_failed_upload_fails_the_send_and_sends_no_message(

@@ -77,6 +77,11 @@ class ReplyTo(BaseModel):
         default=None, description="Platform message id (QQ d.id, OneBot message_id)"
     )
     time: int | None = Field(default=None, description="When the event or message happened (Unix seconds)")
+    quote_id: str | None = Field(
+        default=None,
+        description="QQ: what a quote of the message cites (its msg_idx, from message_scene.ext)",
+        examples=["REFIDX_CJ8ICBAYASDq"],
+    )
 
 
 class Continuation(BaseModel):
@@ -246,8 +251,18 @@ def conversation_of(payload: Any, event_id: str, detail_type: str) -> Conversati
         detail_type=detail_type,
         message_id=chat.message_id,
         time=chat.time,
+        quote_id=_msg_idx(payload) if chat.protocol == "qq" and chat.message_id else None,
     )
     return Conversation(chat.protocol, chat.group_id, chat.user_id, reply_to)
+
+
+def _msg_idx(payload: Any) -> str | None:
+    """A QQ message's index for quoting it: ``msg_idx=REFIDX_...`` in ``d.message_scene.ext``
+    (kept as an extra field), which nonebot-adapter-qq cites in ``message_reference``."""
+    scene = (getattr(getattr(payload, "d", None), "model_extra", None) or {}).get("message_scene")
+    ext = scene.get("ext") if isinstance(scene, dict) else None
+    found = (e.removeprefix("msg_idx=") for e in ext or [] if isinstance(e, str) and e.startswith("msg_idx="))
+    return next((idx for idx in found if idx), None)
 
 
 def _str(value: Any) -> str | None:
@@ -304,8 +319,10 @@ class Outbox:
         """Answer the event ``payload`` in its own conversation (group, else private).
 
         ``quote`` puts a ``reply`` segment citing the message first (OneBot: a reply segment;
-        QQ: ``message_reference`` with the message's id). An event that is not a message has
-        nothing to quote: ``quote`` is then ignored.
+        QQ: ``message_reference`` with the message's ``msg_idx`` when it has one, else its id;
+        a reply segment given with the message's id cites the ``msg_idx`` too, as
+        nonebot-adapter-qq does). An event that is not a message has nothing to quote: ``quote``
+        is then ignored.
         """
         conv = conversation_of(payload, self.event_id, self.detail_type)
         if conv is None:
@@ -318,6 +335,11 @@ class Outbox:
         quoted = conv.reply_to.message_id
         if quote and quoted is not None and not any(s.type == "reply" for s in segments):
             segments = [Segment.reply(quoted if conv.protocol == "qq" else int(quoted)), *segments]
+        if (idx := conv.reply_to.quote_id) and conv.protocol == "qq":
+            segments = [
+                Segment.reply(idx) if s.type == "reply" and s.data.get("id") == quoted else s
+                for s in segments
+            ]
         if conv.protocol == "qq":
             action = "group_message" if conv.group_id else "c2c_message"
             target = Target(group_id=conv.group_id) if conv.group_id else Target(user_id=conv.user_id)

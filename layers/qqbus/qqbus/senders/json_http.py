@@ -55,8 +55,20 @@ def request_json(
 ) -> HttpResponse:
     """One request; any HTTP status is a response, a network failure is ``Unavailable``."""
     data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+    return request_bytes(method, url, data, headers, content_type="application/json")
+
+
+def request_bytes(
+    method: str,
+    url: str,
+    data: bytes | None,
+    headers: dict[str, str] | None = None,
+    *,
+    content_type: str = "application/octet-stream",
+) -> HttpResponse:
+    """``request_json`` for a body that is not JSON (a part of a file PUT to a presigned URL)."""
     request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
+    request.add_header("Content-Type", content_type)
     request.add_header("User-Agent", "qqbus")
     for name, value in (headers or {}).items():
         request.add_header(name, value)

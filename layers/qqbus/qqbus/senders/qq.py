@@ -7,8 +7,9 @@
   with ``Authorization: QQBot <token>`` and ``X-Union-Appid``; body ``{content, msg_type,
   msg_id | event_id, msg_seq}`` plus ``markdown`` / ``keyboard`` / ``ark`` / ``message_reference``
   (``qqbus.senders.qq_message`` renders the segments). A medium (image, video, voice, file; by
-  URL or bytes) is uploaded first (``/files``) and sent as ``msg_type`` 7 with its ``file_info``,
-  which is cached for its ``ttl`` (``qqbus.senders.qq_media``): a retry does not upload again.
+  URL or bytes) is uploaded first (``/files``; bytes over 10 MiB in parts, ``upload_prepare`` ...)
+  and sent as ``msg_type`` 7 with its ``file_info``, which is cached for its ``ttl``
+  (``qqbus.senders.qq_media``): a retry does not upload again.
 - ``recall``: ``DELETE /v2/{groups|users}/{id}/messages/{message_id}``; ``ack_interaction``:
   ``PUT /interactions/{id} {"code"}``. Neither takes a reply slot.
 - ``msg_seq`` is the reply slot the ledger gives the action: a repeated action repeats it, and
@@ -39,10 +40,10 @@ from qqbus.aws import cached, client
 from qqbus.events.message import Segment
 from qqbus.secrets import qq_secret
 from qqbus.senders.gate import Cite, Passive, Refused, gate_qq
-from qqbus.senders.json_http import HttpResponse, Retrying, Unavailable, request_json
+from qqbus.senders.json_http import HttpResponse, Retrying, Unavailable, request_bytes, request_json
 from qqbus.senders.ledger import AlreadyDone
 from qqbus.senders.outcome import Repeated, SendContext, failed, refused, sent
-from qqbus.senders.qq_media import MediaCache, media_cache, process_media_cache
+from qqbus.senders.qq_media import MediaCache, media_cache, process_media_cache, upload_in_parts
 from qqbus.senders.qq_message import Media, UnsupportedMessage, render_message
 
 QQ_API_BASE = "https://api.sgroup.qq.com"
@@ -140,6 +141,11 @@ class QQApi:
             response = self._request(method, path, body, self.token(fresh=True))
         return response
 
+    def put_part(self, url: str, data: bytes) -> HttpResponse:
+        """PUT a part of a multi-part upload to its presigned URL (retried like any call). The URL
+        carries its own signature, and is storage, not the OpenAPI: no token goes there."""
+        return self.retrying.call(lambda: request_bytes("PUT", url, data), deadline=self.deadline)
+
     def _request(self, method: str, path: str, body: dict[str, Any] | None, token: str) -> HttpResponse:
         headers = {"Authorization": f"QQBot {token}", "X-Union-Appid": self.app_id}
         return self.retrying.call(
@@ -158,11 +164,13 @@ def _error(response: HttpResponse) -> tuple[int | str, str]:
 class Upload(BaseModel):
     """A media upload that must come before the message (its ``file_info`` goes in the message).
 
-    ``key`` names it in the media cache (the chat's upload path and the medium's digest)."""
+    ``key`` names it in the media cache (the chat's upload path and the medium's digest);
+    ``in_parts``: bytes over 10 MiB, uploaded by ``qqbus.senders.qq_media.upload_in_parts``."""
 
     path: str
     body: dict[str, Any]
     key: str | None = None
+    in_parts: bool = False
 
 
 class QqSend(BaseModel):
@@ -226,7 +234,12 @@ def prepare(action: Action, ctx: SendContext) -> QqSend | Result:
     upload = None
     if message.media is not None:
         path = FILE_PATHS[action.action].format(to)
-        upload = Upload(path=path, body=message.media.upload_body(), key=f"{path}:{message.media.digest}")
+        upload = Upload(
+            path=path,
+            body=message.media.upload_body(),
+            key=f"{path}:{message.media.digest}",
+            in_parts=message.media.in_parts,
+        )
     return QqSend(
         action=action,
         path=PATHS[action.action].format(to),
@@ -302,7 +315,10 @@ def _uploaded(upload: Upload, bot_id: str, api: QQApi, cache: MediaCache) -> str
     """The ``file_info`` of ``upload``: cached, or uploaded now (and cached); QQ's refusal else."""
     if upload.key and (info := cache.get(bot_id, upload.key)):
         return info
-    response = api.request("POST", upload.path, upload.body)
+    if upload.in_parts:
+        response = upload_in_parts(api, upload.path, upload.body)
+    else:
+        response = api.request("POST", upload.path, upload.body)
     data = response.json() if response.status < 300 else None
     info = data.get("file_info") if isinstance(data, dict) else None
     if not isinstance(info, str) or not info:

@@ -5,7 +5,8 @@ and botpy send):
 
 - text and @-mentions: ``msg_type`` 0, ``content``;
 - text (optional) with one medium (``image`` / ``video`` / ``record`` / ``file``): ``msg_type`` 7,
-  ``media: {file_info}`` from an upload first (``file_type`` 1/2/3/4, by ``url`` or ``file_data``);
+  ``media: {file_info}`` from an upload first (``file_type`` 1/2/3/4, by ``url`` or ``file_data``;
+  bytes over 10 MiB by QQ's multi-part upload, ``qqbus.senders.qq_media.upload_in_parts``);
 - ``markdown`` (native ``content`` or ``custom_template_id`` + ``params``) and/or ``keyboard``
   (a template ``id`` or ``content.rows``): ``msg_type`` 2;
 - ``ark`` (``template_id`` + ``kv``): ``msg_type`` 3;
@@ -29,13 +30,15 @@ from qqbus.events.message import Segment
 
 #: QQ's ``file_type`` of each media segment.
 FILE_TYPES = {"image": 1, "video": 2, "record": 3, "file": 4}
-#: Largest ``base64://`` medium sent in one upload. QQ's ``/files`` takes ``file_data`` in one
-#: request; larger files need the platform's multi-part upload (``upload_prepare`` -> PUT to each
-#: part's presigned URL -> ``upload_part_finish`` -> ``/files`` with the ``upload_id``), which
-#: qqbus does not do: bytes reach the sender inside an action on the bus, whose entries are far
-#: smaller (256 KB, 1 MB since 2026-01), so this limit is never the one that binds. Large media go
-#: by URL (QQ fetches them itself).
+#: Largest ``base64://`` medium sent in one ``/files`` request (``file_data``). Larger bytes go by
+#: QQ's multi-part upload (``upload_prepare`` -> PUT each part to its presigned URL ->
+#: ``upload_part_finish`` -> ``/files`` with the ``upload_id``), above the same threshold as
+#: nonebot-adapter-qq (``len(data) > 10 * 1024 * 1024``). Through the bus an action's bytes stay far
+#: below it (an entry holds 256 KB, 1 MB since 2026-01): large media are best sent by URL.
 MAX_FILE_DATA_BYTES = 10 * 1024 * 1024
+#: The name a multi-part upload gives bytes whose segment names none (``data.name``), as
+#: nonebot-adapter-qq does.
+DEFAULT_FILE_NAME = "default"
 #: QQ keyboards: at most 5 rows of at most 5 buttons.
 MAX_ROWS = 5
 MAX_BUTTONS = 5
@@ -58,13 +61,24 @@ def _invalid(index: int, seg: Segment, why: str) -> UnsupportedMessage:
 
 @dataclass(frozen=True)
 class Media:
-    """A medium to upload before the message: its ``file_type`` and its ``url`` or ``file_data``."""
+    """A medium to upload before the message: its ``file_type`` and its ``url`` or ``file_data``
+    (with the bytes' ``size`` and ``file_name``, which a multi-part upload declares)."""
 
     file_type: int
     url: str | None = None
     file_data: str | None = None  # base64
+    size: int = 0
+    file_name: str = DEFAULT_FILE_NAME
+
+    @property
+    def in_parts(self) -> bool:
+        """Whether these are bytes for QQ's multi-part upload (over ``MAX_FILE_DATA_BYTES``)."""
+        return self.file_data is not None and self.size > MAX_FILE_DATA_BYTES
 
     def upload_body(self) -> dict[str, Any]:
+        """The ``/files`` body; for a multi-part upload, what it starts from (type, name, bytes)."""
+        if self.in_parts:
+            return {"file_type": self.file_type, "file_name": self.file_name, "file_data": self.file_data}
         body: dict[str, Any] = {"file_type": self.file_type}
         if self.url is not None:
             body["url"] = self.url
@@ -75,8 +89,11 @@ class Media:
 
     @property
     def digest(self) -> str:
-        """What identifies the upload: the file type and a hash of the URL or of the bytes."""
+        """What identifies the upload: the file type and a hash of the URL or of the bytes (and,
+        for a multi-part upload, of the name it declares)."""
         what = self.url if self.url is not None else self.file_data or ""
+        if self.in_parts:
+            what = f"{self.file_name}\x1f{what}"
         return f"{self.file_type}:" + hashlib.sha256(what.encode()).hexdigest()
 
 
@@ -111,12 +128,10 @@ def _media(index: int, seg: Segment) -> Media:
             raise _invalid(index, seg, "base64:// data that is not base64") from None
         if not raw:
             raise _invalid(index, seg, "empty base64:// data")
-        if len(raw) > MAX_FILE_DATA_BYTES:
-            raise UnsupportedMessage(
-                f"segment {index} ({seg.type}): {len(raw)} bytes is over the {MAX_FILE_DATA_BYTES} bytes"
-                " qqbus sends in one upload (it does not do QQ's multi-part upload): send it by URL"
-            )
-        return Media(file_type, file_data=data)
+        name = seg.data.get("name")
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise _invalid(index, seg, "name, when given, is the file's name (a non-empty string)")
+        return Media(file_type, file_data=data, size=len(raw), file_name=name or DEFAULT_FILE_NAME)
     raise _invalid(index, seg, "a QQ medium is an http(s) URL or base64:// data")
 
 
