@@ -1,19 +1,24 @@
 """EventBridge Scheduler's ``cron(...)`` expressions, for the local stack's clock.
 
-Six fields: minutes, hours, day of month, month, day of week, year (AWS EventBridge Scheduler
-user guide, "Schedule types", cron-based schedules). Day of week 1-7 is SUN-SAT; months and days
-take their three-letter names; one of day of month and day of week must be ``?``. Supported:
-``*``, ``?``, ``,``, ``-``, ``/``, ``L`` (day of month: the month's last day; day of week:
-``<d>L``, the month's last such weekday, and ``L`` alone, Saturday) and ``<d>#<n>`` (the n-th
-such weekday of the month). ``W`` (the nearest weekday) is refused by name: run it in AWS.
+Six fields: minutes, hours, day of month, month, day of week, year (EventBridge Scheduler user
+guide, "Schedule types", cron-based schedules). Day of week 1-7 is SUN-SAT; months and days take
+their three-letter names; one of day of month and day of week must be ``?``. All of its
+wildcards run: ``*``, ``?``, ``,``, ``-``, ``/``; in day of month ``L`` (the month's last day),
+``<n>W`` (the weekday nearest the n-th, within the month) and ``LW`` (the last weekday); in day of
+week ``L`` (Saturday), ``<d>L`` (the month's last such day) and ``<d>#<n>`` (its n-th, alone in the
+field). Refused by name: ``L-<n>`` and ``W``/``#`` in lists, which EventBridge does not document.
+
+Time zones as Scheduler keeps them: a time the spring change skips does not fire that day, and
+the hour the autumn change repeats fires once (its first pass).
 """
 
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MONTHS = {m.upper(): i for i, m in enumerate(calendar.month_abbr) if m}
 DAYS = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
@@ -22,11 +27,25 @@ YEARS = (1970, 2199)
 
 
 class CronError(ValueError):
-    """An expression that is not EventBridge cron, or a part of it the local clock does not run."""
+    """An expression that is not EventBridge cron, or a time zone that does not exist."""
+
+
+def zone(tz: str | None) -> ZoneInfo:
+    """The IANA time zone ``tz`` (default UTC).
+
+    Raises
+    ------
+    CronError
+        No such time zone.
+    """
+    try:
+        return ZoneInfo(tz or "UTC")
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise CronError(f"time zone {tz!r} does not exist") from exc
 
 
 def _number(text: str, names: dict[str, int], low: int, high: int, field: str) -> int:
-    value = names.get(text.upper()) if not text.isdigit() else int(text)
+    value = int(text) if text.isdigit() else names.get(text.upper())
     if value is None or not low <= value <= high:
         raise CronError(f"{field}: {text!r} is not {low}-{high}")
     return value
@@ -57,19 +76,82 @@ def _values(
     return frozenset(out)
 
 
+def _weekday(day: date) -> int:
+    """EventBridge's day of week: 1 = Sunday ... 7 = Saturday."""
+    return (day.weekday() + 1) % 7 + 1
+
+
+def _last(day: date) -> int:
+    return calendar.monthrange(day.year, day.month)[1]
+
+
+def _nearest_weekday(day: date, n: int) -> bool:
+    """``day`` is the Monday-to-Friday day nearest the n-th of its month, not leaving the month."""
+    last = _last(day)
+    if n > last:
+        return False
+    wanted = day.replace(day=n)
+    if wanted.weekday() == 5:  # Saturday: the Friday before, or the Monday after the 1st
+        wanted += timedelta(days=2 if n == 1 else -1)
+    elif wanted.weekday() == 6:  # Sunday: the Monday after, or the Friday before the last day
+        wanted += timedelta(days=-2 if n == last else 1)
+    return day == wanted
+
+
+def _day_of_month(field: str) -> Callable[[date], bool]:
+    if field == "L":
+        return lambda day: day.day == _last(day)
+    if field == "LW":
+        return lambda day: _nearest_weekday(day, _last(day))
+    if field.startswith("L-") or ("L" in field and field != "L"):
+        raise CronError(f"day-of-month: {field!r} ('L' takes no offset or list here)")
+    if "W" in field:
+        n = field[:-1]
+        if not (field.endswith("W") and n.isdigit()):
+            raise CronError(f"day-of-month: {field!r} ('W' takes one day, like 15W)")
+        nth = _number(n, {}, 1, 31, "day-of-month")
+        return lambda day: _nearest_weekday(day, nth)
+    days = _values(field, 1, 31, "day-of-month")
+    return lambda day: day.day in days
+
+
+def _day_of_week(field: str) -> Callable[[date], bool]:
+    if "#" in field:
+        which, _, nth = field.partition("#")
+        if "," in field or "-" in which:
+            raise CronError(f"day-of-week: {field!r} ('#' takes one day, alone in the field)")
+        if not nth.isdigit() or not 1 <= int(nth) <= 5:
+            raise CronError(f"day-of-week: {field!r} needs #1 to #5")
+        wanted, n = _number(which, DAYS, 1, 7, "day-of-week"), int(nth)
+        return lambda day: _weekday(day) == wanted and (day.day - 1) // 7 + 1 == n
+    if field == "L":  # the week's last day
+        return lambda day: _weekday(day) == DAYS["SAT"]
+    if field.endswith("L"):
+        last = _number(field[:-1], DAYS, 1, 7, "day-of-week")
+        return lambda day: _weekday(day) == last and day.day + 7 > _last(day)
+    days = _values(field, 1, 7, "day-of-week", DAYS)
+    return lambda day: _weekday(day) in days
+
+
 @dataclass(frozen=True)
 class Cron:
-    """A parsed expression: which minutes, hours, months and years, and a rule for days."""
+    """A parsed expression: which minutes, hours, months and years, and which days."""
 
     minutes: frozenset[int]
     hours: frozenset[int]
     months: frozenset[int]
     years: frozenset[int]
-    day_of_month: str
-    day_of_week: str
+    day_matches: Callable[[date], bool]
 
     @classmethod
     def parse(cls, expression: str) -> Cron:
+        """``expression`` parsed.
+
+        Raises
+        ------
+        CronError
+            Not cron, or a part of it EventBridge does not run (the message names the field).
+        """
         body = expression.strip()
         if not (body.startswith("cron(") and body.endswith(")")):
             raise CronError(f"{expression!r} is not cron(...)")
@@ -78,64 +160,46 @@ class Cron:
             raise CronError(
                 f"{expression!r}: cron takes 6 fields (minutes hours day-of-month month day-of-week year)"
             )
-        minute, hour, dom, month, dow, year = fields
+        minute, hour, dom, month, dow, year = (f.upper() for f in fields)
         if (dom == "?") == (dow == "?"):
             raise CronError(f"{expression!r}: exactly one of day-of-month and day-of-week is '?'")
-        if "W" in dom.upper():
-            raise CronError(f"{expression!r}: 'W' (nearest weekday) is not run locally")
-        cron = cls(
+        return cls(
             _values(minute, 0, 59, "minutes"),
             _values(hour, 0, 23, "hours"),
             _values(month, 1, 12, "month", MONTHS),
             _values(year, *YEARS, "year"),
-            dom.upper(),
-            dow.upper(),
+            _day_of_week(dow) if dom == "?" else _day_of_month(dom),
         )
-        cron.day_matches(date(2000, 1, 1))  # a bad day field fails now, not at the first tick
-        return cron
-
-    def day_matches(self, day: date) -> bool:
-        if self.day_of_week == "?":
-            return _dom_matches(self.day_of_month, day)
-        return _dow_matches(self.day_of_week, day)
 
     def next_fire(self, after: float, tz: str = "UTC") -> float | None:
-        """The first time (Unix seconds) after ``after`` when the schedule fires, None if never."""
-        zone = ZoneInfo(tz or "UTC")
-        start = datetime.fromtimestamp(after, zone).replace(second=0, microsecond=0) + timedelta(minutes=1)
-        day = start.date()
+        """The first time (Unix seconds) after ``after`` when the schedule fires, None if never.
+
+        Raises
+        ------
+        CronError
+            ``tz`` is no time zone.
+        """
+        where = zone(tz)
+        day = datetime.fromtimestamp(after, where).date()
+        times = [(h, m) for h in sorted(self.hours) for m in sorted(self.minutes)]
         while day.year <= YEARS[1]:
             if day.year in self.years and day.month in self.months and self.day_matches(day):
-                for hour in sorted(self.hours):
-                    for minute in sorted(self.minutes):
-                        when = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
-                        if when >= start:
-                            return when.timestamp()
+                for hour, minute in times:
+                    local = datetime(day.year, day.month, day.day, hour, minute, tzinfo=where)  # fold=0
+                    when = local.timestamp()
+                    # Later than ``after``, and a wall time that exists (not skipped in spring).
+                    if when > after and datetime.fromtimestamp(when, where) == local:
+                        return when
             day += timedelta(days=1)
         return None
 
 
-def _weekday(day: date) -> int:
-    """EventBridge's day of week: 1 = Sunday ... 7 = Saturday."""
-    return (day.weekday() + 1) % 7 + 1
+def next_fire(expression: str, tz: str, after: float) -> float | None:
+    """When ``cron(...)`` ``expression`` next fires after ``after`` in ``tz`` (Unix seconds), None if never.
 
-
-def _dom_matches(field: str, day: date) -> bool:
-    last = calendar.monthrange(day.year, day.month)[1]
-    if field == "L":
-        return day.day == last
-    return day.day in _values(field, 1, 31, "day-of-month")
-
-
-def _dow_matches(field: str, day: date) -> bool:
-    if "#" in field:
-        which, _, nth = field.partition("#")
-        if not nth.isdigit() or not 1 <= int(nth) <= 5:
-            raise CronError(f"day-of-week: {field!r} needs #1 to #5")
-        wanted = _number(which, DAYS, 1, 7, "day-of-week")
-        return _weekday(day) == wanted and (day.day - 1) // 7 + 1 == int(nth)
-    if field.endswith("L"):
-        wanted = 7 if field == "L" else _number(field[:-1], DAYS, 1, 7, "day-of-week")
-        last = calendar.monthrange(day.year, day.month)[1]
-        return _weekday(day) == wanted and day.day + 7 > last
-    return _weekday(day) in _values(field, 1, 7, "day-of-week", DAYS)
+    Raises
+    ------
+    CronError
+        Not cron, a part of it EventBridge does not run, or no such time zone.
+    """
+    return Cron.parse(expression).next_fire(after, tz)

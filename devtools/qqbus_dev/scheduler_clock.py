@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from qqbus_dev.cron import Cron, CronError
+from qqbus_dev.cron import next_fire, zone
 from qqbus_dev.template import Template, resolve
 
 _AT = re.compile(r"at\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\)")
@@ -59,17 +59,18 @@ def _iso(when: float) -> str:
 
 
 def due_at(schedule: dict[str, Any]) -> float | None:
-    """When an ``at()`` schedule is due (Unix seconds), else None."""
+    """When an ``at()`` schedule is due (Unix seconds), else None.
+
+    Raises
+    ------
+    CronError
+        Its ``ScheduleExpressionTimezone`` is no time zone.
+    """
     found = _AT.fullmatch(schedule.get("ScheduleExpression", ""))
     if not found:
         return None
-    tz = schedule.get("ScheduleExpressionTimezone") or "UTC"
-    naive = datetime.fromisoformat(found[1])
-    if tz == "UTC":
-        return naive.replace(tzinfo=UTC).timestamp()
-    from zoneinfo import ZoneInfo
-
-    return naive.replace(tzinfo=ZoneInfo(tz)).timestamp()
+    tz = schedule.get("ScheduleExpressionTimezone")
+    return datetime.fromisoformat(found[1]).replace(tzinfo=zone(tz)).timestamp()
 
 
 def period(schedule: dict[str, Any]) -> int | None:
@@ -89,7 +90,7 @@ def next_cron(schedule: dict[str, Any], after: float) -> float | None:
     expression = schedule.get("ScheduleExpression", "")
     if not expression.startswith("cron("):
         return None
-    return Cron.parse(expression).next_fire(after, schedule.get("ScheduleExpressionTimezone") or "UTC")
+    return next_fire(expression, schedule.get("ScheduleExpressionTimezone") or "UTC", after)
 
 
 def _created(schedule: dict[str, Any]) -> float:
@@ -126,48 +127,52 @@ class SchedulerClock:
         for schedule in self.schedules():
             if schedule.get("State", "ENABLED") != "ENABLED":
                 continue
-            arn = schedule["Arn"]
-            due = due_at(schedule)
-            every = period(schedule)
-            if due is not None:
-                if due > now or arn in self._next:
-                    continue
-                self._fire(schedule, due)
-                self._next[arn] = float("inf")  # done (kept only if not deleted)
-                if schedule.get("ActionAfterCompletion") == "DELETE":
-                    self.scheduler.delete_schedule(GroupName=schedule["GroupName"], Name=schedule["Name"])
-                    self._next.pop(arn, None)
-            elif every is not None:
-                nxt = self._next.setdefault(arn, _created(schedule) + every)
-                if nxt > now:
-                    continue
-                self._fire(schedule, nxt)
-                self._next[arn] = nxt + every * (int((now - nxt) // every) + 1)  # missed ones: once
-            elif schedule.get("ScheduleExpression", "").startswith("cron("):
-                try:
-                    if arn not in self._next:
-                        self._next[arn] = next_cron(schedule, _created(schedule)) or float("inf")
-                    nxt = self._next[arn]
-                    if nxt > now:
-                        continue
-                    self._fire(schedule, nxt)
-                    self._next[arn] = next_cron(schedule, now) or float("inf")  # missed ones: once
-                except CronError as exc:
-                    if arn not in self._warned:
-                        self._warned.add(arn)
-                        self.say(f"!  schedule {schedule['Name']}: {exc}")
-                    continue
-            else:
-                if arn not in self._warned:
-                    self._warned.add(arn)
-                    self.say(
-                        f"!  schedule {schedule['Name']}: {schedule.get('ScheduleExpression')}"
-                        " is not run locally"
-                    )
+            try:
+                when = self._due(schedule, now)
+            except ValueError as exc:  # CronError, a bad at() date: said once per schedule
+                if schedule["Arn"] not in self._warned:
+                    self._warned.add(schedule["Arn"])
+                    self.say(f"!  schedule {schedule['Name']}: {exc}")
                 continue
+            if when is None:
+                continue
+            self._fire(schedule, when)
             count += 1
+            if due_at(schedule) is not None and schedule.get("ActionAfterCompletion") == "DELETE":
+                self.scheduler.delete_schedule(GroupName=schedule["GroupName"], Name=schedule["Name"])
+                self._next.pop(schedule["Arn"], None)
         self.fired += count
         return count
+
+    def _due(self, schedule: dict[str, Any], now: float) -> float | None:
+        """The scheduled time of the fire due at ``now``, None if none; the next one is remembered.
+
+        Raises
+        ------
+        ValueError
+            An expression the local clock does not run (``CronError`` names the part).
+        """
+        arn, expression = schedule["Arn"], schedule.get("ScheduleExpression", "")
+        if (due := due_at(schedule)) is not None:
+            if due > now or arn in self._next:
+                return None
+            self._next[arn] = float("inf")  # done (forgotten when deleted)
+            return due
+        if (every := period(schedule)) is not None:
+            nxt = self._next.setdefault(arn, _created(schedule) + every)
+            if nxt > now:
+                return None
+            self._next[arn] = nxt + every * (int((now - nxt) // every) + 1)  # missed ones: once
+            return nxt
+        if expression.startswith("cron("):
+            if arn not in self._next:
+                self._next[arn] = next_cron(schedule, _created(schedule)) or float("inf")
+            nxt = self._next[arn]
+            if nxt > now:
+                return None
+            self._next[arn] = next_cron(schedule, now) or float("inf")  # missed ones: once
+            return nxt
+        raise ValueError(f"{expression} is not run locally")
 
     def _fire(self, schedule: dict[str, Any], when: float) -> None:
         target = schedule["Target"]
@@ -229,12 +234,11 @@ def pending(scheduler: Any) -> list[dict[str, Any]]:
         except ValueError:
             detail = {}
         then = detail.get("then") or {}
-        due = due_at(schedule)
-        if due is None:
-            try:
-                due = next_cron(schedule, time.time())
-            except CronError:
-                due = None
+        try:
+            due = due_at(schedule)
+            due = next_cron(schedule, time.time()) if due is None else due
+        except ValueError:  # not run locally: the clock says why
+            due = None
         rows.append(
             {
                 "name": schedule["Name"],

@@ -177,6 +177,36 @@ def test_a_cron_schedule_fires_at_the_times_it_names_in_its_time_zone(
     assert len(news_fired(start + 7 * 86400 + 1)) == 1  # the next Monday
 
 
+def test_a_schedule_the_clock_cannot_run_is_said_once_and_the_others_still_fire(
+    scheduling: Any, event_bus: BusTap, refs: dict[str, Any]
+) -> None:
+    for name, expression, tz in [
+        ("mars-time", "cron(0 9 * * ? *)", "Mars/Olympus"),
+        ("two-hashes", "cron(0 9 ? * 3#1,6#3 *)", "UTC"),
+    ]:
+        scheduling.create_schedule(
+            Name=name,
+            GroupName="ScheduleGroup",
+            ScheduleExpression=expression,
+            ScheduleExpressionTimezone=tz,
+            FlexibleTimeWindow={"Mode": "OFF"},
+            Target={"Arn": refs["EventBus.Arn"], "RoleArn": "arn:aws:iam::123456789012:role/SchedulerRole"},
+        )
+    said: list[str] = []
+    clock = SchedulerClock(scheduling, boto3.client("events"), say=said.append)
+    now = time.time()
+    assert clock.tick(now + 3601) == 1 and clock.tick(now + 7202) == 1  # the hourly heartbeat
+    assert sorted(s for s in said if s.startswith("!")) == [
+        "!  schedule mars-time: time zone 'Mars/Olympus' does not exist",
+        "!  schedule two-hashes: day-of-week: '3#1,6#3' ('#' takes one day, alone in the field)",
+    ]
+    rows = {p["name"]: p for p in pending(scheduling)}  # qqbus schedules still lists them, undated
+    assert rows["mars-time"]["due"] is None and rows["two-hashes"]["due"] is None
+    assert (
+        rows["HeartbeatSchedule"]["due"] is None and rows["HeartbeatSchedule"]["expression"] == "rate(1 hour)"
+    )
+
+
 def test_every_schedule_has_a_failure_queue_its_role_may_send_to(template: Template) -> None:
     """Recurring schedules (the template) and one-time ones (the functions that make them) dead-
     letter into ScheduleFailureQueue; the Scheduler role may send there and nowhere else in SQS."""

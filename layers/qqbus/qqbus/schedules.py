@@ -3,10 +3,13 @@
 One-time: ``later(ev, seconds, "remind.fire", state={...})`` creates an EventBridge Scheduler
 schedule ``at(<due>)`` with ``ActionAfterCompletion: DELETE`` in the stack's schedule group
 (``SCHEDULE_GROUP``), whose target is the bus (``SCHEDULE_TARGET_ARN``) through the role
-``SCHEDULER_ROLE_ARN`` (events:PutEvents on the bus, nothing else). When it comes due, the bus
-gets a ``qqbus.schedule`` event (detail-type ``fired``) and ``handlers/schedule`` runs the step
-with a ``Fired``: its ``send`` posts into the chat that asked, unprompted, so the senders gate it
-as a proactive message (QQ refuses it unless the group opted in with an event to cite).
+``SCHEDULER_ROLE_ARN`` (events:PutEvents on the bus, sqs:SendMessage to the failure queue,
+nothing else). When it comes due, the bus gets a ``qqbus.schedule`` event (detail-type
+``fired``) and ``handlers/schedule`` runs the step with a ``Fired``: its ``send`` posts into the
+chat that asked, unprompted, so the senders gate it as a proactive message (QQ refuses it unless
+the group opted in with an event to cite). A fire the bus does not take is retried (10 times, up
+to an hour), then kept in the SQS queue ``SCHEDULE_FAILURE_QUEUE_ARN`` names (the template's
+``ScheduleFailureQueue``, alarmed on).
 
 Recurring: an ``AWS::Scheduler::Schedule`` in template.yaml with the same target and an
 ``Input`` naming a step (``{"schedule_id", "then": {"step": ...}, "scheduled_time":
