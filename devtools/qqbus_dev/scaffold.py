@@ -28,6 +28,8 @@ QQ_SOURCE, ONEBOT_SOURCE = "qq.official", "onebot.v11"
 _ANCHORS = ("  # ---------------------------------------------------------------- senders", "Outputs:")
 _SAMPLE_BOT = {QQ_SOURCE: "102000001", ONEBOT_SOURCE: "123456789"}
 IDEMPOTENCY_ACTIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
+#: The modules that name every model of a protocol; the models live in their submodules (qq_*).
+_EVENT_FACADES = ("qqbus.events.qq", "qqbus.events.onebot")
 
 
 class ScaffoldError(ValueError):
@@ -57,7 +59,11 @@ class Plan:
 
     @property
     def model_module(self) -> str:
-        return self.model.__module__
+        """Where a handler imports the model from: ``qqbus.events.qq`` (or ``.onebot``), which
+        names every model of its protocol and imports the module of its kind on first use."""
+        module = self.model.__module__
+        facade = next((f for f in _EVENT_FACADES if module.startswith(f + "_")), None)
+        return facade or module
 
     @property
     def pattern(self) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from qqbus.detail import build_entry, now_ms
 from qqbus.events.chat import ChatEvent
 from qqbus.events.message import Message, Segment, plain_text
+from qqbus.outbox_scope import collecting_lazily, scoped_outbox
 from qqbus.publish import entry_size
 
 __all__ = [
@@ -452,8 +452,6 @@ class Outbox:
 #: stack listens, so its trace knows an event's actions before its handler's run ends.
 PUBLISHED_LISTENERS: list[Callable[[list[Action]], None]] = []
 
-_current: ContextVar[Outbox | None] = ContextVar("qqbus_outbox", default=None)
-
 
 def current_outbox() -> Outbox:
     """The outbox of the handler run in progress.
@@ -463,17 +461,13 @@ def current_outbox() -> Outbox:
     RuntimeError
         Outside a ``@handler`` function.
     """
-    outbox = _current.get()
-    if outbox is None:
-        raise RuntimeError("replies and sends work inside a @handler function (or make an Outbox)")
+    outbox: Outbox = scoped_outbox()
     return outbox
 
 
 @contextmanager
 def collecting(outbox: Outbox) -> Iterator[Outbox]:
     """Make ``outbox`` the one ``ev.reply(...)`` and friends add to, for the ``with`` block."""
-    token = _current.set(outbox)
-    try:
+    with collecting_lazily(lambda: outbox) as scope:
+        scope.made = outbox
         yield outbox
-    finally:
-        _current.reset(token)

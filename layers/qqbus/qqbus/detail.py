@@ -35,7 +35,9 @@ class BusEvent(BaseModel):
     account: str = ""
     time: str = ""
     region: str = ""
-    resources: list[str] = Field(default_factory=list)
+    # A plain default (pydantic copies it per instance): default_factory=list would make pydantic
+    # inspect list's signature at import, a tokenizer regex compiled in every cold start.
+    resources: list[str] = []
     detail: dict[str, Any]
     replay_name: str | None = Field(default=None, alias="replay-name")
 

@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from qqbus.actions import Action, MessageLike, Outbox, collecting, current_outbox
 from qqbus.detail import TRANSPORTS, BusEvent
 from qqbus.events.chat import ChatEvent
 from qqbus.observability import count, logger, note
+from qqbus.outbox_scope import collecting_lazily
 from qqbus.pipeline import (
     Run,
     at_most_once,
@@ -42,6 +42,9 @@ from qqbus.pipeline import (
     received,
 )
 from qqbus.state import Written
+
+if TYPE_CHECKING:  # imported when a run asks for an action: a state handler never does
+    from qqbus.actions import Action, MessageLike, Outbox
 
 __all__ = ["Delivered", "handler"]
 
@@ -60,7 +63,8 @@ class Delivered(BaseModel, Generic[P]):
     handler returns; it works inside a ``@handler`` function.
     """
 
-    model_config = ConfigDict(extra="allow")
+    # Built per payload model (``Delivered[Model]``, on first use): the generic itself never is.
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     bot_id: str = Field(description="QQ AppID, or the OneBot self_id as a string")
     event_id: str = Field(description="QQ envelope id; for OneBot a hash of the raw body")
@@ -70,15 +74,15 @@ class Delivered(BaseModel, Generic[P]):
 
     def reply(self, message: MessageLike, *, quote: bool = False) -> Action:
         """Answer this event where it happened: the group, else the user (see ``Outbox.reply``)."""
-        return current_outbox().reply(self.payload, message, quote=quote)
+        return _outbox().reply(self.payload, message, quote=quote)
 
     def send_group(self, group_id: str | int, message: MessageLike) -> Action:
         """Post into a group of this event's platform, unprompted."""
-        return current_outbox().send_group(self.protocol, group_id, message)
+        return _outbox().send_group(self.protocol, group_id, message)
 
     def send_private(self, user_id: str | int, message: MessageLike) -> Action:
         """Message a user of this event's platform, unprompted."""
-        return current_outbox().send_private(self.protocol, user_id, message)
+        return _outbox().send_private(self.protocol, user_id, message)
 
     def call(
         self,
@@ -95,7 +99,7 @@ class Delivered(BaseModel, Generic[P]):
         (a query's ``data``, typed by ``qqbus.queries``, or why it failed) with ``state`` and this
         event's chat, so it can answer here; an answer after ``timeout`` seconds is ``late``.
         """
-        outbox = current_outbox()
+        outbox = _outbox()
         then_ = None if then is None else outbox.continuation(then, self.payload, state, timeout)
         return outbox.call(action, then=then_, **params)
 
@@ -105,6 +109,13 @@ class Delivered(BaseModel, Generic[P]):
         if not isinstance(self.payload, ChatEvent):
             raise TypeError(f"{type(self.payload).__name__} is not a QQ or OneBot event model")
         return self.payload.protocol
+
+
+def _outbox() -> Outbox:
+    """The run's Outbox: ``qqbus.actions`` is imported when a run first asks for an action."""
+    from qqbus.actions import current_outbox
+
+    return current_outbox()
 
 
 def handler(
@@ -127,7 +138,7 @@ def handler(
 
     def decorate(fn: Callable[[Delivered[M], Any], R]) -> Callable[[dict[str, Any], Any], R | dict[str, str]]:
         key_prefix = f"{function_name(model.__name__)}.{fn.__name__}"
-        prewarm_function(EVENT_KEY if once else None, key_prefix)
+        prewarm_function(EVENT_KEY if once else None, key_prefix, models=(delivered_model,))
 
         def keys(run: Run[Any]) -> dict[str, Any]:
             assert run.bus_event is not None
@@ -153,15 +164,21 @@ def handler(
         def work(run: Run[Any]) -> R:
             delivered: Delivered[M] = run.item  # type: ignore[assignment]
             assert run.bus_event is not None
-            outbox = Outbox(
-                bot_id=delivered.bot_id,
-                event_id=delivered.event_id,
-                detail_type=run.bus_event.detail_type,
-                function=key_prefix,
-            )
-            with collecting(outbox):
+            detail_type = run.bus_event.detail_type
+
+            def outbox() -> Outbox:
+                from qqbus.actions import Outbox
+
+                return Outbox(
+                    bot_id=delivered.bot_id,
+                    event_id=delivered.event_id,
+                    detail_type=detail_type,
+                    function=key_prefix,
+                )
+
+            with collecting_lazily(outbox) as scope:
                 result = fn(delivered, run.context)
-            if asked := outbox.flush():
+            if scope.made is not None and (asked := scope.made.flush()):
                 count("ActionsRequested", asked)
             elif isinstance(result, Written) and not result.changed:
                 return unchanged(run)  # type: ignore[return-value]

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from qqbus.aws import cached, client, prewarm, prewarm_enabled
 from qqbus.detail import BusEvent
@@ -200,10 +200,15 @@ def once_per_key(
     return result, ran
 
 
-def prewarm_function(key_fields: tuple[str, ...] | None, key_prefix: str) -> None:
-    """In Lambda's init phase: boto3, the DynamoDB client and (with a key) the idempotency store."""
+def prewarm_function(
+    key_fields: tuple[str, ...] | None, key_prefix: str, models: tuple[type[BaseModel], ...] = ()
+) -> None:
+    """In Lambda's init phase: boto3, the DynamoDB client, (with a key) the idempotency store,
+    and the validators of ``models`` (which defer their build to first use elsewhere)."""
     if not prewarm_enabled():
         return
+    for model in models:
+        model.model_rebuild()
     prewarm("dynamodb", *(["events"] if os.environ.get("EVENT_BUS_NAME") else []))
     if key_fields:
         _persistence("[" + ", ".join(key_fields) + "]", key_prefix)
