@@ -12,7 +12,8 @@ fresh interpreter that imports a handler and handles one GROUP_ADD_ROBOT, then a
   gap that is the chosen libraries, not qqbus.
 
 Printed: process wall time from spawn to the first call's return (import + first call; not the
-second call, not the teardown) against the floor; and inside our process the
+second call, not the teardown) against the floor; qqbus over its libraries in wall and in CPU
+time (the goal is read on CPU time: steadier on a shared machine); and inside our process the
 first call / the second call (what the init phase moved out of the first event). Runs interleave.
 Every module is compiled first, as the layers ship them (layers/bytecode.mk).
 """
@@ -36,7 +37,7 @@ from moto.server import ThreadedMotoServer
 from qqbus_dev.provision import create_tables, local_refs
 from qqbus_dev.template import REPO_ROOT, Template
 
-RUNS = 7
+RUNS = 21
 EVENT = json.loads((REPO_ROOT / "events" / "qq_group_add_robot.json").read_text())
 
 OURS = r"""
@@ -44,12 +45,16 @@ import json, sys, time
 t0 = time.perf_counter()
 sys.path.insert(0, sys.argv[1])
 import app
-from qqbus_dev.lambda_context import LocalContext
+class LocalContext:  # what Lambda hands a handler (no dev tools in a function's init)
+    function_name, function_version, memory_limit_in_mb = "bench", "$LATEST", 256
+    aws_request_id, invoked_function_arn = "req-1", "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    def get_remaining_time_in_millis(self):
+        return 30000
 t1 = time.perf_counter()
 event = json.loads(sys.argv[2])
 app.lambda_handler(event, LocalContext())
 t2 = time.perf_counter()
-print("first", flush=True)
+print("first", time.process_time(), flush=True)
 event["detail"]["event_id"] += "-2"; event["detail"]["payload"]["d"]["timestamp"] += 1
 app.lambda_handler(event, LocalContext())
 t3 = time.perf_counter()
@@ -76,7 +81,7 @@ t1 = time.perf_counter()
 event = json.loads(sys.argv[2])
 handler(event)
 t2 = time.perf_counter()
-print("first", flush=True)
+print("first", time.process_time(), flush=True)
 event["detail"]["payload"]["d"]["timestamp"] += 1
 handler(event)
 t3 = time.perf_counter()
@@ -168,9 +173,10 @@ def run(
     line = child.stdout.readline()
     wall = time.perf_counter() - started
     rest, _ = child.communicate()
-    if line.strip() != "first" or child.returncode:
+    mark, _, cpu = line.partition(" ")
+    if mark != "first" or child.returncode:
         raise RuntimeError(f"the handler process failed (exit {child.returncode}): {line}{rest}")
-    return wall, json.loads(rest.strip().splitlines()[-1])
+    return wall, {**json.loads(rest.strip().splitlines()[-1]), "cpu": float(cpu)}
 
 
 def main() -> None:
@@ -190,15 +196,24 @@ def main() -> None:
     for folder in (REPO_ROOT / "layers" / "qqbus" / "qqbus", REPO_ROOT / "handlers" / "qq_group_add_robot"):
         compileall.compile_dir(folder, quiet=1)
     request = captured_update(endpoint)
-    ours, floor, libraries, inner = [], [], [], []
+    ours, floor, libraries, inner, lib_cpu = [], [], [], [], []
     for n in range(RUNS):
         wall, times = run(OURS, endpoint, n)
         ours.append(wall)
         inner.append(times)
         floor.append(run(FLOOR, endpoint, n + 1000, request)[0])
-        libraries.append(run(LIBRARIES, endpoint, n + 2000, request)[0])
+        wall, times = run(LIBRARIES, endpoint, n + 2000, request)
+        libraries.append(wall)
+        lib_cpu.append(times["cpu"])
     server.stop()
     o, f, lib = statistics.median(ours), statistics.median(floor), statistics.median(libraries)
+    # qqbus over its libraries, run by run (the two ran back to back, so a slower moment of the
+    # machine weighs on both), in wall time and in the processes' CPU time up to the first call's
+    # return: the CPU time is what the 5 % goal is read on, since on a shared machine the wall
+    # time's medians move by more than 5 % from run to run, and init work is all CPU.
+    on_top = statistics.median(a / b for a, b in zip(ours, libraries, strict=True))
+    ours_cpu = [t["cpu"] for t in inner]
+    on_top_cpu = statistics.median(a / b for a, b in zip(ours_cpu, lib_cpu, strict=True))
     first = statistics.median(t["first"] for t in inner)
     second = statistics.median(t["second"] for t in inner)
     print(
@@ -207,7 +222,11 @@ def main() -> None:
     )
     print(
         f"  of which the libraries (pydantic + Powertools, no qqbus): {lib * 1000:.0f} ms"
-        f" = {lib / f:.2f}x the floor; qqbus on top of them: {o / lib:.2f}x (goal <= 1.05x)"
+        f" = {lib / f:.2f}x the floor; qqbus on top of them: {on_top:.2f}x wall"
+    )
+    print(
+        f"  qqbus on top of its libraries in CPU time: ours {statistics.median(ours_cpu) * 1000:.0f} ms,"
+        f" libraries {statistics.median(lib_cpu) * 1000:.0f} ms = {on_top_cpu:.2f}x (goal <= 1.05x)"
     )
     print(
         f"inside ours: first call {first * 1000:.0f} ms / second call {second * 1000:.0f} ms"
