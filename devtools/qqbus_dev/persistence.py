@@ -1,4 +1,5 @@
-"""What survives a restart of ``qqbus dev``: the tables, the queues' messages, the console's sandbox.
+"""What survives a restart of ``qqbus dev``: the tables, the queues' messages, the schedules, the
+console's sandbox.
 
 moto keeps everything in memory, so the stack saves it as JSON beside its state file
 (``.qqbus/dev-data.json`` by default) and loads it into the freshly provisioned AWS at start,
@@ -9,6 +10,9 @@ SendMessageBatch):
 - ``queues``: queue name -> every message not yet handled (body and message attributes); a
   message is read with a visibility timeout and made visible again at once, so reading does
   not consume;
+- ``schedules``: every EventBridge Scheduler schedule (a pending ``/remind``, the template's
+  recurring ones) with when the local clock fires it next, so a reminder set before a restart
+  still fires and a recurring schedule keeps its time instead of starting over;
 - ``sandbox``: the console's users, groups and added bots (``Sandbox.entities()``).
 
 Only what the current template still has is loaded: a table or queue it no longer names is
@@ -34,6 +38,7 @@ class Saved:
 
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     queues: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    schedules: list[dict[str, Any]] = field(default_factory=list)
     sandbox: dict[str, Any] = field(default_factory=dict)
     saved_at: float = 0.0
 
@@ -43,18 +48,20 @@ class Saved:
             "saved_at": self.saved_at,
             "tables": self.tables,
             "queues": self.queues,
+            "schedules": self.schedules,
             "sandbox": self.sandbox,
         }
 
     def counts(self) -> str:
-        """``3 items in 2 tables, 1 queued message, 2 users, 1 group``: for the start line."""
+        """``3 items in 2 tables, 1 queued message, 2 schedules, 2 users, 1 group``: for the start line."""
         items = sum(len(v) for v in self.tables.values())
         messages = sum(len(v) for v in self.queues.values())
         people = len(self.sandbox.get("people") or [])
         groups = len(self.sandbox.get("groups") or [])
         return (
             f"{_n(items, 'item')} in {_n(len(self.tables), 'table')}, {_n(messages, 'queued message')},"
-            f" {_n(people, 'console user')}, {_n(groups, 'console group')}"
+            f" {_n(len(self.schedules), 'schedule')}, {_n(people, 'console user')},"
+            f" {_n(groups, 'console group')}"
         )
 
 
@@ -80,6 +87,7 @@ def read(path: Path) -> Saved | None:
     return Saved(
         tables=dict(data.get("tables") or {}),
         queues=dict(data.get("queues") or {}),
+        schedules=list(data.get("schedules") or []),  # saves made before schedules were kept: none
         sandbox=dict(data.get("sandbox") or {}),
         saved_at=float(data.get("saved_at") or 0),
     )
@@ -131,6 +139,75 @@ def _write_batch(dynamodb: Any, name: str, batch: list[dict[str, Any]]) -> None:
         if not request:
             return
     raise RuntimeError("unprocessed items after 10 tries")
+
+
+# --- schedules ----------------------------------------------------------------------------------
+
+#: What CreateSchedule takes back of what GetSchedule answers.
+_SCHEDULE_FIELDS = (
+    "Name",
+    "GroupName",
+    "ScheduleExpression",
+    "ScheduleExpressionTimezone",
+    "FlexibleTimeWindow",
+    "Target",
+    "State",
+    "ActionAfterCompletion",
+    "Description",
+    "StartDate",
+    "EndDate",
+)
+
+
+def dump_schedules(scheduler: Any, next_due: dict[str, float]) -> list[dict[str, Any]]:
+    """Every schedule as CreateSchedule takes it (dates as Unix seconds), with ``next``: when the
+    local clock fires it next (``next_due``, by ARN; None when it has not looked yet)."""
+    from qqbus_dev.scheduler_clock import SchedulerClock
+
+    dumped = []
+    for schedule in SchedulerClock(scheduler, events=None).schedules():
+        kept: dict[str, Any] = {k: schedule[k] for k in _SCHEDULE_FIELDS if schedule.get(k) not in (None, "")}
+        for key in ("StartDate", "EndDate"):
+            if key in kept and hasattr(kept[key], "timestamp"):
+                kept[key] = kept[key].timestamp()
+        due = next_due.get(schedule["Arn"])
+        kept["next"] = due if due is not None and due != float("inf") else None
+        if due == float("inf"):  # fired for good (an at() one kept after it ran): not again
+            kept["done"] = True
+        dumped.append(kept)
+    return dumped
+
+
+def load_schedules(scheduler: Any, schedules: list[dict[str, Any]]) -> tuple[dict[str, float], list[str]]:
+    """Create the saved schedules the stack has not (the template's are provisioned already, under
+    the same names); when the clock fires each next, by ARN, and what could not be loaded."""
+    from datetime import UTC, datetime
+
+    existing = {
+        (s["GroupName"], s["Name"]): s["Arn"]
+        for page in scheduler.get_paginator("list_schedules").paginate()
+        for s in page.get("Schedules", [])
+    }
+    next_due: dict[str, float] = {}
+    problems = []
+    for saved in schedules:
+        params = {k: v for k, v in saved.items() if k in _SCHEDULE_FIELDS}
+        if float(params.get("StartDate", 0)) < time.time():  # begun: its saved next fire keeps its time
+            params.pop("StartDate", None)  # (and Scheduler refuses a StartDate long past)
+        for key in ("StartDate", "EndDate"):
+            if key in params:
+                params[key] = datetime.fromtimestamp(float(params[key]), UTC)
+        where = (params.get("GroupName", "default"), params.get("Name", ""))
+        try:
+            arn = existing.get(where) or scheduler.create_schedule(**params)["ScheduleArn"]
+        except Exception as exc:  # a group the template no longer has, most often
+            problems.append(f"schedule {where[0]}/{where[1]} not loaded ({type(exc).__name__}: {exc})")
+            continue
+        if saved.get("done"):
+            next_due[arn] = float("inf")
+        elif saved.get("next") is not None:
+            next_due[arn] = float(saved["next"])
+    return next_due, problems
 
 
 # --- queues -------------------------------------------------------------------------------------

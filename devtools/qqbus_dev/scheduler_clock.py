@@ -5,9 +5,12 @@ polls the schedules (every ``interval`` s, on its own thread), and fires each on
 EventBridge Scheduler would for a bus target: ``PutEvents`` with the target's
 ``EventBridgeParameters`` and its ``Input`` as the detail, Scheduler's context attributes
 (``<aws.scheduler.scheduled-time>``, ...) filled in. ``at()`` schedules fire once and, with
-``ActionAfterCompletion: DELETE``, are deleted; ``rate()`` schedules fire every period from their
-creation; ``cron()`` ones at each time their expression names, in their time zone
-(``qqbus_dev.cron``; one it cannot run is said once). ``provision`` creates the template's schedule
+``ActionAfterCompletion: DELETE``, are deleted; ``rate()`` schedules fire at once (or at their
+``StartDate``) and then every period, as Scheduler's guide says ("If you do not provide a
+StartDate for a rate-based schedule, your schedule starts invoking the target immediately");
+``cron()`` ones at each time their expression names from their ``StartDate`` on, in their time
+zone (``qqbus_dev.cron``; one it cannot run is said once). Neither fires after its ``EndDate``;
+one-time schedules ignore both dates, as Scheduler does. ``provision`` creates the template's schedule
 groups and recurring schedules, and ``pending`` is what ``qqbus schedules`` lists.
 """
 
@@ -93,9 +96,39 @@ def next_cron(schedule: dict[str, Any], after: float) -> float | None:
     return next_fire(expression, schedule.get("ScheduleExpressionTimezone") or "UTC", after)
 
 
+def _seconds(value: Any) -> float | None:
+    """A schedule's date (boto3 gives a datetime; moto may keep a number) as Unix seconds."""
+    if value is None or value == "":
+        return None
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
 def _created(schedule: dict[str, Any]) -> float:
-    created = schedule.get("CreationDate")
-    return created.timestamp() if isinstance(created, datetime) else float(created or time.time())
+    created = _seconds(schedule.get("CreationDate"))
+    return time.time() if created is None else created
+
+
+def _start(schedule: dict[str, Any]) -> float:
+    """When a recurring schedule may first fire: its ``StartDate``, else its creation."""
+    start = _seconds(schedule.get("StartDate"))
+    return _created(schedule) if start is None else start
+
+
+def _ended(schedule: dict[str, Any], when: float) -> bool:
+    """Whether ``when`` is past a recurring schedule's ``EndDate``."""
+    end = _seconds(schedule.get("EndDate"))
+    return end is not None and when > end
+
+
+def next_rate(schedule: dict[str, Any], after: float) -> float | None:
+    """The first fire of a ``rate()`` schedule at or after ``after``, else None (not a rate one,
+    or past its ``EndDate``)."""
+    every = period(schedule)
+    if every is None:
+        return None
+    start = _start(schedule)
+    when = start if after <= start else start + every * -(-(after - start) // every)
+    return None if _ended(schedule, when) else when
 
 
 @dataclass
@@ -112,6 +145,14 @@ class SchedulerClock:
     _warned: set[str] = field(default_factory=set)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+
+    def next_due(self) -> dict[str, float]:
+        """When each schedule the clock has seen fires next, by ARN (what a restart resumes)."""
+        return dict(self._next)
+
+    def resume(self, next_due: dict[str, float]) -> None:
+        """Fire these schedules next at these times (a restart's saved clock), not from creation."""
+        self._next.update(next_due)
 
     def schedules(self) -> list[dict[str, Any]]:
         found = []
@@ -159,16 +200,18 @@ class SchedulerClock:
             self._next[arn] = float("inf")  # done (forgotten when deleted)
             return due
         if (every := period(schedule)) is not None:
-            nxt = self._next.setdefault(arn, _created(schedule) + every)
-            if nxt > now:
+            nxt = self._next.setdefault(arn, _start(schedule))  # the first fire: at once, or StartDate
+            if nxt > now or _ended(schedule, nxt):
                 return None
             self._next[arn] = nxt + every * (int((now - nxt) // every) + 1)  # missed ones: once
             return nxt
         if expression.startswith("cron("):
-            if arn not in self._next:
-                self._next[arn] = next_cron(schedule, _created(schedule)) or float("inf")
+            if arn not in self._next:  # from StartDate on (a fire at StartDate itself counts)
+                start = _seconds(schedule.get("StartDate"))
+                first = _created(schedule) if start is None else max(start - 1, _created(schedule))
+                self._next[arn] = next_cron(schedule, first) or float("inf")
             nxt = self._next[arn]
-            if nxt > now:
+            if nxt > now or _ended(schedule, nxt):
                 return None
             self._next[arn] = next_cron(schedule, now) or float("inf")  # missed ones: once
             return nxt
@@ -226,7 +269,8 @@ class SchedulerClock:
 
 
 def pending(scheduler: Any) -> list[dict[str, Any]]:
-    """The schedules waiting to fire, for people: name, group, expression, when, step, chat, state."""
+    """The schedules waiting to fire, for people: name, group, expression, when (a recurring one:
+    its next fire), step, chat, state."""
     rows = []
     for schedule in SchedulerClock(scheduler, events=None).schedules():
         try:
@@ -235,8 +279,12 @@ def pending(scheduler: Any) -> list[dict[str, Any]]:
             detail = {}
         then = detail.get("then") or {}
         try:
+            now = time.time()
             due = due_at(schedule)
-            due = next_cron(schedule, time.time()) if due is None else due
+            if due is None:
+                due = next_rate(schedule, now)
+            if due is None and (due := next_cron(schedule, max(now, _start(schedule) - 1))) is not None:
+                due = None if _ended(schedule, due) else due
         except ValueError:  # not run locally: the clock says why
             due = None
         rows.append(
@@ -261,6 +309,8 @@ def render(rows: list[dict[str, Any]]) -> str:
     lines = []
     for r in rows:
         when = r["due"] or r["expression"]
+        if r["due"] and not str(r["expression"]).startswith("at("):  # recurring: next, and how
+            when = f"{r['due']} {r['expression']}"
         chat = f" in {r['chat']}" if r["chat"] else ""
         data = f" {json.dumps(r['data'], ensure_ascii=False)}" if r["data"] else ""
         lines.append(f"{when}  {r['step'] or '-'}{chat}{data}  [{r['group']}/{r['name']}, {r['state']}]")

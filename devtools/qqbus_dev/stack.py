@@ -195,7 +195,7 @@ class LocalStack:
             self._spawn(self._rule_consumer, rule_id, url, joined=False)
         if opts.relay_onebot or opts.relay_qq:
             self._start_relay()
-        self._start_scheduler_clock()
+        self._start_scheduler_clock(saved)
         self._banner()  # before the state file: a client that finds the stack finds its banner printed
         self._write_state()
         self._last_saved = self._change_marker()
@@ -432,15 +432,23 @@ class LocalStack:
         server = relay.onebot_server
         self.relay_url = server.url if server is not None and server.server is not None else None
 
-    def _start_scheduler_clock(self) -> None:
-        """The template's schedules on moto, and a clock that fires due ones (qqbus_dev.scheduler_clock)."""
+    def _start_scheduler_clock(self, saved: persistence.Saved | None) -> None:
+        """The template's schedules on moto, the last run's (with when each fires next), and a clock
+        that fires due ones (qqbus_dev.scheduler_clock)."""
         import boto3
 
         from qqbus_dev.scheduler_clock import SchedulerClock, provision
 
         scheduler = boto3.client("scheduler")
         provision(self.template, scheduler, self.refs)
-        self.scheduler_clock = SchedulerClock(scheduler, boto3.client("events"), say=self.say).start()
+        self.scheduler_clock = SchedulerClock(scheduler, boto3.client("events"), say=self.say)
+        if saved is not None and saved.schedules:
+            next_due, problems = persistence.load_schedules(scheduler, saved.schedules)
+            for problem in problems:
+                self.say(f"!  {problem}")
+            self.scheduler_clock.resume(next_due)
+        self.scheduler_clock.tick()  # what is due at start (a new rate() schedule) is on the bus now
+        self.scheduler_clock.start()
 
     def _write_state(self) -> None:
         state = {
@@ -559,7 +567,13 @@ class LocalStack:
             tables = persistence.dump_tables(self._dynamodb, list(self.tables.values()))
             if queues:
                 self._saved_queues = persistence.dump_queues(self.sqs, self._queue_urls_by_name())
-            saved = persistence.Saved(tables=tables, queues=self._saved_queues, sandbox=self._sandbox_state())
+            clock = getattr(self, "scheduler_clock", None)
+            schedules = (
+                persistence.dump_schedules(clock.scheduler, clock.next_due()) if clock is not None else []
+            )
+            saved = persistence.Saved(
+                tables=tables, queues=self._saved_queues, schedules=schedules, sandbox=self._sandbox_state()
+            )
             persistence.write(path, saved)
         except Exception as exc:  # a full disk, or moto going away under us: say it, keep running
             self.say(f"!  cannot save the state to {path}: {type(exc).__name__}: {exc}")

@@ -620,6 +620,7 @@ def test_schedules_and_bot_data_are_what_the_cli_prints(console_stack: Stack) ->
         and mine["bot_id"] == "102000001"
     )
     assert [r["expression"] for r in listed["recurring"] if r["step"] == "heartbeat"] == ["rate(1 hour)"]
+    assert all(r["expression"].startswith("at(") for r in listed["once"])  # cron ones are recurring
     assert sorted(listed["once"] + listed["recurring"], key=str) == sorted(
         pending(console_stack.client("scheduler")), key=str
     )

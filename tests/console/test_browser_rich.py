@@ -248,6 +248,10 @@ def test_the_schedules_tab_lists_a_reminder_and_the_recurring_jobs(wide: Session
     expect(once.locator("dd[data-col='due'] .note")).to_have_text(re.compile(r"^in (59|60) min$"))
     recurring = page.locator("section[data-kind='recurring'] article", has_text="heartbeat")
     expect(recurring.locator("dd[data-col='runs']")).to_have_text("rate(1 hour)")
+    # it fired when the stack started: its next fire is within the hour
+    expect(recurring.locator("dd[data-col='next'] .note")).to_have_text(
+        re.compile(r"^in ([1-5]?[0-9]|60) min$")
+    )
 
 
 def test_the_bot_data_tab_shows_values_and_a_conversation(wide: Session, console_stack: Stack) -> None:

@@ -155,7 +155,12 @@ def running_stack(tmp: Path, *args: str, name: str = "dev") -> Iterator[Stack]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"the stack did not start:\n{log.read_text()[log_from:]}")
             time.sleep(0.1)
-        yield Stack(proc, json.loads(state_file.read_text()), state_file, log, log_from)
+        stack = Stack(proc, json.loads(state_file.read_text()), state_file, log, log_from)
+        # A new rate() schedule (the template's heartbeat, on a first start) fires at once, as in
+        # Scheduler, before the stack says it is up: what a test counts starts once that ran.
+        fired = stack.log().count("fired (heartbeat)")
+        stack.wait_for(lambda s: s["functions"]["ScheduleFunction"]["invocations"] >= fired, timeout=30)
+        yield stack
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -97,10 +97,10 @@ def test_remind_is_acknowledged_then_posts_the_text_once(
     # A fire the bus does not take is retried, then kept in the failure queue (alarmed on).
     assert schedule["Target"]["RetryPolicy"] == {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600}
     assert schedule["Target"]["DeadLetterConfig"]["Arn"].endswith("-schedule-failures")
-    event_bus.published()
-
     said: list[str] = []
     clock = SchedulerClock(scheduling, boto3.client("events"), say=said.append)
+    assert clock.tick(time.time()) == 1 and said == ["~~ schedule HeartbeatSchedule fired (heartbeat)"]
+    event_bus.published()  # the template's hourly heartbeat, which fires at once
     assert clock.tick(time.time() + 5) == 0, said  # not due yet
     assert clock.tick(time.time() + 11) == 1
     assert not [p for p in pending(scheduling) if p["step"] == "remind.fire"]  # deleted after firing
@@ -127,12 +127,13 @@ def test_the_recurring_schedule_of_the_template_fires_every_period(
     assert (heartbeat["expression"], heartbeat["step"]) == ("rate(1 hour)", "heartbeat")
     clock = SchedulerClock(scheduling, boto3.client("events"), say=lambda _: None)
     now = time.time()
+    assert clock.tick(now) == 1  # no StartDate: at once, as Scheduler does
     assert clock.tick(now + 60) == 0
     assert clock.tick(now + 3601) == 1
     assert clock.tick(now + 3602) == 0  # once per period
     assert clock.tick(now + 7202) == 1
-    first, second = event_bus.published("qqbus.schedule")
-    assert first["detail"]["scheduled_time"] != second["detail"]["scheduled_time"]
+    at_once, first, second = event_bus.published("qqbus.schedule")
+    assert len({e["detail"]["scheduled_time"] for e in (at_once, first, second)}) == 3
     run = load_handler("schedule").lambda_handler
     assert run(first, context) == {"status": "ok"} and run(second, context) == {"status": "ok"}
     assert run(first, context)["status"] == "duplicate"
@@ -202,9 +203,8 @@ def test_a_schedule_the_clock_cannot_run_is_said_once_and_the_others_still_fire(
     ]
     rows = {p["name"]: p for p in pending(scheduling)}  # qqbus schedules still lists them, undated
     assert rows["mars-time"]["due"] is None and rows["two-hashes"]["due"] is None
-    assert (
-        rows["HeartbeatSchedule"]["due"] is None and rows["HeartbeatSchedule"]["expression"] == "rate(1 hour)"
-    )
+    assert rows["HeartbeatSchedule"]["expression"] == "rate(1 hour)"
+    assert rows["HeartbeatSchedule"]["due"] is not None  # a rate one's next fire is known
 
 
 def test_every_schedule_has_a_failure_queue_its_role_may_send_to(template: Template) -> None:
@@ -227,3 +227,83 @@ def test_every_schedule_has_a_failure_queue_its_role_may_send_to(template: Templ
     ]
     alarm = template.resources["ScheduleFailureAlarm"]["Properties"]
     assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["ScheduleFailureQueue", "QueueName"]}
+
+
+def _bus_target(refs: dict[str, Any], name: str) -> dict[str, Any]:
+    return {
+        "Arn": refs["EventBus.Arn"],
+        "RoleArn": "arn:aws:iam::123456789012:role/SchedulerRole",
+        "Input": json.dumps(
+            {
+                "schedule_id": name,
+                "scheduled_time": "<aws.scheduler.scheduled-time>",
+                "then": {"step": "heartbeat"},
+            }
+        ),
+        "EventBridgeParameters": {"Source": "qqbus.schedule", "DetailType": "fired"},
+    }
+
+
+def _fired(event_bus: BusTap, name: str) -> list[str]:
+    return [
+        e["detail"]["scheduled_time"]
+        for e in event_bus.published("qqbus.schedule")
+        if e["detail"].get("schedule_id") == name
+    ]
+
+
+def test_a_rate_schedule_starts_at_its_start_date_and_stops_at_its_end_date(
+    scheduling: Any, event_bus: BusTap, refs: dict[str, Any]
+) -> None:
+    """Scheduler's dates: a rate schedule's first fire is its StartDate (then every period), and
+    nothing fires after its EndDate; qqbus schedules shows the next fire, none once it has ended."""
+    from datetime import UTC, datetime
+
+    start = (int(time.time()) // 60 + 10) * 60  # ten minutes ahead, on the minute
+    scheduling.create_schedule(
+        Name="every-5",
+        GroupName="ScheduleGroup",
+        ScheduleExpression="rate(5 minutes)",
+        StartDate=datetime.fromtimestamp(start, UTC),
+        EndDate=datetime.fromtimestamp(start + 12 * 60, UTC),
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target=_bus_target(refs, "every-5"),
+    )
+    (row,) = [p for p in pending(scheduling) if p["name"] == "every-5"]
+    assert row["due"] == datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    clock = SchedulerClock(scheduling, boto3.client("events"), say=lambda _: None)
+    for at in (start - 60, start + 1, start + 60, start + 301, start + 601, start + 901, start + 1801):
+        clock.tick(at)
+    stamps = [datetime.fromtimestamp(start + k * 300, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for k in range(3)]
+    assert _fired(event_bus, "every-5") == stamps  # at 0, 5 and 10 minutes; 15 is past the end
+
+
+def test_a_cron_schedule_waits_for_its_start_date_and_a_past_end_date_stops_it(
+    scheduling: Any, event_bus: BusTap, refs: dict[str, Any]
+) -> None:
+    from datetime import UTC, datetime
+
+    now = int(time.time())
+    start = (now // 3600 + 3) * 3600  # three hours ahead, on the hour
+    for name, dates in [
+        ("hourly-later", {"StartDate": datetime.fromtimestamp(start, UTC)}),
+        ("hourly-ended", {"EndDate": datetime.fromtimestamp(now - 60, UTC)}),
+    ]:
+        scheduling.create_schedule(
+            Name=name,
+            GroupName="ScheduleGroup",
+            ScheduleExpression="cron(0 * * * ? *)",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            Target=_bus_target(refs, name),
+            **dates,
+        )
+    rows = {p["name"]: p for p in pending(scheduling)}
+    assert rows["hourly-later"]["due"] == datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert rows["hourly-ended"]["due"] is None
+    clock = SchedulerClock(scheduling, boto3.client("events"), say=lambda _: None)
+    for at in (now + 3601, now + 7201, start + 1, start + 3601):
+        clock.tick(at)
+    fired = event_bus.published("qqbus.schedule")
+    later = [e["detail"]["scheduled_time"] for e in fired if e["detail"]["schedule_id"] == "hourly-later"]
+    assert later[0] == rows["hourly-later"]["due"] and len(later) == 2  # at its StartDate, then the next hour
+    assert not [e for e in fired if e["detail"]["schedule_id"] == "hourly-ended"]

@@ -308,8 +308,8 @@ class Console:
         """What ``qqbus schedules`` lists: one-time schedules (``due``) and recurring ones."""
         rows = pending(self.scheduler)
         return {
-            "once": [r for r in rows if r["due"] is not None],
-            "recurring": [r for r in rows if r["due"] is None],
+            "once": [r for r in rows if str(r["expression"]).startswith("at(")],
+            "recurring": [r for r in rows if not str(r["expression"]).startswith("at(")],
             "now": time.time(),
         }
 

@@ -500,10 +500,12 @@ function fieldList(pairs) {
 
 function scheduleCard(r) {
   const due = r.due ? new Date(r.due) : null;
-  const when = due ? h("span", {}, due.toLocaleString(), h("span", {class: "note", text: fromNow(due.getTime())})) : r.expression;
+  const when = due ? h("span", {}, due.toLocaleString(), h("span", {class: "note", text: fromNow(due.getTime())})) : null;
+  // One-time: when it is due. Recurring: how it runs, and its next fire when the clock can tell.
+  const timing = (r.expression || "").startsWith("at(") ? [["due", when || r.expression]] : [["runs", r.expression], ["next", when]];
   return h("article", {class: "row-card", "data-name": r.name},
     h("h4", {text: r.step || r.name}),
-    fieldList([[due ? "due" : "runs", when], ["chat", r.chat ? chatName(r.chat) : null], ["bot", r.bot_id],
+    fieldList([...timing, ["chat", r.chat ? chatName(r.chat) : null], ["bot", r.bot_id],
       ["data", Object.keys(r.data || {}).length ? JSON.stringify(r.data) : null], ["schedule", `${r.group}/${r.name}`], ["state", r.state]]));
 }
 
