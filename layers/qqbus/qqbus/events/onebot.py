@@ -11,10 +11,9 @@ among all. The wire rules (optional fields, kept extras, ``Int64``, ``EventTime`
 
 from __future__ import annotations
 
-import functools
-import importlib
 from typing import TYPE_CHECKING, Any
 
+from qqbus.events.kinds import Kinds
 from qqbus.events.onebot_envelope import (
     MAX_MUTE_SECONDS,
     SOURCE,
@@ -26,6 +25,7 @@ from qqbus.events.onebot_envelope import (
     register,
     type_name_of,
 )
+from qqbus.events.onebot_envelope import onebot_models as _registry
 
 if TYPE_CHECKING:  # what __getattr__ imports on demand, for type checkers
     from qqbus.events.onebot_envelope import onebot_models
@@ -106,7 +106,7 @@ _KINDS: dict[str, tuple[str, ...]] = {
         "Heartbeat",
     ),
 }
-_HOME = {name: module for module, names in _KINDS.items() for name in names}
+_kinds = Kinds("qqbus.events", _KINDS, _registry, "onebot_models")
 
 __all__ = [
     "MAX_MUTE_SECONDS",
@@ -156,26 +156,13 @@ __all__ = [
 ]
 
 
-def _kind(module: str) -> Any:
-    return importlib.import_module(f"qqbus.events.{module}")
-
-
-@functools.cache
 def load_all() -> ModelRegistry[OneBotEvent]:
     """``onebot_models`` with every kind of event model imported, so each is registered in it."""
-    for module in _KINDS:
-        _kind(module)
-    from qqbus.events import onebot_envelope
-
-    return onebot_envelope.onebot_models
+    return _kinds.load_all()
 
 
 def __getattr__(name: str) -> Any:
-    if name in _HOME:
-        return getattr(_kind(_HOME[name]), name)
-    if name == "onebot_models":  # complete only with every kind imported
-        return load_all()
-    raise AttributeError(f"module 'qqbus.events.onebot' has no attribute {name!r}")
+    return _kinds.attribute(__name__, name)
 
 
 def __dir__() -> list[str]:

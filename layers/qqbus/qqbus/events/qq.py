@@ -9,10 +9,9 @@ pydantic class costs a fraction of a millisecond to create, and cold starts add 
 
 from __future__ import annotations
 
-import functools
-import importlib
 from typing import TYPE_CHECKING, Any
 
+from qqbus.events.kinds import Kinds
 from qqbus.events.qq_envelope import (
     INTENT_GROUP_AND_C2C_EVENT,
     INTENT_INTERACTION,
@@ -25,6 +24,7 @@ from qqbus.events.qq_envelope import (
     parse_intents,
     register,
 )
+from qqbus.events.qq_envelope import qq_models as _registry
 
 if TYPE_CHECKING:  # what __getattr__ imports on demand, for type checkers
     from qqbus.events.qq_envelope import qq_models
@@ -87,7 +87,7 @@ _KINDS: dict[str, tuple[str, ...]] = {
     ),
     "qq_url_validation": ("ValidationData", "UrlValidation"),
 }
-_HOME = {name: module for module, names in _KINDS.items() for name in names}
+_kinds = Kinds("qqbus.events", _KINDS, _registry, "qq_models")
 
 __all__ = [
     "INTENTS",
@@ -133,26 +133,13 @@ __all__ = [
 ]
 
 
-def _kind(module: str) -> Any:
-    return importlib.import_module(f"qqbus.events.{module}")
-
-
-@functools.cache
 def load_all() -> ModelRegistry[QQDispatch]:
     """``qq_models`` with every kind of event model imported, so each is registered in it."""
-    for module in _KINDS:
-        _kind(module)
-    from qqbus.events import qq_envelope
-
-    return qq_envelope.qq_models
+    return _kinds.load_all()
 
 
 def __getattr__(name: str) -> Any:
-    if name in _HOME:
-        return getattr(_kind(_HOME[name]), name)
-    if name == "qq_models":  # complete only with every kind imported
-        return load_all()
-    raise AttributeError(f"module 'qqbus.events.qq' has no attribute {name!r}")
+    return _kinds.attribute(__name__, name)
 
 
 def __dir__() -> list[str]:
@@ -173,7 +160,7 @@ def parse_qq_verbose(payload: dict[str, Any]) -> tuple[QQPayload, str | None]:
         When the payload is not even a QQ envelope (no integer ``op``).
     """
     if payload.get("op") == 13:
-        return _kind("qq_url_validation").UrlValidation.model_validate(payload), None  # type: ignore[no-any-return]
+        return __getattr__("UrlValidation").model_validate(payload), None  # type: ignore[no-any-return]
     if payload.get("op") != 0:
         return QQPayload.model_validate(payload), None
     t = payload.get("t")
